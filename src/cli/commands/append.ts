@@ -1,0 +1,42 @@
+import { usage } from '../../core/errors.js';
+import { isJsonObject, isSystemStream, type ExpectedVersion, type JsonObject } from '../../core/events.js';
+import type { Context } from '../context.js';
+
+export function parseJsonObject(text: string, what: string): JsonObject {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw usage(`${what} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!isJsonObject(value)) throw usage(`${what} must be a JSON object`);
+  return value;
+}
+
+export function parseExpectedVersion(text: string): ExpectedVersion {
+  if (text === 'any' || text === 'no-stream') return text;
+  if (!/^\d+$/.test(text)) throw usage(`--expected-version: "${text}" is not a version, "any" or "no-stream"`);
+  return Number(text);
+}
+
+export function checkStreamId(streamId: string): void {
+  if (streamId.trim() === '') throw usage('the stream id is empty');
+  if (isSystemStream(streamId)) throw usage(`"${streamId}": streams starting with $ belong to the engine`);
+}
+
+export interface AppendFlags {
+  expectedVersion?: string;
+  metadata?: string;
+}
+
+export async function append(ctx: Context, streamId: string, type: string, json: string | undefined, flags: AppendFlags) {
+  checkStreamId(streamId);
+  if (type.trim() === '') throw usage('the event type is empty');
+  const data = json === undefined ? {} : parseJsonObject(json, 'the event data');
+  const metadata = flags.metadata === undefined ? {} : parseJsonObject(flags.metadata, '--metadata');
+  const expected = flags.expectedVersion === undefined ? 'any' : parseExpectedVersion(flags.expectedVersion);
+  const store = await ctx.openStore(true);
+  const result = await store.append(streamId, [{ type, data, metadata }], expected);
+  if (ctx.out.json) ctx.out.data({ streamId, ...result });
+  else ctx.out.line(String(result.position));
+}

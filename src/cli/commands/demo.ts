@@ -1,0 +1,29 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { generateShop } from '../../demo/shop.js';
+import { runTogether } from '../../engine/run-together.js';
+import { status } from '../../engine/status.js';
+import { loadProjections } from '../../load-projections.js';
+import type { Context } from '../context.js';
+import { formatCount } from '../output.js';
+import { work } from './project/work.js';
+
+/** The example projections shipped with the package, used when the configured folder does not exist. */
+const BUNDLED = fileURLToPath(new URL('../../../projections', import.meta.url));
+
+export async function demo(ctx: Context) {
+  const { out } = ctx;
+  const store = await ctx.openStore(true);
+  const events = generateShop();
+  const written = await store.appendMany(events);
+  out.line(
+    `wrote the demo shop to ${ctx.settings.db}: ${formatCount(written.appended)} new events` +
+      (written.skipped > 0 ? `, ${formatCount(written.skipped)} already there` : ''),
+  );
+  const folder = existsSync(ctx.settings.projections) ? ctx.settings.projections : BUNDLED;
+  const projections = await loadProjections(folder);
+  await work(ctx, projections, runTogether, {});
+  const report = await status(store, projections);
+  out.line(`head ${formatCount(report.head)}; ${report.projections.map((p) => `${p.name} ${p.state}`).join(', ')}`);
+  out.line('next: es project status · es read --limit 5 · es project rebuild --all');
+}

@@ -1,0 +1,105 @@
+import { parseDuration, parseWholeNumber } from '../../../core/duration.js';
+import { EsError, usage } from '../../../core/errors.js';
+import type { Projection } from '../../../core/projection.js';
+import { sleep } from '../../../engine/retry.js';
+import { status as computeStatus, type StatusReport, type StatusRow, type Thresholds } from '../../../engine/status.js';
+import type { EventStore } from '../../../ports/event-store.js';
+import type { Context } from '../../context.js';
+import { formatCount, type Output } from '../../output.js';
+import { renderPrometheus } from '../../prometheus.js';
+import { trapStopSignals } from '../../signals.js';
+
+export interface StatusFlags {
+  maxLag?: string;
+  maxAge?: string;
+  format?: string;
+  watch?: boolean;
+}
+
+const WATCH_INTERVAL_MS = 1000;
+/** Cursor home, then clear the screen: each frame of --watch replaces the last. */
+const CLEAR_SCREEN = '\x1b[H\x1b[2J';
+
+function stateCell(out: Output, row: StatusRow): string {
+  const { color } = out;
+  if (row.state === 'up-to-date') return color.green(row.state);
+  if (row.state === 'faulted' || row.state === 'stale-version') return color.red(row.state);
+  return row.healthy ? color.yellow(row.state) : color.red(row.state);
+}
+
+function age(iso: string | null): string {
+  if (!iso) return '-';
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (seconds < 120) return `${seconds}s ago`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m ago`;
+  return `${Math.round(seconds / 3600)}h ago`;
+}
+
+function showTable(out: Output, report: StatusReport): void {
+  out.table(
+    ['PROJECTION', 'VERSION', 'POSITION', 'LAG', 'LAG AGE', 'STATE', 'LAST CHECKPOINT'],
+    report.projections.map((row) => [
+      row.name,
+      String(row.version),
+      formatCount(row.position),
+      formatCount(row.lag),
+      row.lag > 0 ? `${row.lagSeconds.toFixed(1)}s` : '-',
+      stateCell(out, row),
+      age(row.lastCheckpointAt),
+    ]),
+    ['left', 'right', 'right', 'right', 'right', 'left', 'left'],
+  );
+  for (const row of report.projections) {
+    if (row.error) out.line(out.color.red(`${row.name}: faulted at position ${row.error.position} (${row.error.type}, id ${row.error.eventId}): ${row.error.message}`));
+    if (row.state === 'stale-version') out.line(out.color.yellow(`${row.name}: version changed; run \`es project rebuild ${row.name}\``));
+  }
+  out.line(`head ${formatCount(report.head)}  ${report.healthy ? out.color.green('healthy') : out.color.red('unhealthy')}`);
+}
+
+/** Redraws the table every second until SIGINT or SIGTERM, the normal way to leave it (exit 0). */
+async function watch(out: Output, store: EventStore<unknown>, projections: Projection<unknown>[], thresholds: Thresholds) {
+  const signals = trapStopSignals();
+  try {
+    while (!signals.signal.aborted) {
+      const report = await computeStatus(store, projections, thresholds);
+      const stamp = new Date().toISOString().replace('T', ' ').slice(0, 19);
+      out.line(`${CLEAR_SCREEN}${out.color.dim(`es project status --watch  every 1s  ${stamp} UTC  (Ctrl-C to stop)`)}`);
+      out.line();
+      showTable(out, report);
+      await sleep(WATCH_INTERVAL_MS, signals.signal);
+    }
+  } finally {
+    signals.release();
+  }
+}
+
+export async function status(ctx: Context, names: string[], flags: StatusFlags) {
+  const maxLag = flags.maxLag === undefined ? undefined : parseWholeNumber(flags.maxLag, '--max-lag');
+  const maxAgeMs = flags.maxAge === undefined ? undefined : parseDuration(flags.maxAge, '--max-age');
+  const format = flags.format ?? 'table';
+  const { out } = ctx;
+  if (format !== 'table' && format !== 'prometheus') throw usage(`--format: "${format}" is not table or prometheus`);
+  if (format === 'prometheus' && out.json) throw usage('--json and --format prometheus exclude each other');
+  if (flags.watch) {
+    if (out.json || format !== 'table' || out.quiet) throw usage('--watch shows the table; it does not go with --json, --format prometheus or --quiet');
+    // A redrawing screen in a log file or a pipe is noise; scripts want one report and the exit code.
+    if (process.stdout.isTTY !== true) throw usage('--watch needs a terminal (stdout is not one); run without --watch for a single report');
+  }
+  const projections = await ctx.select(names);
+  const store = await ctx.openStore();
+  if (flags.watch) return watch(out, store, projections, { maxLag, maxAgeMs });
+  const report = await computeStatus(store, projections, { maxLag, maxAgeMs });
+  if (format === 'prometheus') {
+    // Machine-readable like --json, so --quiet does not hide it; Output only knows lines and JSON.
+    process.stdout.write(renderPrometheus(report));
+  } else if (out.json) {
+    out.data({
+      head: report.head,
+      healthy: report.healthy,
+      projections: report.projections.map(({ healthy: _healthy, ...row }) => row),
+    });
+  } else {
+    showTable(out, report);
+  }
+  if (!report.healthy) throw new EsError('UNHEALTHY', '', { details: { reported: true } });
+}

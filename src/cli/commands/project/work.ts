@@ -1,0 +1,204 @@
+import { parseDuration, parseWholeNumber } from '../../../core/duration.js';
+import { acquireProjectionLock, lockLostError, type HeldLock } from '../../../engine/lock.js';
+import { EsError, isEsError, usage, type ErrorCode } from '../../../core/errors.js';
+import type { Projection } from '../../../core/projection.js';
+import type { EventStore } from '../../../ports/event-store.js';
+import type { Progress, RunOptions, RunResult } from '../../../engine/types.js';
+import { fault, idleResult } from '../../../engine/results.js';
+import type { Context } from '../../context.js';
+import { trapStopSignals } from '../../signals.js';
+import { formatCount, formatDuration, formatRate, plural, type Output } from '../../output.js';
+
+export interface WorkFlags {
+  follow?: boolean;
+  batchSize?: string;
+  wait?: string;
+  onError?: string;
+}
+
+/** Runs, rebuilds or replays a set of projections (in one pass where the engine can). */
+export type Job = (
+  store: EventStore<unknown>,
+  projections: Projection<unknown>[],
+  options: RunOptions,
+) => Promise<RunResult[]>;
+
+interface Outcome {
+  result: RunResult;
+  /** An error that stopped this projection without being a fault of its handlers (e.g. locked). */
+  failure?: EsError;
+}
+
+function progressText(out: Output, p: Progress, startedAt: number): string {
+  const elapsed = performance.now() - startedAt;
+  const rate = formatRate(p.processed, elapsed);
+  let text = `${out.color.bold(p.name)}  ${formatCount(p.processed)}`;
+  if (p.total !== null && p.total > 0) {
+    text += `/${formatCount(p.total)} events`;
+    const left = p.total - p.processed;
+    if (p.processed > 0 && left > 0) text += `  ETA ${formatDuration((elapsed / p.processed) * left)}`;
+  } else text += ' events';
+  return rate ? `${text}  ${rate}` : text;
+}
+
+function summary(out: Output, result: RunResult): string {
+  const { color } = out;
+  const head = `${color.bold(result.name)}  ${result.from} → ${result.to}  ${plural(result.processed, 'event')} in ${formatDuration(result.durationMs)}`;
+  const rate = formatRate(result.processed, result.durationMs);
+  const withRate = rate ? `${head} (${rate})` : head;
+  switch (result.state) {
+    case 'faulted': {
+      const e = result.error;
+      const where = e?.position != null ? ` at position ${e.position} (${e.type}, id ${e.eventId})` : '';
+      return `${color.red('✖')} ${withRate}  ${color.red(`faulted${where}: ${e?.message ?? ''}`)}`;
+    }
+    case 'stale-version':
+      return `${color.yellow('!')} ${color.bold(result.name)}  ${color.yellow('stale-version')}: its version changed; run \`es project rebuild ${result.name}\``;
+    default:
+      return result.interrupted
+        ? `${color.yellow('■')} ${withRate}  ${color.yellow('interrupted')}`
+        : `${color.green('✔')} ${withRate}  ${result.state}`;
+  }
+}
+
+function reportOutcome(out: Output, { result, failure }: Outcome): void {
+  if (failure) {
+    out.report('error', failure.message, { projection: result.name, code: failure.code });
+    return;
+  }
+  const { name, from, to, processed, durationMs, state, error, interrupted } = result;
+  const level = state === 'faulted' || state === 'stale-version' ? 'error' : interrupted ? 'warn' : 'info';
+  const fields = { projection: name, from, to, processed, durationMs, state, interrupted, error };
+  if (out.logFormat === 'json') out.report(level, `${name}: ${interrupted ? 'interrupted' : state}`, fields);
+  else if (level === 'error') out.error(summary(out, result));
+  else if (!out.json) out.line(summary(out, result));
+  // With --json, stdout holds the document only; what needs a person's attention goes to stderr.
+  else if (level === 'warn') out.note(summary(out, result));
+}
+
+const SEVERITY: ErrorCode[] = ['ENVIRONMENT', 'LOCKED', 'FAULTED'];
+
+/**
+ * Takes the lock of every projection of a group, runs the job on those it got, and releases them.
+ * A projection another process holds is reported and left alone; the others still run.
+ */
+async function runGroup(
+  ctx: Context,
+  store: EventStore<unknown>,
+  projections: Projection<unknown>[],
+  job: Job,
+  options: RunOptions & { waitMs: number },
+): Promise<Outcome[]> {
+  const { waitMs, ...runOptions } = options;
+  const outcomes = new Map<string, Outcome>();
+  const held: { projection: Projection<unknown>; lock: HeldLock }[] = [];
+  const deadline = Date.now() + waitMs;
+  try {
+    for (const projection of projections) {
+      try {
+        const left = Math.max(0, deadline - Date.now());
+        held.push({ projection, lock: await acquireProjectionLock(store, projection.name, { waitMs: left, signal: options.signal }) });
+      } catch (error) {
+        if (!isEsError(error) || error.code !== 'LOCKED') throw error;
+        outcomes.set(projection.name, { result: idleResult(projection.name, 0, 'behind'), failure: error });
+      }
+    }
+    if (held.length > 0) {
+      const { out } = ctx;
+      const spinner = options.follow ? null : await out.spinner(held.map((h) => h.projection.name).join(', '));
+      const startedAt = performance.now();
+      const signals = [options.signal, ...held.map((h) => h.lock.signal)].filter((s): s is AbortSignal => s !== undefined);
+      try {
+        const results = await job(store, held.map((h) => h.projection), {
+          ...runOptions,
+          signal: AbortSignal.any(signals),
+          countTotal: spinner !== null,
+          onProgress: spinner ? (p) => (spinner.text = progressText(out, p, startedAt)) : undefined,
+        });
+        for (const result of results) {
+          const lost = held.find((h) => h.projection.name === result.name)?.lock.lost();
+          outcomes.set(result.name, lost ? { result, failure: lockLostError(result.name) } : { result });
+        }
+      } catch (error) {
+        if (!isEsError(error) || error.code === 'USAGE') throw error;
+        for (const { projection } of held) outcomes.set(projection.name, { result: idleResult(projection.name, 0, 'behind'), failure: error });
+      } finally {
+        spinner?.stop();
+      }
+    }
+  } finally {
+    for (const { lock } of held) await lock.release();
+  }
+  return projections.map((p) => outcomes.get(p.name) as Outcome);
+}
+
+/** Runs a job (run, rebuild, replay-from) for each projection, reports, and decides the exit. */
+export async function work(ctx: Context, projections: Projection<unknown>[], job: Job, flags: WorkFlags): Promise<void> {
+  const batchFlag = flags.batchSize === undefined ? undefined : parseWholeNumber(flags.batchSize, '--batch-size', 1);
+  const waitMs = flags.wait === undefined ? 0 : parseDuration(flags.wait, '--wait');
+  if (flags.onError !== undefined && flags.onError !== 'stop' && flags.onError !== 'skip') {
+    throw usage(`--on-error: "${flags.onError}" is not stop or skip`);
+  }
+  const store = await ctx.openStore();
+  const { out, settings } = ctx;
+  const signals = trapStopSignals();
+  // A flag beats the projection's own options in es.config.json, which beat the file's defaults.
+  const optionsFor = (projection: Projection<unknown>) => {
+    const own = settings.projectionOptions[projection.name] ?? {};
+    return {
+      batchSize: batchFlag ?? own.batchSize ?? settings.batchSize,
+      onError: (flags.onError as 'stop' | 'skip' | undefined) ?? own.onError ?? settings.onError,
+      follow: flags.follow,
+      signal: signals.signal,
+      waitMs,
+    };
+  };
+  let outcomes: Outcome[] = [];
+  try {
+    if (flags.follow) {
+      // Each projection tails the log on its own, so one that faults stops while the others go on.
+      out.note(`following ${projections.map((p) => p.name).join(', ')}; stop with Ctrl-C or SIGTERM`);
+      const groups = await Promise.all(projections.map((p) => runGroup(ctx, store, [p], job, optionsFor(p))));
+      outcomes = groups.flat();
+    } else {
+      // Projections with the same options share one pass over the log.
+      const groups = new Map<string, Projection<unknown>[]>();
+      for (const projection of projections) {
+        const { batchSize, onError } = optionsFor(projection);
+        const key = `${batchSize}/${onError}`;
+        groups.set(key, [...(groups.get(key) ?? []), projection]);
+      }
+      for (const group of groups.values()) {
+        if (signals.signal.aborted) break;
+        const done = await runGroup(ctx, store, group, job, optionsFor(group[0] as Projection<unknown>));
+        for (const outcome of done) reportOutcome(out, outcome);
+        outcomes.push(...done);
+      }
+    }
+  } finally {
+    signals.release();
+  }
+  if (flags.follow) {
+    for (const o of outcomes) reportOutcome(out, { ...o, result: { ...o.result, interrupted: false } });
+  }
+  if (out.json) {
+    out.data({
+      projections: outcomes.map(({ result, failure }) => ({
+        name: result.name, from: result.from, to: result.to, processed: result.processed,
+        durationMs: result.durationMs, state: failure?.code === 'LOCKED' ? 'locked' : result.state,
+        error: failure ? fault(failure.message) : result.error,
+      })),
+    });
+  }
+
+  const failures = outcomes.flatMap((o) => (o.failure ? [o.failure] : []));
+  const worst = SEVERITY.find((code) => failures.some((f) => f.code === code));
+  if (worst) throw new EsError(worst, '', { details: { reported: true } });
+  const received = signals.received();
+  if (received && !flags.follow) {
+    throw new EsError('INTERRUPTED', '', { details: { reported: true, signal: received } });
+  }
+  if (outcomes.some((o) => o.result.state === 'faulted' || o.result.state === 'stale-version')) {
+    throw new EsError('FAULTED', '', { details: { reported: true } });
+  }
+}

@@ -1,0 +1,59 @@
+import { usage } from '../core/errors.js';
+import type { Projection } from '../core/projection.js';
+import { loadProjections } from '../load-projections.js';
+import type { EventStore } from '../ports/event-store.js';
+import { openStore } from '../stores/open.js';
+import { Output, type LogFormat } from './output.js';
+import { resolveSettings, type GlobalFlags, type Settings } from './settings.js';
+
+export interface CommandFlags extends GlobalFlags {
+  json?: boolean;
+  logFormat?: LogFormat;
+}
+
+/** What every command gets: its settings, its output, and helpers to open what it needs. */
+export class Context {
+  readonly settings: Settings;
+  readonly out: Output;
+  private store: EventStore<unknown> | undefined;
+
+  private constructor(
+    readonly flags: CommandFlags,
+    out: Output,
+  ) {
+    this.out = out;
+    this.settings = resolveSettings(flags);
+  }
+
+  static async create(flags: CommandFlags): Promise<Context> {
+    const out = await Output.create({ json: flags.json, logFormat: flags.logFormat, quiet: flags.quiet, verbose: flags.verbose });
+    return new Context(flags, out);
+  }
+
+  async openStore(create = false): Promise<EventStore<unknown>> {
+    this.store ??= await openStore(this.settings.db, { create });
+    return this.store;
+  }
+
+  async projections(): Promise<Projection<unknown>[]> {
+    return loadProjections(this.settings.projections);
+  }
+
+  /** The named projections, in the order given; all of them when none are named. */
+  async select(names: readonly string[]): Promise<Projection<unknown>[]> {
+    const all = await this.projections();
+    if (names.length === 0) return all;
+    const byName = new Map(all.map((p) => [p.name, p]));
+    const unknown = names.filter((name) => !byName.has(name));
+    if (unknown.length > 0) {
+      const known = all.map((p) => p.name).join(', ') || 'none';
+      throw usage(`unknown projection: ${unknown.join(', ')} (known: ${known})`);
+    }
+    return [...new Set(names)].map((name) => byName.get(name) as Projection<unknown>);
+  }
+
+  async close(): Promise<void> {
+    await this.store?.close();
+    this.store = undefined;
+  }
+}

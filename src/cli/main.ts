@@ -1,0 +1,69 @@
+import { type Command, CommanderError } from 'commander';
+import { EXIT_CODES, isEsError } from '../core/errors.js';
+import { buildProgram } from './program.js';
+
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/** A store that went bad after it opened (truncated under us, disk full) is the environment's fault. */
+function isDamagedStore(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB|CANTOPEN|FULL|IOERR|READONLY)/.test(code);
+}
+
+/** Another process kept the store's write lock past the busy timeout: try again later. */
+function isBusyStore(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
+}
+
+function exitCodeOf(error: unknown): number {
+  if (error instanceof CommanderError) {
+    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : 2;
+  }
+  if (isDamagedStore(error)) return EXIT_CODES.ENVIRONMENT;
+  if (isBusyStore(error)) return EXIT_CODES.LOCKED;
+  if (isEsError(error)) {
+    if (error.code === 'INTERRUPTED') return SIGNAL_EXIT[String(error.details?.signal)] ?? 130;
+    return EXIT_CODES[error.code];
+  }
+  return 1;
+}
+
+/** The one place that turns an error into a message and an exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const configure = (command: Command): void => {
+    command.exitOverride();
+    command.configureOutput({
+      // One line: commander's "(Did you mean …?)" suggestion joins the message.
+      outputError: (text, write) =>
+        write(`${text.replace(/^error: /, 'es: ').replace(/\n\(Did you mean (.*)\)/, ' (did you mean $1)').trimEnd()}\n`),
+    });
+    command.commands.forEach(configure);
+  };
+  configure(program);
+  const verbose = argv.includes('--verbose');
+  const jsonLog = argv.some((arg, i) => arg === '--log-format=json' || (arg === '--log-format' && argv[i + 1] === 'json'));
+  const fail = (message: string, code: string): void => {
+    if (jsonLog) process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: message, code })}\n`);
+    else process.stderr.write(`es: ${message}\n`);
+  };
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    const code = exitCodeOf(error);
+    if (error instanceof CommanderError) return code;
+    if (isEsError(error)) {
+      if (!error.details?.reported) fail(error.message, error.code);
+    } else if (isBusyStore(error)) {
+      fail('the event store is busy: another process held its write lock for over 30s; try again later', 'LOCKED');
+    } else if (isDamagedStore(error)) {
+      fail(`the event store cannot be used: ${(error as Error).message}`, 'ENVIRONMENT');
+    } else {
+      fail(`unexpected error: ${(error as Error)?.message ?? String(error)}`, 'UNEXPECTED');
+    }
+    if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    return code;
+  }
+}

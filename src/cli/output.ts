@@ -1,0 +1,139 @@
+import type { Ora } from 'ora';
+
+export type LogFormat = 'text' | 'json';
+
+/** The few styles the CLI uses; plain text when colour is off, so chalk loads only on a terminal. */
+export interface Colors {
+  bold(text: string): string;
+  dim(text: string): string;
+  red(text: string): string;
+  green(text: string): string;
+  yellow(text: string): string;
+  cyan(text: string): string;
+}
+
+const plainText = (text: string): string => text;
+const PLAIN: Colors = { bold: plainText, dim: plainText, red: plainText, green: plainText, yellow: plainText, cyan: plainText };
+
+export interface OutputOptions {
+  json?: boolean;
+  logFormat?: LogFormat;
+  quiet?: boolean;
+  verbose?: boolean;
+  stdout?: NodeJS.WriteStream;
+  stderr?: NodeJS.WriteStream;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Everything the CLI shows goes through here. Results go to stdout, progress and logs to stderr.
+ * Colour only on a terminal and never with NO_COLOR; spinners only when stderr is a terminal.
+ */
+export class Output {
+  readonly json: boolean;
+  readonly logFormat: LogFormat;
+  readonly quiet: boolean;
+  readonly verbose: boolean;
+  color: Colors;
+  readonly interactive: boolean;
+  private readonly spinnerColour: boolean;
+  private readonly stdout: NodeJS.WriteStream;
+  private readonly stderr: NodeJS.WriteStream;
+
+  static async create(options: OutputOptions = {}): Promise<Output> {
+    const output = new Output(options);
+    if (output.colourWanted) {
+      const { Chalk } = await import('chalk');
+      output.color = new Chalk({ level: 1 });
+    }
+    return output;
+  }
+
+  private readonly colourWanted: boolean;
+
+  constructor(options: OutputOptions = {}) {
+    this.stdout = options.stdout ?? process.stdout;
+    this.stderr = options.stderr ?? process.stderr;
+    this.json = options.json ?? false;
+    this.logFormat = options.logFormat ?? 'text';
+    this.quiet = options.quiet ?? false;
+    this.verbose = options.verbose ?? false;
+    const env = options.env ?? process.env;
+    this.colourWanted = !this.json && this.stdout.isTTY === true && env.NO_COLOR === undefined && env.TERM !== 'dumb';
+    this.color = PLAIN;
+    // A terminal that reports no width makes a spinner's redraw arithmetic divide by zero.
+    const width = this.stderr.columns ?? 0;
+    this.interactive =
+      this.stderr.isTTY === true && width > 0 && !this.quiet && this.logFormat === 'text' && env.CI === undefined && env.TERM !== 'dumb';
+    this.spinnerColour = env.NO_COLOR === undefined && env.TERM !== 'dumb';
+  }
+
+  /** A result line on stdout (not with --quiet or --json). */
+  line(text = ''): void {
+    if (!this.quiet && !this.json) this.stdout.write(`${text}\n`);
+  }
+
+  /** The JSON document of a --json command. */
+  data(value: unknown): void {
+    this.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** A note on stderr, for people; never with --quiet. */
+  note(text: string): void {
+    if (!this.quiet) this.stderr.write(`${text}\n`);
+  }
+
+  /** An error line on stderr; --quiet never hides it. */
+  error(text: string): void {
+    this.stderr.write(`${text}\n`);
+  }
+
+  /**
+   * An outcome worth a log line. Text: `text` on stdout (errors on stderr, after "es: ").
+   * JSON log format: one JSON object on stderr with the fields, whatever the level.
+   */
+  report(level: 'info' | 'warn' | 'error', text: string, fields: Record<string, unknown> = {}): void {
+    if (this.logFormat === 'json') {
+      if (this.quiet && level !== 'error') return;
+      const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
+      this.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: plain, ...fields })}\n`);
+    } else if (level === 'error') {
+      this.error(`es: ${text}`);
+    } else {
+      this.line(text);
+    }
+  }
+
+  async spinner(text: string): Promise<Ora | null> {
+    if (!this.interactive) return null;
+    const { default: ora } = await import('ora');
+    return ora({ text, stream: this.stderr, discardStdin: false, color: this.spinnerColour ? 'cyan' : false }).start();
+  }
+
+  table(headers: string[], rows: string[][], align: ('left' | 'right')[] = []): void {
+    const plain = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
+    const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => plain(r[i] ?? '').length)));
+    const pad = (cell: string, i: number): string => {
+      const gap = ' '.repeat((widths[i] ?? 0) - plain(cell).length);
+      return align[i] === 'right' ? gap + cell : cell + gap;
+    };
+    this.line(this.color.bold(headers.map(pad).join('  ').trimEnd()));
+    for (const row of rows) this.line(row.map(pad).join('  ').trimEnd());
+  }
+}
+
+export const formatCount = (n: number): string => n.toLocaleString('en-US');
+
+export const plural = (n: number, word: string): string => `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const minutes = Math.floor(ms / 60_000);
+  return `${minutes}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+export function formatRate(count: number, ms: number): string {
+  if (ms <= 0 || count === 0) return '';
+  return `${formatCount(Math.round((count * 1000) / ms))}/s`;
+}

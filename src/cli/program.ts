@@ -1,0 +1,158 @@
+import { Command, Option } from 'commander';
+import type { CommandFlags, Context } from './context.js';
+
+type Handler = (ctx: Context, ...args: any[]) => Promise<void>;
+
+/** Commands load their module only when they run, so `es --help` and `es append` start fast. */
+function action(load: () => Promise<Handler>) {
+  return async (...args: unknown[]): Promise<void> => {
+    const command = args[args.length - 1] as Command;
+    const flags = command.optsWithGlobals<CommandFlags>();
+    const positional = args.slice(0, -2);
+    const { Context } = await import('./context.js');
+    const ctx = await Context.create(flags);
+    try {
+      const handler = await load();
+      await handler(ctx, ...positional, command.opts());
+    } finally {
+      await ctx.close();
+    }
+  };
+}
+
+const json = () => new Option('--json', 'print JSON on stdout (logs go to stderr)');
+const batchSize = () => new Option('--batch-size <n>', 'events per transaction (default 1000)');
+const wait = () => new Option('--wait <duration>', 'wait this long for another runner of the projection (e.g. 30s)');
+const onError = () =>
+  new Option('--on-error <mode>', 'stop: a failing handler faults the projection; skip: dead-letter the event and go on').choices(['stop', 'skip']);
+
+export function buildProgram(): Command {
+  const program = new Command('es')
+    .description('Catch-up projections for event-sourced systems: read models built from the event log itself.')
+    .version('0.1.0', '-V, --version')
+    .option('--db <url>', 'event store: sqlite:<path>, a file path (env ES_DB; default sqlite:.es/events.db)')
+    .option('--projections <dir>', 'projections folder (env ES_PROJECTIONS; default ./projections)')
+    .option('--config <file>', 'configuration file (default ./es.config.json)')
+    .option('-q, --quiet', 'print nothing but errors')
+    .option('--verbose', 'show stack traces with errors')
+    .addOption(new Option('--log-format <format>', 'text, or json: one JSON log line per outcome on stderr').choices(['text', 'json']))
+    .showSuggestionAfterError(true)
+    .addHelpText('after', '\nExample:\n  $ es demo && es project status');
+
+  program
+    .command('append')
+    .description('append one event to a stream and print its position')
+    .argument('<stream>', 'stream id (not starting with $)')
+    .argument('<type>', 'event type')
+    .argument('[json]', 'event data, a JSON object', undefined)
+    .option('--expected-version <n>', 'stream version required: a number, any or no-stream')
+    .option('--metadata <json>', 'event metadata, a JSON object')
+    .addOption(json())
+    .addHelpText('after', `\nExample:\n  $ es append order-1 OrderPlaced '{"total": 42}' --expected-version no-stream`)
+    .action(action(async () => (await import('./commands/append.js')).append));
+
+  program
+    .command('import')
+    .description('append many events from NDJSON or CSV, all or nothing')
+    .argument('<file>', 'file to read, or - for standard input')
+    .addOption(new Option('--format <format>', 'input format (default: from the extension)').choices(['ndjson', 'csv']))
+    .option('--stream-column <name>', 'CSV: column holding the stream id')
+    .option('--type-column <name>', 'CSV: column holding the event type')
+    .option('--id-column <name>', 'CSV: column holding a unique event id (makes re-imports idempotent)')
+    .addOption(json())
+    .addHelpText('after', `\nExample:\n  $ es import receipt.csv --format csv --stream-column 'case:concept:name' --type-column 'concept:name'`)
+    .action(action(async () => (await import('./commands/import.js')).importEvents));
+
+  program
+    .command('read')
+    .description('print events in position order')
+    .option('--stream <id>', 'only this stream (system streams too)')
+    .option('--from <position>', 'first position to print')
+    .option('--limit <n>', 'at most this many events')
+    .option('--include-system', 'include system streams ($checkpoint-…)')
+    .addOption(json())
+    .addHelpText('after', '\nExample:\n  $ es read --stream \'$checkpoint-order-summary\' --json')
+    .action(action(async () => (await import('./commands/read.js')).read));
+
+  program
+    .command('demo')
+    .description('write a sample shop event log into the store and run every projection')
+    .addHelpText('after', '\nExample:\n  $ es demo && es project status')
+    .action(action(async () => (await import('./commands/demo.js')).demo));
+
+  const project = program.command('project').description('run and inspect projections');
+
+  project
+    .command('list')
+    .description('list the projections found in the projections folder')
+    .addOption(json())
+    .addHelpText('after', '\nExample:\n  $ es project list --json')
+    .action(action(async () => (await import('./commands/project/list.js')).list));
+
+  project
+    .command('run')
+    .description('catch projections up from their checkpoints to the head of the log')
+    .argument('[names...]', 'projections to run (default: all)')
+    .option('--follow', 'keep running as new events arrive (stop with SIGINT/SIGTERM)')
+    .addOption(batchSize())
+    .addOption(wait())
+    .addOption(onError())
+    .addOption(json())
+    .addHelpText('after', '\nExamples:\n  $ es project run\n  $ es project run order-summary --follow')
+    .action(action(async () => (await import('./commands/project/run.js')).run));
+
+  project
+    .command('rebuild')
+    .description('empty the read model and the checkpoint, then replay from the first event')
+    .argument('[names...]', 'projections to rebuild')
+    .option('--all', 'rebuild every projection')
+    .addOption(batchSize())
+    .addOption(wait())
+    .addOption(onError())
+    .addOption(json())
+    .addHelpText('after', '\nExample:\n  $ es project rebuild order-summary')
+    .action(action(async () => (await import('./commands/project/run.js')).rebuild));
+
+  project
+    .command('replay-from')
+    .description('move the checkpoint back (or on) to a position and run from there; the read model is kept')
+    .argument('<name>', 'projection')
+    .argument('<position>', 'the first position to process again')
+    .addOption(batchSize())
+    .addOption(wait())
+    .addOption(onError())
+    .addOption(json())
+    .addHelpText('after', '\nExample:\n  $ es project replay-from order-summary 1200')
+    .action(action(async () => (await import('./commands/project/run.js')).replay));
+
+  project
+    .command('status')
+    .description('one row per projection; exits 1 when any is unhealthy')
+    .argument('[names...]', 'projections to show (default: all)')
+    .option('--max-lag <n>', 'unhealthy when more than n events wait')
+    .option('--max-age <duration>', 'unhealthy when the oldest waiting event is older (30s, 5m, 2h, 1d)')
+    .addOption(json())
+    .addOption(new Option('--format <format>', 'table, or prometheus: text exposition 0.0.4 for node_exporter (exit code as for table)').choices(['table', 'prometheus']))
+    .option('--watch', 'on a terminal, redraw the table every second until Ctrl-C (exit 0)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ es project status --max-lag 100 --max-age 5m --json\n  $ es project status --format prometheus > es.prom.tmp; mv es.prom.tmp es.prom\n  $ es project status --watch',
+    )
+    .action(action(async () => (await import('./commands/project/status.js')).status));
+
+  project
+    .command('wait')
+    .description('block until projections reach the head as it was at the start (or --position); runs nothing itself')
+    .argument('[names...]', 'projections to wait for (default: all)')
+    .option('--timeout <duration>', 'give up after this long, exit 1 (default: wait for ever)')
+    .option('--position <n>', 'the position to reach instead of the current head')
+    .addOption(json())
+    .addHelpText(
+      'after',
+      '\nExit 0 when all got there; 1 on timeout or when one is faulted or stale-version.\n' +
+        '\nExamples:\n  $ es project wait --timeout 60s\n  $ es project wait order-summary --position "$(es append order-1 OrderPlaced)" --timeout 10s',
+    )
+    .action(action(async () => (await import('./commands/project/wait.js')).wait));
+
+  return program;
+}

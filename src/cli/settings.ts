@@ -1,0 +1,114 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { environment } from '../core/errors.js';
+import { isJsonObject } from '../core/events.js';
+
+export const DEFAULT_DB = 'sqlite:.es/events.db';
+export const DEFAULT_PROJECTIONS = './projections';
+export const DEFAULT_BATCH_SIZE = 1000;
+
+export interface GlobalFlags {
+  db?: string;
+  projections?: string;
+  config?: string;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+export type OnError = 'stop' | 'skip';
+
+/** Options that can also be set for one projection, under `projectionOptions.<name>`. */
+export interface ProjectionOptions {
+  batchSize?: number;
+  onError?: OnError;
+}
+
+export interface Settings {
+  db: string;
+  projections: string;
+  batchSize: number;
+  onError: OnError;
+  projectionOptions: Record<string, ProjectionOptions>;
+}
+
+interface ConfigFile extends ProjectionOptions {
+  db?: string;
+  projections?: string;
+  projectionOptions?: Record<string, ProjectionOptions>;
+}
+
+type Check = { ok: (value: unknown) => boolean; expected: string };
+const nonEmpty: Check = { ok: (v) => typeof v === 'string' && v !== '', expected: 'a non-empty string' };
+const batch: Check = {
+  ok: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1,
+  expected: 'a whole number of at least 1',
+};
+const onError: Check = { ok: (v) => v === 'stop' || v === 'skip', expected: '"stop" or "skip"' };
+const PROJECTION_KEYS: Record<keyof ProjectionOptions, Check> = { batchSize: batch, onError };
+const TOP_KEYS: Record<Exclude<keyof ConfigFile, 'projectionOptions'>, Check> = {
+  db: nonEmpty,
+  projections: nonEmpty,
+  ...PROJECTION_KEYS,
+};
+
+function checkKeys(path: string, where: string, object: Record<string, unknown>, keys: Record<string, Check>): void {
+  for (const [key, value] of Object.entries(object)) {
+    const check = Object.hasOwn(keys, key) ? keys[key] : undefined;
+    if (!check) throw environment(`${path}: unknown key "${where}${key}" (known: ${Object.keys(keys).join(', ')})`);
+    if (!check.ok(value)) throw environment(`${path}: "${where}${key}" must be ${check.expected}`);
+  }
+}
+
+function readProjectionOptions(path: string, value: unknown): Record<string, ProjectionOptions> {
+  if (!isJsonObject(value)) throw environment(`${path}: "projectionOptions" must be an object keyed by projection name`);
+  for (const [name, options] of Object.entries(value)) {
+    if (!isJsonObject(options)) throw environment(`${path}: "projectionOptions.${name}" must be an object`);
+    checkKeys(path, `projectionOptions.${name}.`, options, PROJECTION_KEYS);
+  }
+  return value as Record<string, ProjectionOptions>;
+}
+
+/** Relative paths in a config file are taken from the file's folder, not the working directory. */
+function rebase(value: string, base: string): string {
+  if (value.startsWith('sqlite:')) {
+    const path = value.slice('sqlite:'.length);
+    return isAbsolute(path) ? value : `sqlite:${resolve(base, path)}`;
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || isAbsolute(value)) return value;
+  return resolve(base, value);
+}
+
+export function readConfigFile(path: string, required: boolean): ConfigFile {
+  if (!existsSync(path)) {
+    if (required) throw environment(`configuration file not found: ${path}`);
+    return {};
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw environment(`${path}: invalid JSON: ${(error as Error).message}`);
+  }
+  if (!isJsonObject(parsed)) throw environment(`${path}: the configuration must be a JSON object`);
+  const base = dirname(path);
+  const { projectionOptions, ...top } = parsed;
+  checkKeys(path, '', top, { ...TOP_KEYS, projectionOptions: nonEmpty });
+  const config = top as ConfigFile;
+  if (config.db !== undefined) config.db = rebase(config.db, base);
+  if (config.projections !== undefined) config.projections = rebase(config.projections, base);
+  if (projectionOptions !== undefined) config.projectionOptions = readProjectionOptions(path, projectionOptions);
+  return config;
+}
+
+/** Flags win over the environment, the environment over es.config.json, and that over defaults. */
+export function resolveSettings(flags: GlobalFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Settings {
+  const configPath = flags.config ? resolve(cwd, flags.config) : resolve(cwd, 'es.config.json');
+  const config = readConfigFile(configPath, flags.config !== undefined);
+  return {
+    db: flags.db ?? (env.ES_DB || undefined) ?? config.db ?? DEFAULT_DB,
+    projections: flags.projections ?? (env.ES_PROJECTIONS || undefined) ?? config.projections ?? DEFAULT_PROJECTIONS,
+    batchSize: config.batchSize ?? DEFAULT_BATCH_SIZE,
+    onError: config.onError ?? 'stop',
+    projectionOptions: config.projectionOptions ?? {},
+  };
+}

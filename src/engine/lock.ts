@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { EsError } from '../core/errors.js';
+import type { EventStore, LockOwner } from '../ports/event-store.js';
+import { sleep } from './retry.js';
+
+/** A holder that died blocks the next runner for at most this long. */
+export const LOCK_TTL_MS = 30_000;
+const RENEW_EVERY_MS = 10_000;
+
+export interface LockOptions {
+  /** How long to wait for a held lock; 0 refuses at once. */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface HeldLock {
+  /** Aborts when the lock is lost to a takeover. */
+  readonly signal: AbortSignal;
+  readonly lost: () => boolean;
+  release(): Promise<void>;
+}
+
+function processIsDead(holder: LockOwner): boolean {
+  if (holder.host !== hostname() || holder.pid === process.pid) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+export function describeHolder(holder: LockOwner): string {
+  return `pid ${holder.pid} on ${holder.host} since ${holder.since}`;
+}
+
+/**
+ * Takes a projection's lock (waiting up to `waitMs`) and keeps renewing its lease. A lock that
+ * cannot be renewed, because another runner took it over, aborts `signal`; the checkpoint's
+ * expected version then refuses anything the old holder would still commit.
+ */
+export async function acquireProjectionLock(
+  store: EventStore<unknown>,
+  name: string,
+  options: LockOptions = {},
+): Promise<HeldLock> {
+  const owner: LockOwner = { id: randomUUID(), pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  const deadline = Date.now() + (options.waitMs ?? 0);
+  for (;;) {
+    const holder = await store.tryLock(name, owner, LOCK_TTL_MS, processIsDead);
+    if (holder === null) break;
+    if (Date.now() >= deadline || options.signal?.aborted) {
+      const advice = options.waitMs ? `still held after waiting ${Math.round(options.waitMs / 1000)}s` : 'try again later or pass --wait';
+      throw new EsError('LOCKED', `${name} is being run by ${describeHolder(holder)}; ${advice}`, { details: { holder } });
+    }
+    await sleep(Math.min(250, Math.max(10, deadline - Date.now())), options.signal);
+  }
+  const lost = new AbortController();
+  let lockLost = false;
+  const timer = setInterval(() => {
+    store.renewLock(name, owner.id, LOCK_TTL_MS).then(
+      (held) => {
+        if (held) return;
+        lockLost = true;
+        lost.abort();
+      },
+      () => {},
+    );
+  }, RENEW_EVERY_MS);
+  timer.unref();
+  return {
+    signal: lost.signal,
+    lost: () => lockLost,
+    async release() {
+      clearInterval(timer);
+      await store.releaseLock(name, owner.id).catch(() => {});
+    },
+  };
+}
+
+export function lockLostError(name: string): EsError {
+  return new EsError('LOCKED', `${name}: the lock was taken over by another process; this run stopped`);
+}
+
+/** Runs `work` while holding the projection's lock; its signal aborts on the caller's signal or a lost lock. */
+export async function withProjectionLock<T>(
+  store: EventStore<unknown>,
+  name: string,
+  options: LockOptions,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const lock = await acquireProjectionLock(store, name, options);
+  const signal = options.signal ? AbortSignal.any([options.signal, lock.signal]) : lock.signal;
+  try {
+    const result = await work(signal);
+    if (lock.lost()) throw lockLostError(name);
+    return result;
+  } finally {
+    await lock.release();
+  }
+}

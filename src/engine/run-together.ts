@@ -1,0 +1,151 @@
+import { errorMessage } from '../core/errors.js';
+import type { ExpectedVersion, StoredEvent } from '../core/events.js';
+import type { Projection } from '../core/projection.js';
+import type { CommitUnit, EventStore } from '../ports/event-store.js';
+import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint } from './checkpoint.js';
+import { isThenable, retryTransient, yieldToEventLoop } from './retry.js';
+import { fault, idleResult } from './results.js';
+import { runProjection } from './run.js';
+import type { RunOptions, RunResult } from './types.js';
+
+interface Member<Db> {
+  projection: Projection<Db>;
+  from: number;
+  position: number;
+  expected: ExpectedVersion;
+  processed: number;
+}
+
+/** A handler failed inside a shared batch; the group hands over to one-by-one runs. */
+class GroupFailure extends Error {}
+
+function unionOfTypes(members: readonly Member<unknown>[]): string[] | null {
+  const types = new Set<string>();
+  for (const { projection } of members) {
+    if (projection.types === null) return null;
+    for (const type of projection.types) types.add(type);
+  }
+  return [...types];
+}
+
+/**
+ * Runs several projections in one pass over the log: each batch is read once, every event goes to
+ * the projections whose checkpoint is below it, and all their checkpoints commit in the batch's
+ * transaction. On SQLite (synchronous handlers) only; a handler that fails hands every projection
+ * still running over to `runProjection`, which records faults and dead letters one by one.
+ */
+export async function runTogether<Db>(
+  store: EventStore<Db>,
+  projections: readonly Projection<Db>[],
+  options: RunOptions,
+): Promise<RunResult[]> {
+  if (projections.length === 1 || !store.synchronous) {
+    const results: RunResult[] = [];
+    for (const projection of projections) {
+      if (options.signal?.aborted) break;
+      results.push(await runProjection(store, projection, options));
+    }
+    return results;
+  }
+  const started = performance.now();
+  const results = new Map<string, RunResult>();
+  const members: Member<Db>[] = [];
+  for (const projection of projections) {
+    const checkpoint = await loadCheckpoint(store, projection.name);
+    if (checkpoint.version !== null && checkpoint.version !== projection.version) {
+      results.set(projection.name, idleResult(projection.name, checkpoint.position, 'stale-version'));
+      continue;
+    }
+    try {
+      await projection.setup(store.readModel);
+    } catch (error) {
+      const failure = fault(`setup failed: ${errorMessage(error)}`);
+      results.set(projection.name, idleResult(projection.name, checkpoint.position, 'faulted', { error: failure }));
+      continue;
+    }
+    const expected = checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion;
+    members.push({ projection, from: checkpoint.position, position: checkpoint.position, expected, processed: 0 });
+  }
+
+  const types = unionOfTypes(members as Member<unknown>[]);
+  const name = members.map((m) => m.projection.name).join(', ');
+  const low = (): number => Math.min(...members.map((m) => m.position));
+  let read = 0;
+  const total = options.countTotal && members.length > 0 ? (await store.pending(low(), types)).count : null;
+  let failed = false;
+  let interrupted = false;
+
+  while (members.length > 0) {
+    await yieldToEventLoop();
+    if (options.signal?.aborted) {
+      interrupted = true;
+      break;
+    }
+    const after = low();
+    const batch = await retryTransient(store, () => store.readBatch({ after, types, limit: options.batchSize }));
+    if (batch.scannedTo <= after) break;
+    const advancing = members.filter((m) => batch.scannedTo > m.position);
+    const handled = new Map<Member<Db>, number>();
+    const apply = (db: Db): void => {
+      for (const event of batch.events as StoredEvent[]) {
+        for (const member of advancing) {
+          if (event.position <= member.position) continue;
+          const handler = member.projection.handlerFor(event.type);
+          if (!handler) continue;
+          let outcome: unknown;
+          try {
+            outcome = handler(event, db);
+          } catch {
+            throw new GroupFailure();
+          }
+          if (isThenable(outcome)) {
+            Promise.resolve(outcome).catch(() => {});
+            throw new GroupFailure();
+          }
+          handled.set(member, (handled.get(member) ?? 0) + 1);
+        }
+      }
+    };
+    const [first, ...rest] = advancing.map((m) => ({
+      streamId: checkpointStream(m.projection.name),
+      expectedVersion: m.expected,
+      event: { type: LIFECYCLE.checkpoint, data: { position: batch.scannedTo, version: m.projection.version } },
+      keep: CHECKPOINT_KEEP,
+    }));
+    const unit: CommitUnit<Db> = { apply, ...(first as NonNullable<typeof first>), also: rest };
+    try {
+      await retryTransient(store, () => {
+        handled.clear();
+        return store.commit(unit);
+      });
+    } catch (error) {
+      if (!(error instanceof GroupFailure)) throw error;
+      failed = true;
+      break;
+    }
+    for (const member of advancing) {
+      member.position = batch.scannedTo;
+      member.expected = (member.expected === 'no-stream' ? 0 : (member.expected as number)) + 1;
+      member.processed += handled.get(member) ?? 0;
+    }
+    read += batch.events.length;
+    options.onProgress?.({ name, position: batch.scannedTo, processed: read, total });
+  }
+
+  for (const member of members) {
+    const { projection } = member;
+    if (failed) {
+      // Rolled back: this projection carries on alone from its last committed checkpoint.
+      const alone = await runProjection(store, projection, options);
+      results.set(projection.name, { ...alone, from: member.from, processed: member.processed + alone.processed });
+      continue;
+    }
+    results.set(projection.name, {
+      ...idleResult(projection.name, member.from, interrupted ? 'behind' : 'up-to-date', { interrupted }),
+      to: member.position,
+      processed: member.processed,
+      durationMs: Math.round(performance.now() - started),
+    });
+  }
+  return projections.map((p) => results.get(p.name) as RunResult);
+}

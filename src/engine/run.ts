@@ -1,0 +1,199 @@
+import { EsError, errorMessage } from '../core/errors.js';
+import type { ExpectedVersion, StoredEvent } from '../core/events.js';
+import type { Projection } from '../core/projection.js';
+import type { CommitUnit, EventStore } from '../ports/event-store.js';
+import {
+  CHECKPOINT_KEEP,
+  LIFECYCLE,
+  checkpointStream,
+  deadLetterStream,
+  loadCheckpoint,
+  type FaultInfo,
+} from './checkpoint.js';
+import type { RunOptions, RunResult } from './types.js';
+import { fault } from './results.js';
+import { isThenable, retryTransient, sleep, yieldToEventLoop } from './retry.js';
+
+/** Thrown inside a batch transaction to roll it back and say which event's handler failed. */
+class HandlerFailure extends Error {
+  constructor(
+    readonly index: number,
+    readonly original: unknown,
+  ) {
+    super(errorMessage(original));
+  }
+}
+
+/** Applies events to the read model; synchronous when the store's transaction cannot await. */
+function applier<Db>(store: EventStore<Db>, projection: Projection<Db>, events: readonly StoredEvent[]) {
+  if (store.synchronous) {
+    return (db: Db): void => {
+      for (let i = 0; i < events.length; i++) {
+        const event = events[i] as StoredEvent;
+        try {
+          const result = projection.handlerFor(event.type)?.(event, db);
+          if (isThenable(result)) {
+            // Nobody will await it: keep its rejection from crashing the process.
+            Promise.resolve(result).catch(() => {});
+            throw new Error('the handler returned a Promise; handlers on the SQLite store must be synchronous');
+          }
+        } catch (error) {
+          throw new HandlerFailure(i, error);
+        }
+      }
+    };
+  }
+  return async (db: Db): Promise<void> => {
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as StoredEvent;
+      try {
+        await projection.handlerFor(event.type)?.(event, db);
+      } catch (error) {
+        throw new HandlerFailure(i, error);
+      }
+    }
+  };
+}
+
+function lostCheckpoint(name: string, error: unknown): unknown {
+  if ((error as { code?: unknown }).code !== 'CONFLICT') return error;
+  return new EsError('LOCKED', `the checkpoint of "${name}" was moved by another process; this run stopped`, {
+    cause: error,
+  });
+}
+
+export function faultOf(event: StoredEvent, error: unknown): FaultInfo {
+  return { message: errorMessage(error), position: event.position, eventId: event.id, type: event.type };
+}
+
+/**
+ * Catches one projection up: from its checkpoint to the head (and on, with `follow`). Each batch's
+ * handler writes and its checkpoint event commit in one transaction. A handler that throws rolls its
+ * batch back; the events before it are then committed together with a `Faulted` event.
+ */
+export async function runProjection<Db>(
+  store: EventStore<Db>,
+  projection: Projection<Db>,
+  options: RunOptions,
+): Promise<RunResult> {
+  const started = performance.now();
+  const streamId = checkpointStream(projection.name);
+  const checkpoint = await loadCheckpoint(store, projection.name);
+  const from = checkpoint.position;
+  const result = (state: RunResult['state'], extra: Partial<RunResult> = {}): RunResult => ({
+    name: projection.name,
+    from,
+    to: position,
+    processed,
+    durationMs: Math.round(performance.now() - started),
+    state,
+    error: null,
+    interrupted: false,
+    deadLettered: 0,
+    ...extra,
+  });
+  let position = from;
+  let processed = 0;
+  if (checkpoint.version !== null && checkpoint.version !== projection.version) return result('stale-version');
+
+  try {
+    await projection.setup(store.readModel);
+  } catch (error) {
+    return result('faulted', { error: fault(`setup failed: ${errorMessage(error)}`) });
+  }
+
+  let expected: ExpectedVersion = checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion;
+  let deadLettered = 0;
+  const total = options.countTotal ? (await store.pending(position, projection.types)).count : null;
+  const report = (): void => options.onProgress?.({ name: projection.name, position, processed, total });
+  const commit = async (
+    events: readonly StoredEvent[],
+    type: string,
+    data: Record<string, unknown>,
+    also?: CommitUnit['also'],
+  ): Promise<void> => {
+    const appended = await retryTransient(store, () =>
+      store.commit({
+        apply: events.length > 0 ? applier(store, projection, events) : undefined,
+        streamId,
+        expectedVersion: expected,
+        event: { type, data: { ...data, version: projection.version } },
+        keep: CHECKPOINT_KEEP,
+        also,
+      }),
+    ).catch((error: unknown) => {
+      throw lostCheckpoint(projection.name, error);
+    });
+    expected = appended.version;
+  };
+
+  /**
+   * After a handler failed at `failure.index` (its batch rolled back): commits the events before it
+   * and either records the fault (stop) or dead-letters the event and moves past it (skip).
+   * Returns the fault when the projection must stop.
+   */
+  const settleFailure = async (events: readonly StoredEvent[], failure: HandlerFailure): Promise<FaultInfo | null> => {
+    const good = events.slice(0, failure.index);
+    const failed = events[failure.index] as StoredEvent;
+    const failedWith = faultOf(failed, failure.original);
+    const lastGood = good.length > 0 ? (good[good.length - 1] as StoredEvent).position : position;
+    try {
+      if (options.onError === 'skip') {
+        const letter = { type: 'DeadLetter', data: { projection: projection.name, event: failed, error: failedWith } };
+        await commit(good, LIFECYCLE.checkpoint, { position: failed.position }, [
+          { streamId: deadLetterStream(projection.name), event: letter },
+        ]);
+      } else {
+        await commit(good, LIFECYCLE.faulted, { position: lastGood, error: failedWith });
+      }
+    } catch (again) {
+      if (!(again instanceof HandlerFailure)) throw again;
+      // A handler that passed the first time failed the second: keep the checkpoint where it was.
+      const first = faultOf(events[again.index] as StoredEvent, again.original);
+      await commit([], LIFECYCLE.faulted, { position, error: first });
+      return first;
+    }
+    processed += good.length;
+    if (options.onError === 'skip') {
+      position = failed.position;
+      deadLettered += 1;
+      report();
+      return null;
+    }
+    position = lastGood;
+    report();
+    return failedWith;
+  };
+
+  const pollMs = options.pollMs ?? 25;
+  report();
+  for (;;) {
+    // A synchronous store never leaves the microtask queue; yield so signals and timers get their turn.
+    await yieldToEventLoop();
+    if (options.signal?.aborted) {
+      // Stopping is how --follow ends: say whether it had caught up, not merely that it stopped.
+      const caughtUp = options.follow && (await store.pending(position, projection.types)).count === 0;
+      return result(caughtUp ? 'up-to-date' : 'behind', { interrupted: true, deadLettered });
+    }
+    const batch = await retryTransient(store, () =>
+      store.readBatch({ after: position, types: projection.types, limit: options.batchSize }),
+    );
+    if (batch.scannedTo <= position) {
+      if (!options.follow) break;
+      await sleep(pollMs, options.signal);
+      continue;
+    }
+    try {
+      await commit(batch.events, LIFECYCLE.checkpoint, { position: batch.scannedTo });
+    } catch (error) {
+      if (!(error instanceof HandlerFailure)) throw error;
+      const stoppedBy = await settleFailure(batch.events, error);
+      if (stoppedBy) return result('faulted', { error: stoppedBy, deadLettered });
+      continue;
+    }
+    position = batch.scannedTo;
+    processed += batch.events.length;
+    report();
+  }
+  return result('up-to-date', { deadLettered });
+}

@@ -1,0 +1,42 @@
+import type { FaultInfo } from './checkpoint.js';
+
+export type ProjectionState = 'up-to-date' | 'behind' | 'never-run' | 'faulted' | 'stale-version';
+
+export interface Progress {
+  name: string;
+  /** Position reached so far. */
+  position: number;
+  /** Events handed to handlers so far in this run. */
+  processed: number;
+  /** Events this run expects to process in all, when it was asked to count them. */
+  total: number | null;
+}
+
+export interface RunOptions {
+  batchSize: number;
+  /** Keep tailing the log after reaching the head. */
+  follow?: boolean;
+  /** Stops the run between batches; the batch under way commits first. */
+  signal?: AbortSignal;
+  /** Polling interval while idle in follow mode. */
+  pollMs?: number;
+  /** Count the events to process before starting (for progress with ETA). */
+  countTotal?: boolean;
+  onProgress?: (progress: Progress) => void;
+  /** `stop` (default): a failing handler faults the projection. `skip`: dead-letter the event and go on. */
+  onError?: 'stop' | 'skip';
+}
+
+export interface RunResult {
+  name: string;
+  from: number;
+  to: number;
+  processed: number;
+  durationMs: number;
+  /** The projection's state at the end; `behind` when the run was interrupted early. */
+  state: ProjectionState;
+  error: FaultInfo | null;
+  interrupted: boolean;
+  /** Events moved to the dead-letter stream in this run (with onError `skip`). */
+  deadLettered: number;
+}

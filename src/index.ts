@@ -1,0 +1,18 @@
+export { defineProjection, NAME_PATTERN } from './core/projection.js';
+export type { Handler, Projection, ProjectionDefinition } from './core/projection.js';
+export type { ExpectedVersion, JsonObject, NewEvent, NewStreamEvent, StoredEvent } from './core/events.js';
+export { EsError, isEsError } from './core/errors.js';
+export type { ErrorCode } from './core/errors.js';
+export type { AppendResult, EventStore, ReadOptions } from './ports/event-store.js';
+export { openStore, openSqliteStore } from './stores/open.js';
+export { SqliteEventStore } from './stores/sqlite/store.js';
+export { loadProjections, loadProjectionFile } from './load-projections.js';
+export { runProjection } from './engine/run.js';
+export { rebuildProjection, replayFrom } from './engine/rebuild.js';
+export { status } from './engine/status.js';
+export type { StatusReport, StatusRow } from './engine/status.js';
+export type { RunOptions, RunResult, ProjectionState } from './engine/types.js';
+export { runTogether } from './engine/run-together.js';
+export { rebuildProjections } from './engine/rebuild.js';
+export { waitForProjections } from './engine/wait.js';
+export type { WaitOptions, WaitResult } from './engine/wait.js';

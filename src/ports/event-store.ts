@@ -1,0 +1,100 @@
+import type { ExpectedVersion, NewEvent, NewStreamEvent, StoredEvent } from '../core/events.js';
+
+export interface AppendResult {
+  /** Position of the last event appended. */
+  position: number;
+  /** Stream version after the append. */
+  version: number;
+}
+
+export interface ReadOptions {
+  /** Only this stream (system streams included when named). */
+  streamId?: string;
+  /** First position to return (inclusive). */
+  from?: number;
+  limit?: number;
+  includeSystem?: boolean;
+}
+
+export interface BatchQuery {
+  /** Events strictly after this position. */
+  after: number;
+  /** Only these types; null for every type. System streams are never returned. */
+  types: readonly string[] | null;
+  limit: number;
+}
+
+export interface Batch {
+  events: StoredEvent[];
+  /**
+   * How far the read looked: the last event's position when the batch is full, otherwise the head
+   * as it was in the same snapshot. A projection may checkpoint here even when it skipped events.
+   */
+  scannedTo: number;
+}
+
+export interface Pending {
+  count: number;
+  oldestRecordedAt: string | null;
+}
+
+export interface ImportResult {
+  appended: number;
+  skipped: number;
+  lastPosition: number | null;
+}
+
+/**
+ * One atomic unit: read-model writes (`apply`), then one event appended to a stream with an expected
+ * version, then the stream trimmed to its last `keep` events. All of it commits or none of it does.
+ */
+export interface CommitUnit<Db = unknown> {
+  apply?: (db: Db) => void | Promise<void>;
+  streamId: string;
+  expectedVersion: ExpectedVersion;
+  event: NewEvent;
+  keep?: number;
+  /**
+   * Further events appended in the same transaction: dead letters (no version check), or the
+   * checkpoints of other projections run in the same pass (with their expected versions).
+   */
+  also?: { streamId: string; event: NewEvent; expectedVersion?: ExpectedVersion; keep?: number }[];
+}
+
+/** Who holds a projection's lock: shown to a second runner that is refused. */
+export interface LockOwner {
+  id: string;
+  pid: number;
+  host: string;
+  since: string;
+}
+
+/** The port the engine depends on; each backend implements it. */
+export interface EventStore<Db = unknown> {
+  readonly url: string;
+  /** The database handed to projection handlers. */
+  readonly readModel: Db;
+  /** True when handlers must be synchronous: the batch transaction cannot span an await. */
+  readonly synchronous: boolean;
+  /** A busy or locked database: worth retrying, not a fault. */
+  isTransient(error: unknown): boolean;
+  append(streamId: string, events: NewEvent[], expectedVersion?: ExpectedVersion): Promise<AppendResult>;
+  /** Appends events of many streams at once, all or nothing; ids already stored are skipped when identical. */
+  appendMany(events: NewStreamEvent[]): Promise<ImportResult>;
+  read(options: ReadOptions): Promise<StoredEvent[]>;
+  readBatch(query: BatchQuery): Promise<Batch>;
+  lastEvent(streamId: string): Promise<StoredEvent | undefined>;
+  /** Position of the last event outside system streams (0 when there is none). */
+  head(): Promise<number>;
+  pending(after: number, types: readonly string[] | null): Promise<Pending>;
+  commit(unit: CommitUnit<Db>): Promise<AppendResult>;
+  /**
+   * Takes the named lock unless a live holder has it. A holder whose lease (ttlMs since its last
+   * renewal) ran out, or that `isDead` says has died, is replaced. Returns null when taken, else the holder.
+   */
+  tryLock(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LockOwner | null>;
+  /** Extends the lease; false when the lock is no longer this owner's. */
+  renewLock(name: string, ownerId: string, ttlMs: number): Promise<boolean>;
+  releaseLock(name: string, ownerId: string): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,55 @@
+import { randomUUID } from 'node:crypto';
+import type { Database } from 'better-sqlite3';
+import { EsError } from '../../core/errors.js';
+import { isSystemStream, type ExpectedVersion, type NewEvent } from '../../core/events.js';
+import type { AppendResult } from '../../ports/event-store.js';
+
+export function checkExpectedVersion(streamId: string, current: number, expected: ExpectedVersion): void {
+  if (expected === 'any') return;
+  const wanted = expected === 'no-stream' ? 0 : expected;
+  if (current === wanted) return;
+  const have = current === 0 ? 'does not exist' : `is at version ${current}`;
+  const want = wanted === 0 ? 'no stream' : `version ${wanted}`;
+  throw new EsError('CONFLICT', `append conflict: stream "${streamId}" ${have}, expected ${want}`, {
+    details: { streamId, current, expected: wanted },
+  });
+}
+
+/** Appends within the caller's transaction; returns a function bound to prepared statements. */
+export function prepareAppend(db: Database) {
+  const currentVersion = db.prepare<[string], { v: number | null }>(
+    'SELECT max(version) AS v FROM events WHERE stream_id = ?',
+  );
+  const insert = db.prepare(
+    `INSERT INTO events (id, stream_id, version, type, data, metadata, recorded_at, system)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+
+  return {
+    version(streamId: string): number {
+      return currentVersion.get(streamId)?.v ?? 0;
+    },
+    /** Inserts events at the given version onward; no expected-version check here. */
+    insert(streamId: string, startVersion: number, events: readonly NewEvent[]): AppendResult {
+      const recordedAt = new Date().toISOString();
+      const system = isSystemStream(streamId) ? 1 : 0;
+      let position = 0;
+      let version = startVersion;
+      for (const event of events) {
+        version += 1;
+        const info = insert.run(
+          event.id ?? randomUUID(),
+          streamId,
+          version,
+          event.type,
+          JSON.stringify(event.data ?? {}),
+          JSON.stringify(event.metadata ?? {}),
+          recordedAt,
+          system,
+        );
+        position = Number(info.lastInsertRowid);
+      }
+      return { position, version };
+    },
+  };
+}

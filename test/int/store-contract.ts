@@ -1,0 +1,527 @@
+/**
+ * The behaviour every EventStore must have. Each backend's test file calls `eventStoreContract` with a
+ * factory that opens a fresh, empty store; the suite uses only the port's methods, plus
+ * `store.readModel` where a commit's `apply` needs a table to write to.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { StoredEvent } from '../../src/core/events.js';
+import type { Batch, EventStore } from '../../src/ports/event-store.js';
+
+export type OpenStore = () => Promise<{ store: EventStore<unknown>; cleanup: () => Promise<void> }>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
+/** A one-column table in the store's read model, written from inside `commit`'s apply. */
+interface ScratchTable {
+  setup(): Promise<void>;
+  /** Inserts within the apply's transaction; synchronous for a synchronous store. */
+  insert(db: unknown, id: string): void | Promise<void>;
+  ids(): Promise<string[]>;
+}
+
+interface SqliteLike {
+  prepare(sql: string): { run(...params: unknown[]): unknown; all(...params: unknown[]): unknown[] };
+  exec(sql: string): unknown;
+}
+interface PgLike {
+  query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+}
+
+function scratchTable(store: EventStore<unknown>): ScratchTable {
+  const table = `contract_${randomBytes(4).toString('hex')}`;
+  const model = store.readModel as Partial<SqliteLike & PgLike> | null;
+  if (model && typeof model.prepare === 'function' && typeof model.exec === 'function') {
+    const db = model as SqliteLike;
+    return {
+      async setup() {
+        db.exec(`CREATE TABLE IF NOT EXISTS ${table} (id TEXT PRIMARY KEY)`);
+      },
+      insert(tx, id) {
+        (tx as SqliteLike).prepare(`INSERT INTO ${table} (id) VALUES (?)`).run(id);
+      },
+      async ids() {
+        return (db.prepare(`SELECT id FROM ${table} ORDER BY id`).all() as { id: string }[]).map((r) => r.id);
+      },
+    };
+  }
+  if (model && typeof model.query === 'function') {
+    const db = model as PgLike;
+    return {
+      async setup() {
+        await db.query(`CREATE TABLE IF NOT EXISTS ${table} (id TEXT PRIMARY KEY)`);
+      },
+      async insert(tx, id) {
+        await (tx as PgLike).query(`INSERT INTO ${table} (id) VALUES ($1)`, [id]);
+      },
+      async ids() {
+        return (await db.query(`SELECT id FROM ${table} ORDER BY id`)).rows.map((r) => String(r.id));
+      },
+    };
+  }
+  throw new Error('store-contract: the read model is neither a better-sqlite3 Database nor a pg client');
+}
+
+/** An apply that inserts ids, then optionally throws; sync when the insert is sync. */
+function inserting(table: ScratchTable, ids: string[], fail?: Error) {
+  return (db: unknown): void | Promise<void> => {
+    const results = ids.map((id) => table.insert(db, id));
+    if (results.some((r) => r instanceof Promise)) {
+      return Promise.all(results).then(() => {
+        if (fail) throw fail;
+      });
+    }
+    if (fail) throw fail;
+  };
+}
+
+/** A mixed log: user streams s1..s3, a system stream `$sys`, the last event a system one. */
+const PLAN: [string, string][] = [
+  ['s1', 'A'],
+  ['s2', 'B'],
+  ['$sys', 'Tick'],
+  ['s1', 'C'],
+  ['s3', 'A'],
+  ['$sys', 'Tick'],
+  ['s2', 'B'],
+  ['s1', 'A'],
+  ['s3', 'C'],
+  ['s2', 'B'],
+  ['$sys', 'A'],
+];
+
+async function seed(store: EventStore<unknown>) {
+  for (const [index, [streamId, type]] of PLAN.entries()) {
+    await store.append(streamId, [{ type, data: { n: index } }]);
+  }
+  const all = await store.read({ includeSystem: true });
+  const user = all.filter((e) => !e.streamId.startsWith('$'));
+  const head = user[user.length - 1]!.position;
+  return { all, user, head };
+}
+
+const positions = (events: readonly StoredEvent[]) => events.map((e) => e.position);
+
+export function eventStoreContract(name: string, open: OpenStore): void {
+  describe(`EventStore contract: ${name}`, () => {
+    let store: EventStore<unknown>;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await open());
+    });
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    describe('append', () => {
+      it('assigns strictly increasing positions and versions 1, 2, 3 per stream', async () => {
+        const first = await store.append('a', [{ type: 'X' }, { type: 'Y' }]);
+        const second = await store.append('b', [{ type: 'Z' }]);
+        const third = await store.append('a', [{ type: 'W' }]);
+        expect(first.version).toBe(2);
+        expect(second.version).toBe(1);
+        expect(third.version).toBe(3);
+        expect(second.position).toBeGreaterThan(first.position);
+        expect(third.position).toBeGreaterThan(second.position);
+
+        const all = await store.read({});
+        expect(all.map((e) => [e.streamId, e.version, e.type])).toEqual([
+          ['a', 1, 'X'],
+          ['a', 2, 'Y'],
+          ['b', 1, 'Z'],
+          ['a', 3, 'W'],
+        ]);
+        for (let i = 1; i < all.length; i++) expect(all[i]!.position).toBeGreaterThan(all[i - 1]!.position);
+        expect(all[1]!.position).toBe(first.position);
+        expect(all[3]!.position).toBe(third.position);
+      });
+
+      it('stores data, metadata, a UUID id when none is given and an ISO-8601 UTC time', async () => {
+        await store.append('orders-1', [
+          { type: 'Placed', data: { total: 12.5, lines: [{ sku: 'x', qty: 2 }] }, metadata: { user: 'u1' } },
+          { type: 'Paid', id: 'my-own-id' },
+        ]);
+        const [placed, paid] = await store.read({ streamId: 'orders-1' });
+        expect(placed!.id).toMatch(UUID);
+        expect(placed!.data).toEqual({ total: 12.5, lines: [{ sku: 'x', qty: 2 }] });
+        expect(placed!.metadata).toEqual({ user: 'u1' });
+        expect(placed!.recordedAt).toMatch(ISO_UTC);
+        expect(Math.abs(Date.parse(placed!.recordedAt) - Date.now())).toBeLessThan(60_000);
+        expect(paid!.id).toBe('my-own-id');
+        expect(paid!.data).toEqual({});
+        expect(paid!.metadata).toEqual({});
+
+        await store.append('orders-2', [{ type: 'Placed' }]);
+        const ids = (await store.read({})).map((e) => e.id);
+        expect(new Set(ids).size).toBe(3);
+      });
+
+      it('checks the expected version (a number, "any", "no-stream", 0 = no stream); a conflict stores nothing', async () => {
+        await expect(store.append('s', [{ type: 'A' }], 'no-stream')).resolves.toMatchObject({ version: 1 });
+        await expect(store.append('t', [{ type: 'A' }], 0)).resolves.toMatchObject({ version: 1 });
+        await expect(store.append('s', [{ type: 'B' }], 1)).resolves.toMatchObject({ version: 2 });
+        await expect(store.append('s', [{ type: 'C' }], 'any')).resolves.toMatchObject({ version: 3 });
+        await expect(store.append('u', [{ type: 'A' }], 'any')).resolves.toMatchObject({ version: 1 });
+        const head = await store.head();
+
+        await expect(store.append('s', [{ type: 'D' }], 'no-stream')).rejects.toMatchObject({ code: 'CONFLICT' });
+        await expect(store.append('s', [{ type: 'D' }], 0)).rejects.toMatchObject({ code: 'CONFLICT' });
+        await expect(store.append('s', [{ type: 'D' }, { type: 'E' }], 2)).rejects.toMatchObject({ code: 'CONFLICT' });
+        await expect(store.append('s', [{ type: 'D' }], 4)).rejects.toMatchObject({ code: 'CONFLICT' });
+        await expect(store.append('new', [{ type: 'D' }], 1)).rejects.toMatchObject({ code: 'CONFLICT' });
+
+        expect(await store.head()).toBe(head);
+        expect((await store.read({ streamId: 's' })).map((e) => e.type)).toEqual(['A', 'B', 'C']);
+        expect(await store.read({ streamId: 'new' })).toEqual([]);
+        expect(await store.lastEvent('new')).toBeUndefined();
+      });
+    });
+
+    describe('read, head and lastEvent', () => {
+      it('reads all events in position order, or one stream in version order, with from and limit', async () => {
+        const { user } = await seed(store);
+        expect(positions(await store.read({}))).toEqual(positions(user));
+        expect(positions(await store.read({ from: user[2]!.position }))).toEqual(positions(user.slice(2)));
+        expect(positions(await store.read({ from: user[2]!.position, limit: 2 }))).toEqual(
+          positions(user.slice(2, 4)),
+        );
+        expect(positions(await store.read({ limit: 3 }))).toEqual(positions(user.slice(0, 3)));
+        expect(await store.read({ from: user[user.length - 1]!.position + 100 })).toEqual([]);
+
+        const s1 = await store.read({ streamId: 's1' });
+        expect(s1.map((e) => [e.streamId, e.version, e.type])).toEqual([
+          ['s1', 1, 'A'],
+          ['s1', 2, 'C'],
+          ['s1', 3, 'A'],
+        ]);
+        expect((await store.read({ streamId: 's1', from: s1[1]!.position })).map((e) => e.version)).toEqual([2, 3]);
+        expect((await store.read({ streamId: 's1', limit: 1 })).map((e) => e.version)).toEqual([1]);
+        expect(await store.read({ streamId: 'nope' })).toEqual([]);
+      });
+
+      it('hides system streams unless asked for or named; lastEvent sees them', async () => {
+        const { all } = await seed(store);
+        expect((await store.read({})).some((e) => e.streamId.startsWith('$'))).toBe(false);
+        const withSystem = await store.read({ includeSystem: true });
+        expect(withSystem).toHaveLength(PLAN.length);
+        expect(withSystem.filter((e) => e.streamId === '$sys')).toHaveLength(3);
+        expect(positions(withSystem)).toEqual(positions(all));
+        const named = await store.read({ streamId: '$sys' });
+        expect(named.map((e) => [e.type, e.version])).toEqual([
+          ['Tick', 1],
+          ['Tick', 2],
+          ['A', 3],
+        ]);
+
+        expect(await store.lastEvent('missing')).toBeUndefined();
+        const s2 = all.filter((e) => e.streamId === 's2');
+        expect(await store.lastEvent('s2')).toEqual(s2[s2.length - 1]);
+        expect(await store.lastEvent('$sys')).toEqual(named[2]);
+      });
+
+      it('head is 0 on an empty store and ignores system-stream events', async () => {
+        expect(await store.head()).toBe(0);
+        await store.append('$checkpoint-x', [{ type: 'Checkpoint', data: { position: 0 } }]);
+        expect(await store.head()).toBe(0);
+        const { position } = await store.append('user', [{ type: 'A' }]);
+        expect(await store.head()).toBe(position);
+        await store.append('$checkpoint-x', [{ type: 'Checkpoint', data: { position } }]);
+        expect(await store.head()).toBe(position);
+      });
+    });
+
+    describe('readBatch', () => {
+      it('with types null returns user events in position order up to the limit; scannedTo follows', async () => {
+        const { user, head } = await seed(store);
+        const whole = await store.readBatch({ after: 0, types: null, limit: 100 });
+        expect(whole.events).toEqual(user);
+        expect(whole.scannedTo).toBe(head);
+
+        const first = await store.readBatch({ after: 0, types: null, limit: 3 });
+        expect(positions(first.events)).toEqual(positions(user.slice(0, 3)));
+        expect(first.scannedTo).toBe(user[2]!.position); // full: its last event
+        const second = await store.readBatch({ after: first.scannedTo, types: null, limit: 3 });
+        expect(positions(second.events)).toEqual(positions(user.slice(3, 6)));
+        const rest = await store.readBatch({ after: second.scannedTo, types: null, limit: 3 });
+        expect(positions(rest.events)).toEqual(positions(user.slice(6)));
+        expect(rest.scannedTo).toBe(head); // not full: the head
+        expect(await store.readBatch({ after: head, types: null, limit: 3 })).toEqual({ events: [], scannedTo: head });
+      });
+
+      it('with one type returns only that type and, when not full, scans to the head', async () => {
+        const { user, head } = await seed(store);
+        const cs = user.filter((e) => e.type === 'C');
+        const batch = await store.readBatch({ after: 0, types: ['C'], limit: 100 });
+        expect(positions(batch.events)).toEqual(positions(cs));
+        // The last C is before the head: a sparse reader must still advance past the skipped events.
+        expect(cs[cs.length - 1]!.position).toBeLessThan(head);
+        expect(batch.scannedTo).toBe(head);
+
+        const full = await store.readBatch({ after: 0, types: ['C'], limit: 1 });
+        expect(positions(full.events)).toEqual([cs[0]!.position]);
+        expect(full.scannedTo).toBe(cs[0]!.position);
+        const next = await store.readBatch({ after: full.scannedTo, types: ['C'], limit: 1 });
+        expect(positions(next.events)).toEqual([cs[1]!.position]);
+      });
+
+      it('with several types merges them in position order and respects the limit', async () => {
+        const { user, head } = await seed(store);
+        const ac = user.filter((e) => e.type === 'A' || e.type === 'C');
+        const all = await store.readBatch({ after: 0, types: ['C', 'A'], limit: 100 });
+        expect(positions(all.events)).toEqual(positions(ac));
+        expect(all.scannedTo).toBe(head);
+        const two = await store.readBatch({ after: 0, types: ['C', 'A'], limit: 2 });
+        expect(positions(two.events)).toEqual(positions(ac.slice(0, 2)));
+        expect(two.scannedTo).toBe(ac[1]!.position);
+        const more = await store.readBatch({ after: two.scannedTo, types: ['A', 'C'], limit: 2 });
+        expect(positions(more.events)).toEqual(positions(ac.slice(2, 4)));
+        const bs = await store.readBatch({ after: 0, types: ['B', 'Missing'], limit: 100 });
+        expect(bs.events.map((e) => e.type)).toEqual(['B', 'B', 'B']);
+
+        // One type fills the whole limit before the other begins.
+        for (let i = 0; i < 6; i++) await store.append('early', [{ type: 'Early', data: { i } }]);
+        for (let i = 0; i < 6; i++) await store.append('late', [{ type: 'Late', data: { i } }]);
+        const batch = await store.readBatch({ after: head, types: ['Late', 'Early'], limit: 4 });
+        expect(batch.events.map((e) => [e.type, e.data.i])).toEqual([
+          ['Early', 0],
+          ['Early', 1],
+          ['Early', 2],
+          ['Early', 3],
+        ]);
+        expect(batch.scannedTo).toBe(batch.events[3]!.position);
+      });
+
+      it('never returns system events, even of a requested type; an empty store scans to 0', async () => {
+        expect(await store.readBatch({ after: 0, types: null, limit: 10 })).toEqual({ events: [], scannedTo: 0 });
+        expect(await store.readBatch({ after: 0, types: ['A', 'B'], limit: 10 })).toEqual({ events: [], scannedTo: 0 });
+        const { head } = await seed(store);
+        expect(await store.readBatch({ after: 0, types: ['Tick'], limit: 100 })).toEqual({ events: [], scannedTo: head });
+        const as = await store.readBatch({ after: 0, types: ['A'], limit: 100 });
+        expect(as.events).toHaveLength(3);
+        expect(as.events.every((e) => !e.streamId.startsWith('$'))).toBe(true);
+      });
+
+      it('never reports scannedTo past an event of its types that it did not return', async () => {
+        const { user } = await seed(store);
+        const typeSets: (string[] | null)[] = [null, ['A'], ['C'], ['A', 'B'], ['A', 'B', 'C']];
+        for (const types of typeSets) {
+          const wanted = user.filter((e) => types === null || types.includes(e.type));
+          for (const after of [0, ...positions(user)]) {
+            for (let limit = 0; limit <= 4; limit++) {
+              let batch: Batch;
+              try {
+                batch = await store.readBatch({ after, types, limit });
+              } catch (error) {
+                expect(limit, 'only a zero limit may be refused').toBe(0);
+                expect(error).toMatchObject({ code: 'USAGE' });
+                continue;
+              }
+              const label = JSON.stringify({ types, after, limit });
+              const skipped = wanted.filter((e) => e.position > after && e.position <= batch.scannedTo);
+              expect(positions(batch.events), label).toEqual(positions(skipped));
+              expect(batch.events.length, label).toBeLessThanOrEqual(limit);
+              expect(batch.scannedTo, label).toBeGreaterThanOrEqual(after);
+            }
+          }
+        }
+      });
+    });
+
+    describe('pending', () => {
+      it('counts the events a reader would still process and dates the oldest of them', async () => {
+        expect(await store.pending(0, null)).toEqual({ count: 0, oldestRecordedAt: null });
+        expect(await store.pending(0, ['A'])).toEqual({ count: 0, oldestRecordedAt: null });
+        const { user, head } = await seed(store);
+        expect(await store.pending(0, null)).toEqual({ count: user.length, oldestRecordedAt: user[0]!.recordedAt });
+        const after = user[3]!.position;
+        const as = user.filter((e) => e.type === 'A' && e.position > after);
+        expect(await store.pending(after, ['A'])).toEqual({ count: as.length, oldestRecordedAt: as[0]!.recordedAt });
+        expect((await store.pending(0, ['B', 'C'])).count).toBe(user.filter((e) => e.type !== 'A').length);
+        expect(await store.pending(head, null)).toEqual({ count: 0, oldestRecordedAt: null });
+        // `$sys` holds a Tick and an 'A' after the head: neither counts.
+        expect(await store.pending(head, ['A', 'Tick'])).toEqual({ count: 0, oldestRecordedAt: null });
+      });
+    });
+
+    describe('commit', () => {
+      it('applies read-model writes and appends one event with the expected version', async () => {
+        const table = scratchTable(store);
+        await table.setup();
+        const one = await store.commit({
+          apply: inserting(table, ['a', 'b']),
+          streamId: '$checkpoint-p',
+          expectedVersion: 'no-stream',
+          event: { type: 'Checkpoint', data: { position: 7, version: 1 } },
+        });
+        expect(one.version).toBe(1);
+        const two = await store.commit({
+          streamId: '$checkpoint-p',
+          expectedVersion: 1,
+          event: { type: 'Checkpoint', data: { position: 9, version: 1 } },
+        });
+        expect(two.version).toBe(2);
+        expect(two.position).toBeGreaterThan(one.position);
+        expect(await table.ids()).toEqual(['a', 'b']);
+        expect(await store.lastEvent('$checkpoint-p')).toMatchObject({
+          position: two.position,
+          version: 2,
+          type: 'Checkpoint',
+          data: { position: 9, version: 1 },
+        });
+      });
+
+      it('is all or nothing: an apply that throws or a conflicting expected version leaves nothing written', async () => {
+        await store.append('user', [{ type: 'A' }]);
+        const table = scratchTable(store);
+        await table.setup();
+        const head = await store.head();
+        await expect(
+          store.commit({
+            apply: inserting(table, ['x', 'y'], new Error('handler exploded')),
+            streamId: '$checkpoint-p',
+            expectedVersion: 'no-stream',
+            event: { type: 'Checkpoint', data: { position: 1 } },
+          }),
+        ).rejects.toThrow('handler exploded');
+        expect(await table.ids()).toEqual([]);
+        expect(await store.lastEvent('$checkpoint-p')).toBeUndefined();
+        expect(await store.read({ includeSystem: true })).toHaveLength(1);
+        expect(await store.head()).toBe(head);
+
+        await store.append('$checkpoint-p', [{ type: 'Checkpoint', data: { position: 0 } }]);
+        for (const expectedVersion of ['no-stream', 0, 3] as const) {
+          await expect(
+            store.commit({
+              apply: inserting(table, [`lost-${expectedVersion}`]),
+              streamId: '$checkpoint-p',
+              expectedVersion,
+              event: { type: 'Checkpoint', data: { position: 5 } },
+            }),
+          ).rejects.toMatchObject({ code: 'CONFLICT' });
+        }
+        expect(await table.ids()).toEqual([]);
+        expect(await store.read({ streamId: '$checkpoint-p' })).toHaveLength(1);
+      });
+
+      it('trims the stream to its last `keep` events, never reusing positions', async () => {
+        let expected: number | 'no-stream' = 'no-stream';
+        const seen: number[] = [];
+        for (let i = 1; i <= 25; i++) {
+          const result = await store.commit({
+            streamId: '$checkpoint-p',
+            expectedVersion: expected,
+            event: { type: 'Checkpoint', data: { position: i } },
+            keep: 10,
+          });
+          expect(result.version).toBe(i);
+          expected = result.version;
+          seen.push(result.position);
+          const kept = await store.read({ streamId: '$checkpoint-p' });
+          expect(kept.length).toBe(Math.min(i, 10));
+          expect(kept[kept.length - 1]).toMatchObject({ version: i, data: { position: i } });
+        }
+        const kept = await store.read({ streamId: '$checkpoint-p' });
+        expect(kept.map((e) => e.version)).toEqual([16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);
+        expect(positions(kept)).toEqual(seen.slice(15));
+
+        const one = await store.commit({
+          streamId: '$checkpoint-p',
+          expectedVersion: 25,
+          event: { type: 'Checkpoint', data: { position: 26 } },
+          keep: 1,
+        });
+        expect(await store.read({ streamId: '$checkpoint-p' })).toEqual([await store.lastEvent('$checkpoint-p')]);
+        expect(one.version).toBe(26);
+        const next = await store.append('user', [{ type: 'A' }]);
+        expect(next.position).toBeGreaterThan(Math.max(...seen, one.position));
+      });
+
+      it('never removes the last event, even with keep 0 (or refuses keep 0 as a usage error)', async () => {
+        let result: { position: number; version: number } | undefined;
+        try {
+          result = await store.commit({
+            streamId: '$checkpoint-p',
+            expectedVersion: 'no-stream',
+            event: { type: 'Checkpoint', data: { position: 3 } },
+            keep: 0,
+          });
+        } catch (error) {
+          expect(error).toMatchObject({ code: 'USAGE' });
+          return;
+        }
+        expect(await store.lastEvent('$checkpoint-p')).toMatchObject({
+          position: result.position,
+          version: result.version,
+          data: { position: 3 },
+        });
+      });
+    });
+
+    describe('appendMany', () => {
+      it('appends events of many streams, continuing each stream’s versions', async () => {
+        await store.append('a', [{ type: 'Old' }]);
+        const result = await store.appendMany([
+          { streamId: 'a', type: 'X', data: { k: 1 } },
+          { streamId: 'b', type: 'Y' },
+          { streamId: 'a', type: 'Z', metadata: { m: true } },
+        ]);
+        expect(result).toMatchObject({ appended: 3, skipped: 0 });
+        const all = await store.read({});
+        expect(all.map((e) => [e.streamId, e.version, e.type])).toEqual([
+          ['a', 1, 'Old'],
+          ['a', 2, 'X'],
+          ['b', 1, 'Y'],
+          ['a', 3, 'Z'],
+        ]);
+        expect(result.lastPosition).toBe(all[3]!.position);
+        expect(all[1]!.data).toEqual({ k: 1 });
+        expect(all[3]!.metadata).toEqual({ m: true });
+        expect(all.every((e) => UUID.test(e.id))).toBe(true);
+      });
+
+      it('skips events whose id is stored already with the same content (in an earlier call or the same one)', async () => {
+        const batch = [
+          { id: 'e-1', streamId: 'a', type: 'X', data: { x: 1, nested: { p: 1, q: [1, 2] } }, metadata: { src: 'f' } },
+          { id: 'e-2', streamId: 'b', type: 'Y', data: { y: 2 } },
+          { id: 'e-2', streamId: 'b', type: 'Y', data: { y: 2 } },
+        ];
+        expect(await store.appendMany(batch)).toMatchObject({ appended: 2, skipped: 1 });
+        const reordered = [
+          { id: 'e-2', streamId: 'b', type: 'Y', data: { y: 2 }, metadata: {} },
+          { id: 'e-1', streamId: 'a', type: 'X', data: { nested: { q: [1, 2], p: 1 }, x: 1 }, metadata: { src: 'f' } },
+        ];
+        expect(await store.appendMany(reordered)).toEqual({ appended: 0, skipped: 2, lastPosition: null });
+        const again = await store.appendMany([...batch, { id: 'e-3', streamId: 'a', type: 'X' }]);
+        expect(again).toMatchObject({ appended: 1, skipped: 3 });
+        const all = await store.read({});
+        expect(all.map((e) => e.id)).toEqual(['e-1', 'e-2', 'e-3']);
+        expect(again.lastPosition).toBe(all[2]!.position);
+        expect(all[2]!.version).toBe(2);
+      });
+
+      it('refuses an id stored with different content (USAGE, details.index) and stores nothing of the call', async () => {
+        await store.appendMany([{ id: 'e-1', streamId: 'a', type: 'X', data: { x: 1 } }]);
+        const variants = [
+          { id: 'e-1', streamId: 'a', type: 'X', data: { x: 2 } },
+          { id: 'e-1', streamId: 'a', type: 'Other', data: { x: 1 } },
+          { id: 'e-1', streamId: 'elsewhere', type: 'X', data: { x: 1 } },
+          { id: 'e-1', streamId: 'a', type: 'X', data: { x: 1 }, metadata: { changed: true } },
+        ];
+        for (const variant of variants) {
+          const call = store.appendMany([
+            { streamId: 'new-stream', type: 'Fresh' },
+            { id: 'e-new', streamId: 'a', type: 'X' },
+            variant,
+            { streamId: 'after', type: 'Never' },
+          ]);
+          await expect(call).rejects.toMatchObject({ code: 'USAGE', details: { index: 2 } });
+        }
+        const all = await store.read({ includeSystem: true });
+        expect(all.map((e) => e.id)).toEqual(['e-1']);
+        expect(await store.head()).toBe(all[0]!.position);
+      });
+    });
+  });
+}

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import type { StoredEvent } from '../../src/core/events.js';
+import { defineProjection, normalizeProjection } from '../../src/core/projection.js';
+import { thrown } from '../support/thrown.js';
+
+const FILE = '/projects/projections/orders.ts';
+const noop = (): void => {};
+const invalid = (value: unknown, fallback = 'orders') => thrown(() => normalizeProjection(value, FILE, fallback));
+
+function event(type: string): StoredEvent {
+  return { position: 1, id: 'e', streamId: 's', version: 1, type, data: {}, metadata: {}, recordedAt: '2026-01-01T00:00:00.000Z' };
+}
+
+describe('normalizeProjection: name, version, shape', () => {
+  it('takes the name from the definition or the file name, and refuses names outside [a-z0-9][a-z0-9_-]*', () => {
+    expect(normalizeProjection({ name: 'order-totals_2', handlers: { A: noop } }, FILE, 'orders').name).toBe(
+      'order-totals_2',
+    );
+    expect(normalizeProjection({ handlers: { A: noop } }, FILE, 'orders')).toMatchObject({
+      name: 'orders',
+      version: 1,
+      file: FILE,
+    });
+    expect(normalizeProjection({ version: 3, handlers: { A: noop } }, FILE, '9lives')).toMatchObject({
+      name: '9lives',
+      version: 3,
+    });
+
+    for (const name of ['Orders', '-orders', '_orders', 'order totals', 'orders.v2', '', 'ördres', 'a;drop', 42]) {
+      const error = invalid({ name, handlers: { A: noop } });
+      expect(error, String(name)).toMatchObject({ code: 'ENVIRONMENT' });
+      expect((error as Error).message).toContain(FILE);
+    }
+    expect(invalid({ handlers: { A: noop } }, 'My Orders')).toMatchObject({ code: 'ENVIRONMENT' });
+  });
+
+  it('refuses a bad version or a default export that is not an object; defineProjection is the identity', () => {
+    for (const version of [0, -1, 1.5, '2', Number.NaN, Infinity]) {
+      expect(invalid({ version, handlers: { A: noop } }), String(version)).toMatchObject({ code: 'ENVIRONMENT' });
+    }
+    for (const value of [undefined, null, 'orders', 42, () => {}]) {
+      expect(invalid(value), String(value)).toMatchObject({ code: 'ENVIRONMENT' });
+    }
+    const definition = { name: 'x', handlers: { A: noop } };
+    expect(defineProjection(definition)).toBe(definition);
+  });
+});
+
+describe('normalizeProjection: handlers and events', () => {
+  it('refuses missing, empty or non-function handlers; without `events` handles the keys of handlers', () => {
+    const bad: unknown[] = [
+      {},
+      { handlers: {} },
+      { handlers: [noop] },
+      { handlers: 'A' },
+      { handlers: { A: noop, B: 'not a function' } },
+      { handlers: { A: null } },
+      { handlers: { A: noop }, setup: 'CREATE TABLE' },
+      { handlers: { A: noop }, reset: {} },
+    ];
+    for (const value of bad) {
+      expect(invalid(value), JSON.stringify(value)).toMatchObject({ code: 'ENVIRONMENT' });
+    }
+    expect((invalid({ handlers: { OrderPlaced: noop, OrderPaid: 1 } }) as Error).message).toContain('OrderPaid');
+
+    const p = normalizeProjection({ handlers: { A: noop, B: noop } }, FILE, 'orders');
+    expect(p.types).toEqual(['A', 'B']);
+    expect(p.handlerFor('A')).toBe(noop);
+    expect(p.handlerFor('C')).toBeUndefined();
+    expect(() => p.setup(undefined)).not.toThrow();
+    expect(() => p.reset(undefined)).not.toThrow();
+  });
+
+  it('`*` takes every event no other key names; an `events` list selects types (deduplicated, `*` = all)', () => {
+    const placed = (): void => {};
+    const rest = (): void => {};
+    const wild = normalizeProjection({ handlers: { OrderPlaced: placed, '*': rest } }, FILE, 'orders');
+    expect(wild.types).toBeNull();
+    expect(wild.handlerFor('OrderPlaced')).toBe(placed);
+    expect(wild.handlerFor('Anything')).toBe(rest);
+
+    const listed = normalizeProjection({ events: ['A', 'A'], handlers: { A: placed, B: rest } }, FILE, 'orders');
+    expect(listed.types).toEqual(['A']);
+    expect(listed.handlerFor('A')).toBe(placed);
+    expect(listed.handlerFor('B')).toBeUndefined(); // not listed: passed over
+
+    const all = normalizeProjection({ events: ['*'], handlers: { '*': rest } }, FILE, 'orders');
+    expect(all.types).toBeNull();
+    expect(all.handlerFor('Whatever')).toBe(rest);
+
+    const viaWildcard = normalizeProjection({ events: ['X', 'Y'], handlers: { '*': rest } }, FILE, 'orders');
+    expect(viaWildcard.types).toEqual(['X', 'Y']);
+    expect(viaWildcard.handlerFor('Y')).toBe(rest);
+    expect(viaWildcard.handlerFor('Z')).toBeUndefined();
+  });
+
+  it('refuses an `events` list naming a type with no handler, or that is not a list of names', () => {
+    const error = invalid({ events: ['A', 'Missing'], handlers: { A: noop } });
+    expect(error).toMatchObject({ code: 'ENVIRONMENT' });
+    expect((error as Error).message).toContain('Missing');
+    for (const events of ['A', [1], [''], [null], { A: true }]) {
+      expect(invalid({ events, handlers: { A: noop } }), JSON.stringify(events)).toMatchObject({ code: 'ENVIRONMENT' });
+    }
+  });
+
+  it('looks handlers up as own keys only: "toString" and friends never reach Object.prototype', () => {
+    const p = normalizeProjection({ handlers: { A: noop } }, FILE, 'orders');
+    for (const type of ['toString', 'constructor', 'hasOwnProperty', '__proto__', 'valueOf']) {
+      expect(p.handlerFor(type), type).toBeUndefined();
+    }
+    const rest = (): void => {};
+    const wild = normalizeProjection({ handlers: { '*': rest } }, FILE, 'orders');
+    expect(wild.handlerFor('toString')).toBe(rest);
+    expect(wild.handlerFor('constructor')).toBe(rest);
+
+    expect(invalid({ events: ['toString'], handlers: { A: noop } })).toMatchObject({ code: 'ENVIRONMENT' });
+
+    const own = (): void => {};
+    const withOwn = normalizeProjection({ handlers: { toString: own } }, FILE, 'orders');
+    expect(withOwn.types).toEqual(['toString']);
+    expect(withOwn.handlerFor('toString')).toBe(own);
+    expect(() => withOwn.handlerFor('toString')!(event('toString'), undefined)).not.toThrow();
+  });
+});
