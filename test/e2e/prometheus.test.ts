@@ -253,14 +253,16 @@ describe('es project status --watch', () => {
   });
 
   // util-linux `script` gives the child a pseudo-terminal; Ctrl-C typed into it is a real SIGINT.
+  // It starts the command through $SHELL; `exec` makes es the terminal's only foreground process,
+  // or a shell that is still waiting (dash, CI's /bin/sh) takes the SIGINT too and exits 130 itself.
   const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
   it.skipIf(!hasScript)('on a terminal, redraws every second and exits 0 on Ctrl-C', async () => {
     const dir = tempDir('es-prom-');
     writeRecorder(join(dir, 'projections'), 'fresh');
     appendOne(dir, 's-1', 'A');
     const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-    const command = `${quote(process.execPath)} ${quote(ES_BIN)} project status --watch`;
-    const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: dir, env: baseEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const command = `exec ${quote(process.execPath)} ${quote(ES_BIN)} project status --watch`;
+    const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: dir, env: baseEnv({ SHELL: '/bin/sh' }), stdio: ['pipe', 'pipe', 'pipe'] });
     let screen = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (screen += chunk));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
