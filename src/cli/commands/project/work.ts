@@ -6,6 +6,7 @@ import type { EventStore } from '../../../ports/event-store.js';
 import type { Progress, RunOptions, RunResult } from '../../../engine/types.js';
 import { fault, idleResult } from '../../../engine/results.js';
 import type { Context } from '../../context.js';
+import { afterBatch } from '../../heap.js';
 import { trapStopSignals } from '../../signals.js';
 import { formatCount, formatDuration, formatRate, plural, type Output } from '../../output.js';
 
@@ -113,7 +114,10 @@ async function runGroup(
           ...runOptions,
           signal: AbortSignal.any(signals),
           countTotal: spinner !== null,
-          onProgress: spinner ? (p) => (spinner.text = progressText(out, p, startedAt)) : undefined,
+          onProgress: (p) => {
+            afterBatch();
+            if (spinner) spinner.text = progressText(out, p, startedAt);
+          },
         });
         for (const result of results) {
           const lost = held.find((h) => h.projection.name === result.name)?.lock.lost();
