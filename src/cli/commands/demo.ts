@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateShop } from '../../demo/shop.js';
 import { runTogether } from '../../engine/run-together.js';
@@ -8,8 +9,16 @@ import type { Context } from '../context.js';
 import { formatCount } from '../output.js';
 import { work } from './project/work.js';
 
-/** The example projections shipped with the package, used when the configured folder does not exist. */
-const BUNDLED = fileURLToPath(new URL('../../../projections', import.meta.url));
+/**
+ * The example projections shipped with the package, used when the configured folder does not exist.
+ * Found from the package root, the first folder up with a package.json: this code runs from src/ in
+ * tests and from the bundle in dist/, at different depths.
+ */
+function bundledProjections(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, 'projections');
+}
 
 export async function demo(ctx: Context) {
   const { out } = ctx;
@@ -20,7 +29,7 @@ export async function demo(ctx: Context) {
     `wrote the demo shop to ${ctx.settings.db}: ${formatCount(written.appended)} new events` +
       (written.skipped > 0 ? `, ${formatCount(written.skipped)} already there` : ''),
   );
-  const folder = existsSync(ctx.settings.projections) ? ctx.settings.projections : BUNDLED;
+  const folder = existsSync(ctx.settings.projections) ? ctx.settings.projections : bundledProjections();
   const projections = await loadProjections(folder);
   await work(ctx, projections, runTogether, {});
   const report = await status(store, projections);
