@@ -54,6 +54,19 @@ describe('es demo', () => {
     expect(again.map((e) => e.id)).toEqual(events.map((e) => e.id));
     expect(es(dir, ['project', 'status', '--projections', REPO_PROJECTIONS]).code).toBe(0);
   });
+
+  it('without a projections folder, runs the shipped ones and prints next commands that work here', () => {
+    const dir = tempDir();
+    const demo = es(dir, ['demo']);
+    expect(demo.code, demo.stderr).toBe(0);
+    const next = /^next: es (project status --projections (\S+)) · es read --limit 5 · es project rebuild --all --projections (\S+)$/m.exec(demo.stdout);
+    expect(next, demo.stdout).not.toBeNull();
+    expect(next![2]).toBe(REPO_PROJECTIONS);
+    expect(next![3]).toBe(REPO_PROJECTIONS);
+    const status = es(dir, ['project', 'status', '--json', '--projections', next![2]!]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(parseJson(status.stdout).projections.map((p: { state: string }) => p.state)).toEqual(['up-to-date', 'up-to-date', 'up-to-date']);
+  });
 });
 
 describe('output hygiene', () => {

@@ -29,10 +29,14 @@ export async function demo(ctx: Context) {
     `wrote the demo shop to ${ctx.settings.db}: ${formatCount(written.appended)} new events` +
       (written.skipped > 0 ? `, ${formatCount(written.skipped)} already there` : ''),
   );
-  const folder = existsSync(ctx.settings.projections) ? ctx.settings.projections : bundledProjections();
+  const own = existsSync(ctx.settings.projections);
+  const folder = own ? ctx.settings.projections : bundledProjections();
   const projections = await loadProjections(folder);
   await work(ctx, projections, runTogether, {});
   const report = await status(store, projections);
   out.line(`head ${formatCount(report.head)}; ${report.projections.map((p) => `${p.name} ${p.state}`).join(', ')}`);
-  out.line('next: es project status · es read --limit 5 · es project rebuild --all');
+  // Without a projections folder here, the next commands need to be told where the demo's are.
+  const quoted = /^[\w./-]+$/.test(folder) ? folder : `'${folder.replace(/'/g, `'\\''`)}'`;
+  const where = own ? '' : ` --projections ${quoted}`;
+  out.line(`next: es project status${where} · es read --limit 5 · es project rebuild --all${where}`);
 }
