@@ -6,6 +6,7 @@
 // file beside it. Nothing depends on the two sharing module instances (see isEsError).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -14,14 +15,19 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 
 rmSync(dist, { recursive: true, force: true });
-execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
-const common = { absWorkingDir: root, bundle: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning' };
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+// Source maps for `node --enable-source-maps`; Node ignores them otherwise, at no cost.
+const common = { absWorkingDir: root, bundle: true, format: 'esm', platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning' };
 // The library: what `import … from 'es'` loads, for applications and for projection files.
 await build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.js', packages: 'external' });
-// The CLI: one file with commander inside, since every command needs it. Packages that load on
-// demand (the driver's addon, tsx, chalk, ora, csv-parse) stay external. commander is CommonJS, so the
+// The CLI: one file with commander and csv-parse inside. An external package imported statically
+// would load at every start, wherever the import sits in the bundle, while bundled code that only a
+// lazily imported command uses runs only when that command does. Packages the code imports lazily
+// (tsx, chalk, ora) and the driver (a native addon) stay external. commander is CommonJS, so the
 // bundle gets a `require` of its own for the Node built-ins commander asks for.
-const cliExternal = Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies).filter((name) => name !== 'commander');
+const BUNDLED = new Set(['commander', 'csv-parse']);
+const cliExternal = Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies).filter((name) => !BUNDLED.has(name));
 await build({
   ...common,
   entryPoints: ['src/cli/main.ts'],

@@ -62,16 +62,10 @@ export async function loadProjectionFile<Db = unknown>(file: string): Promise<Pr
 
 /** Loads every projection in a folder; names must be unique. */
 export async function loadProjections<Db = unknown>(dir: string): Promise<Projection<Db>[]> {
-  const files = projectionFiles(dir);
-  // Imported side by side, so that their file reads overlap; a failure is reported for the first
-  // file in name order, as one at a time would.
-  const loaded = await Promise.allSettled(files.map((file) => loadProjectionFile<Db>(file)));
   const projections: Projection<Db>[] = [];
   const seen = new Map<string, string>();
-  for (const [i, outcome] of loaded.entries()) {
-    if (outcome.status === 'rejected') throw outcome.reason;
-    const file = files[i] as string;
-    const projection = outcome.value;
+  for (const file of projectionFiles(dir)) {
+    const projection = await loadProjectionFile<Db>(file);
     const other = seen.get(projection.name);
     if (other) throw environment(`${file}: duplicate projection name "${projection.name}" (also in ${other})`);
     seen.set(projection.name, file);

@@ -108,6 +108,7 @@ async function runGroup(
       const { out } = ctx;
       const spinner = options.follow ? null : await out.spinner(held.map((h) => h.projection.name).join(', '));
       const startedAt = performance.now();
+      const processed = new Map<string, number>();
       const signals = [options.signal, ...held.map((h) => h.lock.signal)].filter((s): s is AbortSignal => s !== undefined);
       try {
         const results = await job(store, held.map((h) => h.projection), {
@@ -115,7 +116,8 @@ async function runGroup(
           signal: AbortSignal.any(signals),
           countTotal: spinner !== null,
           onProgress: (p) => {
-            afterBatch();
+            afterBatch(p.processed - (processed.get(p.name) ?? 0));
+            processed.set(p.name, p.processed);
             if (spinner) spinner.text = progressText(out, p, startedAt);
           },
         });
