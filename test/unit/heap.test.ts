@@ -4,7 +4,7 @@ import { createPacer, fullCollection } from '../../src/cli/heap.js';
 
 const MB = 2 ** 20;
 
-/** A pacer on a fake clock, RSS and heap, whose collections take `costMs` and count themselves. */
+/** A pacer on a fake clock and heap, whose collections take `costMs` and count themselves. */
 function fake({ heapMb = 1, costMs = 5 } = {}) {
   const state = { now: 0, collections: 0 };
   const pace = createPacer({
