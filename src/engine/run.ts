@@ -1,7 +1,7 @@
 import { EsError, errorMessage } from '../core/errors.js';
 import type { ExpectedVersion, StoredEvent } from '../core/events.js';
 import type { Projection } from '../core/projection.js';
-import type { CommitUnit, EventStore } from '../ports/event-store.js';
+import type { CommitUnit, Cursor, EventStore } from '../ports/event-store.js';
 import {
   CHECKPOINT_KEEP,
   LIFECYCLE,
@@ -13,6 +13,9 @@ import {
 import type { RunOptions, RunResult } from './types.js';
 import { fault } from './results.js';
 import { isThenable, retryTransient, sleep, yieldToEventLoop } from './retry.js';
+
+/** With notifications (PostgreSQL's LISTEN), polling is only the fallback for a lost one. */
+const NOTIFIED_POLL_MS = 1000;
 
 /** Thrown inside a batch transaction to roll it back and say which event's handler failed. */
 class HandlerFailure extends Error {
@@ -62,6 +65,9 @@ function lostCheckpoint(name: string, error: unknown): unknown {
   });
 }
 
+/** The commit-order cursor, saved beside the position where the store has one. */
+const saved = (cursor: Cursor | undefined): { cursor?: Cursor } => (cursor ? { cursor } : {});
+
 export function faultOf(event: StoredEvent, error: unknown): FaultInfo {
   return { message: errorMessage(error), position: event.position, eventId: event.id, type: event.type };
 }
@@ -93,6 +99,7 @@ export async function runProjection<Db>(
     ...extra,
   });
   let position = from;
+  let cursor = checkpoint.cursor;
   let processed = 0;
   if (checkpoint.version !== null && checkpoint.version !== projection.version) return result('stale-version');
 
@@ -104,7 +111,7 @@ export async function runProjection<Db>(
 
   let expected: ExpectedVersion = checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion;
   let deadLettered = 0;
-  const total = options.countTotal ? (await store.pending(position, projection.types)).count : null;
+  const total = options.countTotal ? (await store.pending(position, projection.types, cursor)).count : null;
   const report = (): void => options.onProgress?.({ name: projection.name, position, processed, total });
   const commit = async (
     events: readonly StoredEvent[],
@@ -132,35 +139,43 @@ export async function runProjection<Db>(
    * and either records the fault (stop) or dead-letters the event and moves past it (skip).
    * Returns the fault when the projection must stop.
    */
-  const settleFailure = async (events: readonly StoredEvent[], failure: HandlerFailure): Promise<FaultInfo | null> => {
+  const settleFailure = async (
+    events: readonly StoredEvent[],
+    cursors: readonly Cursor[] | undefined,
+    failure: HandlerFailure,
+  ): Promise<FaultInfo | null> => {
     const good = events.slice(0, failure.index);
     const failed = events[failure.index] as StoredEvent;
     const failedWith = faultOf(failed, failure.original);
     const lastGood = good.length > 0 ? (good[good.length - 1] as StoredEvent).position : position;
+    const lastGoodCursor = failure.index > 0 ? cursors?.[failure.index - 1] : cursor;
+    const failedCursor = cursors?.[failure.index];
     try {
       if (options.onError === 'skip') {
         const letter = { type: 'DeadLetter', data: { projection: projection.name, event: failed, error: failedWith } };
-        await commit(good, LIFECYCLE.checkpoint, { position: failed.position }, [
+        await commit(good, LIFECYCLE.checkpoint, { position: failed.position, ...saved(failedCursor) }, [
           { streamId: deadLetterStream(projection.name), event: letter },
         ]);
       } else {
-        await commit(good, LIFECYCLE.faulted, { position: lastGood, error: failedWith });
+        await commit(good, LIFECYCLE.faulted, { position: lastGood, ...saved(lastGoodCursor), error: failedWith });
       }
     } catch (again) {
       if (!(again instanceof HandlerFailure)) throw again;
       // A handler that passed the first time failed the second: keep the checkpoint where it was.
       const first = faultOf(events[again.index] as StoredEvent, again.original);
-      await commit([], LIFECYCLE.faulted, { position, error: first });
+      await commit([], LIFECYCLE.faulted, { position, ...saved(cursor), error: first });
       return first;
     }
     processed += good.length;
     if (options.onError === 'skip') {
       position = failed.position;
+      cursor = failedCursor;
       deadLettered += 1;
       report();
       return null;
     }
     position = lastGood;
+    cursor = lastGoodCursor;
     report();
     return failedWith;
   };
@@ -172,26 +187,27 @@ export async function runProjection<Db>(
     await yieldToEventLoop();
     if (options.signal?.aborted) {
       // Stopping is how --follow ends: say whether it had caught up, not merely that it stopped.
-      const caughtUp = options.follow && (await store.pending(position, projection.types)).count === 0;
+      const caughtUp = options.follow && (await store.pending(position, projection.types, cursor)).count === 0;
       return result(caughtUp ? 'up-to-date' : 'behind', { interrupted: true, deadLettered });
     }
     const batch = await retryTransient(store, () =>
-      store.readBatch({ after: position, types: projection.types, limit: options.batchSize }),
+      store.readBatch({ after: position, types: projection.types, limit: options.batchSize, ...(cursor ? { cursor } : {}) }),
     );
     if (batch.scannedTo <= position) {
       if (!options.follow) break;
-      await sleep(pollMs, options.signal);
+      await (store.waitForAppend ? store.waitForAppend(NOTIFIED_POLL_MS, options.signal) : sleep(pollMs, options.signal));
       continue;
     }
     try {
-      await commit(batch.events, LIFECYCLE.checkpoint, { position: batch.scannedTo });
+      await commit(batch.events, LIFECYCLE.checkpoint, { position: batch.scannedTo, ...saved(batch.cursor) });
     } catch (error) {
       if (!(error instanceof HandlerFailure)) throw error;
-      const stoppedBy = await settleFailure(batch.events, error);
+      const stoppedBy = await settleFailure(batch.events, batch.cursors, error);
       if (stoppedBy) return result('faulted', { error: stoppedBy, deadLettered });
       continue;
     }
     position = batch.scannedTo;
+    cursor = batch.cursor;
     processed += batch.events.length;
     report();
   }

@@ -40,7 +40,7 @@ export async function projectionStatus(
   thresholds: Thresholds = {},
 ): Promise<StatusRow> {
   const checkpoint = await loadCheckpoint(store, projection.name);
-  const pending = await store.pending(checkpoint.position, projection.types);
+  const pending = await store.pending(checkpoint.position, projection.types, checkpoint.cursor);
   const now = thresholds.now ?? Date.now();
   const lagSeconds =
     pending.count > 0 && pending.oldestRecordedAt

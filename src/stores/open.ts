@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { environment, usage } from '../core/errors.js';
+import { usage } from '../core/errors.js';
 import type { EventStore } from '../ports/event-store.js';
 import { SqliteEventStore } from './sqlite/store.js';
 
@@ -25,7 +25,10 @@ export function parseStoreUrl(url: string): StoreLocation {
 
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<EventStore<unknown>> {
   const location = parseStoreUrl(url);
-  if (location.kind === 'postgres') throw environment('the PostgreSQL store is not available yet; use sqlite:<path>');
+  if (location.kind === 'postgres') {
+    const { PostgresEventStore } = await import('./postgres/store.js');
+    return (await PostgresEventStore.open(location.url, options)) as unknown as EventStore<unknown>;
+  }
   return new SqliteEventStore(location.path, options) as EventStore<unknown>;
 }
 
