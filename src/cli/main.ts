@@ -1,5 +1,6 @@
 import { type Command, CommanderError } from 'commander';
 import { EXIT_CODES, isEsError } from '../core/errors.js';
+import { redact } from '../core/secrets.js';
 import { buildProgram } from './program.js';
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -44,7 +45,8 @@ export async function main(argv: string[]): Promise<number> {
   configure(program);
   const verbose = argv.includes('--verbose');
   const jsonLog = argv.some((arg, i) => arg === '--log-format=json' || (arg === '--log-format' && argv[i + 1] === 'json'));
-  const fail = (message: string, code: string): void => {
+  const fail = (raw: string, code: string): void => {
+    const message = redact(raw);
     if (jsonLog) process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: message, code })}\n`);
     else process.stderr.write(`es: ${message}\n`);
   };
@@ -63,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
     } else {
       fail(`unexpected error: ${(error as Error)?.message ?? String(error)}`, 'UNEXPECTED');
     }
-    if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    if (verbose && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack)}\n`);
     return code;
   }
 }
