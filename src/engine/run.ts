@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EsError, errorMessage } from '../core/errors.js';
 import type { ExpectedVersion, StoredEvent } from '../core/events.js';
 import type { Projection } from '../core/projection.js';
@@ -52,6 +53,8 @@ function applier<Db>(store: EventStore<Db>, projection: Projection<Db>, events: 
       try {
         await projection.handlerFor(event.type)?.(event, db);
       } catch (error) {
+        // A connection lost under the handler is the store's trouble, not the event's: retry the batch.
+        if (store.isTransient(error)) throw error;
         throw new HandlerFailure(i, error);
       }
     }
@@ -104,7 +107,7 @@ export async function runProjection<Db>(
   if (checkpoint.version !== null && checkpoint.version !== projection.version) return result('stale-version');
 
   try {
-    await projection.setup(store.readModel);
+    await retryTransient(store, async () => projection.setup(store.readModel));
   } catch (error) {
     return result('faulted', { error: fault(`setup failed: ${errorMessage(error)}`) });
   }
@@ -119,16 +122,29 @@ export async function runProjection<Db>(
     data: Record<string, unknown>,
     also?: CommitUnit['also'],
   ): Promise<void> => {
-    const appended = await retryTransient(store, () =>
-      store.commit({
-        apply: events.length > 0 ? applier(store, projection, events) : undefined,
-        streamId,
-        expectedVersion: expected,
-        event: { type, data: { ...data, version: projection.version } },
-        keep: CHECKPOINT_KEEP,
-        also,
-      }),
-    ).catch((error: unknown) => {
+    // The same id on every attempt: a connection lost during COMMIT leaves its outcome unknown, and
+    // the retry's conflict then means "committed" exactly when the stream ends with this event.
+    const id = randomUUID();
+    let retried = false;
+    const appended = await retryTransient(store, async () => {
+      try {
+        return await store.commit({
+          apply: events.length > 0 ? applier(store, projection, events) : undefined,
+          streamId,
+          expectedVersion: expected,
+          event: { id, type, data: { ...data, version: projection.version } },
+          keep: CHECKPOINT_KEEP,
+          also,
+        });
+      } catch (error) {
+        if (store.isTransient(error)) retried = true;
+        throw error;
+      }
+    }).catch(async (error: unknown) => {
+      if (retried && (error as { code?: unknown }).code === 'CONFLICT') {
+        const last = await store.lastEvent(streamId);
+        if (last?.id === id) return { position: last.position, version: last.version };
+      }
       throw lostCheckpoint(projection.name, error);
     });
     expected = appended.version;

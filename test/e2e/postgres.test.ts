@@ -210,3 +210,35 @@ describe('es on PostgreSQL', () => {
     expect(es(dir, ['--db', badSchema.toString(), 'append', 's', 'A']).code).toBe(2);
   }, 60_000);
 });
+
+describe('es on PostgreSQL when connections drop', () => {
+  it('retries a run whose connections are terminated mid-batch: nothing lost, nothing doubled', async () => {
+    const { dir, schema } = workspace();
+    writeFile(dir, 'events.ndjson', ndjson(3000, 17));
+    expect(es(dir, ['import', 'events.ndjson']).code).toBe(0);
+    const run = esBackground(dir, ['project', 'run', '--batch-size', '25', '--verbose']);
+    // Mid-run: once the read model has rows.
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await admin.query(`SELECT to_regclass($1) AS t`, [`"${schema}".recorded`]);
+      if (rows[0].t && (await recorded(schema)).length > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    let terminated = 0;
+    const done = { value: false };
+    void run.exited.then(() => (done.value = true));
+    for (let round = 0; round < 8 && !done.value; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 150 + ((round * 37) % 200)));
+      const { rowCount } = await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'es' AND pid <> pg_backend_pid()`,
+      );
+      terminated += rowCount ?? 0;
+    }
+    const exit = await run.exited;
+    console.log('connections dropped:', terminated, 'exit', exit.code, run.output().stderr.slice(0, 1500));
+    expect(terminated).toBeGreaterThan(0);
+    expect(exit.code, run.output().stderr).toBe(0);
+    const after = await recorded(schema);
+    expect(after.length).toBe(3000);
+    expect(new Set(after.map((r) => r.id)).size).toBe(3000);
+  }, 120_000);
+});

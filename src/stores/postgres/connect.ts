@@ -20,6 +20,13 @@ export function isConnectionError(error: unknown): boolean {
   return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message);
 }
 
+/** The server was there and went away (shut down, restarting, a terminated backend). */
+export function isDroppedConnection(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  if (e?.code === '57P01' || e?.code === '57P02' || e?.code === '57P03' || e?.code === 'ECONNRESET') return true;
+  return typeof e?.message === 'string' && /Connection terminated unexpectedly/.test(e.message);
+}
+
 /** Why a first connection failed, in one line a user can act on. */
 export function describeConnectFailure(error: unknown, location: PostgresLocation): EsError {
   const e = error as { code?: string; message?: string };
@@ -56,8 +63,11 @@ export function createPool(location: PostgresLocation): pg.Pool {
     max: 6,
     application_name: 'es',
   });
-  // An idle client whose server went away emits here; without a listener the process would crash.
+  // A client whose server went away emits 'error' (the pool's while idle, the client's own while
+  // checked out); unheard, it would crash the process. The next query on it fails instead, and that
+  // failure is what the caller sees, retries or reports.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

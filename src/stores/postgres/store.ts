@@ -15,7 +15,7 @@ import type {
 } from '../../ports/event-store.js';
 import { NOTIFY_CHANNEL, OlderTransaction, appendInTransaction, isIdTaken, isVersionTaken } from './append.js';
 import { commitInTransaction } from './commit.js';
-import { checkServerVersion, createPool, describeConnectFailure, isConnectionError } from './connect.js';
+import { checkServerVersion, createPool, describeConnectFailure, isConnectionError, isDroppedConnection } from './connect.js';
 import { importInTransaction } from './import.js';
 import { pgLocks } from './locks.js';
 import { cursorBefore, head, lastEvent, pending, readEvents } from './read.js';
@@ -80,24 +80,27 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   static async open(url: string, options: PgOpenOptions = {}): Promise<PostgresEventStore> {
     const location = parsePostgresUrl(url);
     const pool = createPool(location);
-    let client: pg.PoolClient;
-    try {
-      client = await pool.connect();
-    } catch (error) {
-      await pool.end().catch(() => {});
-      throw describeConnectFailure(error, location);
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient | undefined;
+      try {
+        client = await pool.connect();
+        await checkServerVersion(client, location.display);
+        await ensureSchema(client, location.schema, options.create ?? false, location.display);
+        client.release();
+        return new PostgresEventStore(pool, location);
+      } catch (error) {
+        client?.release(true);
+        // A server that answered, then dropped us (restarting, an administrator's kill): try again
+        // briefly. One that refuses, or says no, is reported at once.
+        if (attempt < 4 && isDroppedConnection(error)) {
+          await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+          continue;
+        }
+        await pool.end().catch(() => {});
+        if (error instanceof EsError) throw error;
+        throw describeConnectFailure(error, location);
+      }
     }
-    try {
-      await checkServerVersion(client, location.display);
-      await ensureSchema(client, location.schema, options.create ?? false, location.display);
-    } catch (error) {
-      client.release();
-      await pool.end().catch(() => {});
-      if (error instanceof EsError) throw error;
-      throw describeConnectFailure(error, location);
-    }
-    client.release();
-    return new PostgresEventStore(pool, location);
   }
 
   /** The pool: `setup` and ad-hoc queries; batch handlers get the transaction's client instead. */
