@@ -63,6 +63,14 @@ function summary(out: Output, result: RunResult): string {
 }
 
 function reportOutcome(out: Output, { result, failure }: Outcome): void {
+  if (failure?.code === 'INTERRUPTED') {
+    // Stopped by a signal while waiting for another runner: a warning, like any interrupted run.
+    const fields = { projection: result.name, code: failure.code, interrupted: true };
+    if (out.logFormat === 'json') out.report('warn', failure.message, fields);
+    else if (out.json) out.note(`${out.color.yellow('■')} ${failure.message}`);
+    else out.line(`${out.color.yellow('■')} ${failure.message}`);
+    return;
+  }
   if (failure) {
     out.report('error', failure.message, { projection: result.name, code: failure.code });
     return;
@@ -79,6 +87,12 @@ function reportOutcome(out: Output, { result, failure }: Outcome): void {
 
 const SEVERITY: ErrorCode[] = ['ENVIRONMENT', 'LOCKED', 'FAULTED'];
 
+/** `--wait`: one deadline for every lock the command takes, and the wait as the user wrote it. */
+interface LockWait {
+  deadline: number;
+  asked?: string;
+}
+
 /**
  * Takes the lock of every projection of a group, runs the job on those it got, and releases them.
  * A projection another process holds is reported and left alone; the others still run.
@@ -88,20 +102,19 @@ async function runGroup(
   store: EventStore<unknown>,
   projections: Projection<unknown>[],
   job: Job,
-  options: RunOptions & { waitMs: number },
+  options: RunOptions & LockWait,
 ): Promise<Outcome[]> {
-  const { waitMs, ...runOptions } = options;
+  const { deadline, asked, ...runOptions } = options;
   const outcomes = new Map<string, Outcome>();
   const held: { projection: Projection<unknown>; lock: HeldLock }[] = [];
-  const deadline = Date.now() + waitMs;
   try {
     for (const projection of projections) {
       try {
-        const left = Math.max(0, deadline - Date.now());
-        held.push({ projection, lock: await acquireProjectionLock(store, projection.name, { waitMs: left, signal: options.signal }) });
+        held.push({ projection, lock: await acquireProjectionLock(store, projection.name, { deadline, asked, signal: options.signal }) });
       } catch (error) {
-        if (!isEsError(error) || error.code !== 'LOCKED') throw error;
-        outcomes.set(projection.name, { result: idleResult(projection.name, 0, 'behind'), failure: error });
+        if (!isEsError(error) || (error.code !== 'LOCKED' && error.code !== 'INTERRUPTED')) throw error;
+        const interrupted = error.code === 'INTERRUPTED';
+        outcomes.set(projection.name, { result: idleResult(projection.name, 0, 'behind', { interrupted }), failure: error });
       }
     }
     if (held.length > 0) {
@@ -142,6 +155,8 @@ async function runGroup(
 export async function work(ctx: Context, projections: Projection<unknown>[], job: Job, flags: WorkFlags): Promise<void> {
   const batchFlag = flags.batchSize === undefined ? undefined : parseWholeNumber(flags.batchSize, '--batch-size', 1);
   const waitMs = flags.wait === undefined ? 0 : parseDuration(flags.wait, '--wait');
+  // Taken before the store opens, so the whole command, not each projection, waits at most --wait.
+  const wait: LockWait = { deadline: Date.now() + waitMs, asked: flags.wait?.trim() };
   if (flags.onError !== undefined && flags.onError !== 'stop' && flags.onError !== 'skip') {
     throw usage(`--on-error: "${flags.onError}" is not stop or skip`);
   }
@@ -156,7 +171,7 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
       onError: (flags.onError as 'stop' | 'skip' | undefined) ?? own.onError ?? settings.onError,
       follow: flags.follow,
       signal: signals.signal,
-      waitMs,
+      ...wait,
     };
   };
   let outcomes: Outcome[] = [];
