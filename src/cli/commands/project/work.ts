@@ -55,10 +55,15 @@ function summary(out: Output, result: RunResult): string {
     }
     case 'stale-version':
       return `${color.yellow('!')} ${color.bold(result.name)}  ${color.yellow('stale-version')}: its version changed; run \`es project rebuild ${result.name}\``;
-    default:
+    default: {
+      // Skipped events are not applied: say so on the line that would otherwise read "up-to-date".
+      const dead = result.deadLettered > 0
+        ? `; ${color.yellow(`${plural(result.deadLettered, 'event')} dead-lettered to $deadletter-${result.name}`)}`
+        : '';
       return result.interrupted
-        ? `${color.yellow('■')} ${withRate}  ${color.yellow('interrupted')}`
-        : `${color.green('✔')} ${withRate}  ${result.state}`;
+        ? `${color.yellow('■')} ${withRate}  ${color.yellow('interrupted')}${dead}`
+        : `${color.green(result.deadLettered > 0 ? '!' : '✔')} ${withRate}  ${result.state}${dead}`;
+    }
   }
 }
 
@@ -75,9 +80,9 @@ function reportOutcome(out: Output, { result, failure }: Outcome): void {
     out.report('error', failure.message, { projection: result.name, code: failure.code });
     return;
   }
-  const { name, from, to, processed, durationMs, state, error, interrupted } = result;
-  const level = state === 'faulted' || state === 'stale-version' ? 'error' : interrupted ? 'warn' : 'info';
-  const fields = { projection: name, from, to, processed, durationMs, state, interrupted, error };
+  const { name, from, to, processed, durationMs, state, error, interrupted, deadLettered } = result;
+  const level = state === 'faulted' || state === 'stale-version' ? 'error' : interrupted || deadLettered > 0 ? 'warn' : 'info';
+  const fields = { projection: name, from, to, processed, durationMs, state, interrupted, deadLettered, error };
   if (out.logFormat === 'json') out.report(level, `${name}: ${interrupted ? 'interrupted' : state}`, fields);
   else if (level === 'error') out.error(summary(out, result));
   else if (!out.json) out.line(summary(out, result));
@@ -208,6 +213,7 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
         name: result.name, from: result.from, to: result.to, processed: result.processed,
         durationMs: result.durationMs, state: failure?.code === 'LOCKED' ? 'locked' : result.state,
         error: failure ? fault(failure.message) : result.error,
+        deadLettered: result.deadLettered,
       })),
     });
   }
