@@ -104,6 +104,13 @@ export async function runProjection<Db>(
 
   let expected: ExpectedVersion = checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion;
   let deadLettered = 0;
+  // The fault this run starts from, until the projection gets past its event.
+  let faultedAt = checkpoint.fault;
+  const advanced = (): void => {
+    if (faultedAt === null || position < (faultedAt.position ?? position)) return;
+    options.onIncident?.({ kind: 'recovered', name: projection.name, position, fault: faultedAt });
+    faultedAt = null;
+  };
   const total = options.countTotal ? (await store.pending(position, projection.types)).count : null;
   const report = (): void => options.onProgress?.({ name: projection.name, position, processed, total });
   const commit = async (
@@ -157,6 +164,8 @@ export async function runProjection<Db>(
     if (options.onError === 'skip') {
       position = failed.position;
       deadLettered += 1;
+      options.onIncident?.({ kind: 'dead-letter', name: projection.name, stream: deadLetterStream(projection.name), fault: failedWith });
+      advanced();
       report();
       return null;
     }
@@ -193,6 +202,7 @@ export async function runProjection<Db>(
     }
     position = batch.scannedTo;
     processed += batch.events.length;
+    advanced();
     report();
   }
   return result('up-to-date', { deadLettered });

@@ -3,7 +3,7 @@ import { acquireProjectionLock, lockLostError, type HeldLock } from '../../../en
 import { EsError, isEsError, usage, type ErrorCode } from '../../../core/errors.js';
 import type { Projection } from '../../../core/projection.js';
 import type { EventStore } from '../../../ports/event-store.js';
-import type { Progress, RunOptions, RunResult } from '../../../engine/types.js';
+import type { Incident, Progress, RunOptions, RunResult } from '../../../engine/types.js';
 import { fault, idleResult } from '../../../engine/results.js';
 import type { Context } from '../../context.js';
 import { afterBatch } from '../../heap.js';
@@ -88,6 +88,25 @@ function reportOutcome(out: Output, { result, failure }: Outcome): void {
   else if (!out.json) out.line(summary(out, result));
   // With --json, stdout holds the document only; what needs a person's attention goes to stderr.
   else if (level === 'warn') out.note(summary(out, result));
+}
+
+/**
+ * A dead letter or a recovery of a --follow runner, on stderr as it happens (a journal has no end of
+ * run to wait for). Warnings and news, so --quiet hides them; faults are reported as errors.
+ */
+function logIncident(out: Output, incident: Incident): void {
+  const { name, fault: f } = incident;
+  const at = `the event at position ${f.position} (${f.type}, id ${f.eventId})`;
+  const fields = { projection: name, position: f.position, eventId: f.eventId, type: f.type };
+  if (incident.kind === 'dead-letter') {
+    const text = `${name}: dead-lettered ${at} to ${incident.stream}: ${f.message}`;
+    if (out.logFormat === 'json') out.report('warn', text, { ...fields, deadLetter: true, stream: incident.stream, error: f });
+    else out.note(`${out.color.yellow('!')} ${text}`);
+  } else {
+    const text = `${name}: recovered: got past ${at}, where it had faulted`;
+    if (out.logFormat === 'json') out.report('info', text, { ...fields, recovered: true, checkpoint: incident.position });
+    else out.note(`${out.color.green('✔')} ${text}`);
+  }
 }
 
 const SEVERITY: ErrorCode[] = ['ENVIRONMENT', 'LOCKED', 'FAULTED'];
@@ -175,6 +194,7 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
       batchSize: batchFlag ?? own.batchSize ?? settings.batchSize,
       onError: (flags.onError as 'stop' | 'skip' | undefined) ?? own.onError ?? settings.onError,
       follow: flags.follow,
+      onIncident: flags.follow ? (incident: Incident) => logIncident(out, incident) : undefined,
       signal: signals.signal,
       ...wait,
     };
@@ -184,7 +204,14 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
     if (flags.follow) {
       // Each projection tails the log on its own, so one that faults stops while the others go on.
       out.note(`following ${projections.map((p) => p.name).join(', ')}; stop with Ctrl-C or SIGTERM`);
-      const groups = await Promise.all(projections.map((p) => runGroup(ctx, store, [p], job, optionsFor(p))));
+      const groups = await Promise.all(
+        projections.map(async (p) => {
+          const done = await runGroup(ctx, store, [p], job, optionsFor(p));
+          // As each one stops: a faulted projection stops long before a signal stops the others.
+          for (const o of done) reportOutcome(out, { ...o, result: { ...o.result, interrupted: false } });
+          return done;
+        }),
+      );
       outcomes = groups.flat();
     } else {
       // Projections with the same options share one pass over the log.
@@ -203,9 +230,6 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
     }
   } finally {
     signals.release();
-  }
-  if (flags.follow) {
-    for (const o of outcomes) reportOutcome(out, { ...o, result: { ...o.result, interrupted: false } });
   }
   if (out.json) {
     out.data({
