@@ -176,7 +176,7 @@ export async function runProjection<Db>(
 
   const pollMs = options.pollMs ?? 25;
   report();
-  for (;;) {
+  batches: for (;;) {
     // A synchronous store never leaves the microtask queue; yield so signals and timers get their turn.
     await yieldToEventLoop();
     if (options.signal?.aborted) {
@@ -192,16 +192,24 @@ export async function runProjection<Db>(
       await sleep(pollMs, options.signal);
       continue;
     }
-    try {
-      await commit(batch.events, LIFECYCLE.checkpoint, { position: batch.scannedTo });
-    } catch (error) {
-      if (!(error instanceof HandlerFailure)) throw error;
-      const stoppedBy = await settleFailure(batch.events, error);
-      if (stoppedBy) return result('faulted', { error: stoppedBy, deadLettered });
-      continue;
+    let events = batch.events;
+    for (;;) {
+      try {
+        await commit(events, LIFECYCLE.checkpoint, { position: batch.scannedTo });
+        break;
+      } catch (error) {
+        if (!(error instanceof HandlerFailure)) throw error;
+        const stoppedBy = await settleFailure(events, error);
+        if (stoppedBy) return result('faulted', { error: stoppedBy, deadLettered });
+        // Dead-lettered: go on with the rest of this batch. Reading the batch again after each
+        // poison event made a run of them cost a full batch read apiece.
+        events = events.slice(error.index + 1);
+        await yieldToEventLoop();
+        if (options.signal?.aborted) continue batches;
+      }
     }
     position = batch.scannedTo;
-    processed += batch.events.length;
+    processed += events.length;
     advanced();
     report();
   }
