@@ -90,4 +90,20 @@ describe('a --follow runner logs on stderr when it happens', () => {
     b.child.kill('SIGTERM');
     expect((await b.exited).code).toBe(0);
   });
+
+  it('a run without --follow tells of a recovery too, and counts its dead letters on its summary line only', () => {
+    const { dir } = workspace();
+    const bad = appendOne(dir, 'acc', 'Deposited', { boom: true });
+    expect(es(dir, ['project', 'run']).code).toBe(1);
+    writeRecorder(join(dir, 'projections'), 'fragile'); // fixed
+    const fixed = es(dir, ['project', 'run']);
+    expect(fixed.code).toBe(0);
+    expect(fixed.stderr).toMatch(new RegExp(`fragile: recovered: got past the event at position ${bad}`));
+    writeRecorder(join(dir, 'projections'), 'fragile', { failOnBoom: true });
+    appendOne(dir, 'acc', 'Deposited', { boom: true });
+    const skipped = es(dir, ['project', 'run', '--on-error', 'skip']);
+    expect(skipped.code).toBe(0);
+    expect(skipped.stderr).toBe('');
+    expect(skipped.stdout).toMatch(/fragile .*1 event dead-lettered/);
+  });
 });

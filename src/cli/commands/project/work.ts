@@ -91,8 +91,8 @@ function reportOutcome(out: Output, { result, failure }: Outcome): void {
 }
 
 /**
- * A dead letter or a recovery of a --follow runner, on stderr as it happens (a journal has no end of
- * run to wait for). Warnings and news, so --quiet hides them; faults are reported as errors.
+ * A dead letter (of a --follow runner) or a recovery, on stderr as it happens. Warnings and news, so
+ * --quiet hides them; faults are reported as errors.
  */
 function logIncident(out: Output, incident: Incident): void {
   const { name, fault: f } = incident;
@@ -194,7 +194,10 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
       batchSize: batchFlag ?? own.batchSize ?? settings.batchSize,
       onError: (flags.onError as 'stop' | 'skip' | undefined) ?? own.onError ?? settings.onError,
       follow: flags.follow,
-      onIncident: flags.follow ? (incident: Incident) => logIncident(out, incident) : undefined,
+      // A cron run counts its dead letters in its summary line; a follower has no end of run to wait for.
+      onIncident: (incident: Incident) => {
+        if (flags.follow || incident.kind === 'recovered') logIncident(out, incident);
+      },
       signal: signals.signal,
       ...wait,
     };
