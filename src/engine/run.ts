@@ -104,6 +104,13 @@ export async function runProjection<Db>(
 
   let expected: ExpectedVersion = checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion;
   let deadLettered = 0;
+  // The fault this run starts from, until the projection gets past its event.
+  let faultedAt = checkpoint.fault;
+  const advanced = (): void => {
+    if (faultedAt === null || position < (faultedAt.position ?? position)) return;
+    options.onIncident?.({ kind: 'recovered', name: projection.name, position, fault: faultedAt });
+    faultedAt = null;
+  };
   const total = options.countTotal ? (await store.pending(position, projection.types)).count : null;
   const report = (): void => options.onProgress?.({ name: projection.name, position, processed, total });
   const commit = async (
@@ -157,6 +164,8 @@ export async function runProjection<Db>(
     if (options.onError === 'skip') {
       position = failed.position;
       deadLettered += 1;
+      options.onIncident?.({ kind: 'dead-letter', name: projection.name, stream: deadLetterStream(projection.name), fault: failedWith });
+      advanced();
       report();
       return null;
     }
@@ -167,7 +176,7 @@ export async function runProjection<Db>(
 
   const pollMs = options.pollMs ?? 25;
   report();
-  for (;;) {
+  batches: for (;;) {
     // A synchronous store never leaves the microtask queue; yield so signals and timers get their turn.
     await yieldToEventLoop();
     if (options.signal?.aborted) {
@@ -183,16 +192,25 @@ export async function runProjection<Db>(
       await sleep(pollMs, options.signal);
       continue;
     }
-    try {
-      await commit(batch.events, LIFECYCLE.checkpoint, { position: batch.scannedTo });
-    } catch (error) {
-      if (!(error instanceof HandlerFailure)) throw error;
-      const stoppedBy = await settleFailure(batch.events, error);
-      if (stoppedBy) return result('faulted', { error: stoppedBy, deadLettered });
-      continue;
+    let events = batch.events;
+    for (;;) {
+      try {
+        await commit(events, LIFECYCLE.checkpoint, { position: batch.scannedTo });
+        break;
+      } catch (error) {
+        if (!(error instanceof HandlerFailure)) throw error;
+        const stoppedBy = await settleFailure(events, error);
+        if (stoppedBy) return result('faulted', { error: stoppedBy, deadLettered });
+        // Dead-lettered: go on with the rest of this batch. Reading the batch again after each
+        // poison event made a run of them cost a full batch read apiece.
+        events = events.slice(error.index + 1);
+        await yieldToEventLoop();
+        if (options.signal?.aborted) continue batches;
+      }
     }
     position = batch.scannedTo;
-    processed += batch.events.length;
+    processed += events.length;
+    advanced();
     report();
   }
   return result('up-to-date', { deadLettered });
