@@ -22,7 +22,8 @@ function action(load: () => Promise<Handler>) {
 
 const json = () => new Option('--json', 'print JSON on stdout (logs go to stderr)');
 const batchSize = () => new Option('--batch-size <n>', 'events per transaction (default 1000)');
-const wait = () => new Option('--wait <duration>', 'wait this long for another runner of the projection (e.g. 30s)');
+const wait = () =>
+  new Option('--wait <duration>', 'wait up to this long in all (one deadline for the command) for other runners to let go (e.g. 30s)');
 const onError = () =>
   new Option('--on-error <mode>', 'stop: a failing handler faults the projection; skip: dead-letter the event and go on').choices(['stop', 'skip']);
 

@@ -3,8 +3,9 @@ import type { ProjectionState } from '../engine/types.js';
 
 /**
  * `es project status --format prometheus`: the status report in the Prometheus text exposition
- * format 0.0.4, for node_exporter's textfile collector. Every family is a gauge; each family's HELP
- * and TYPE come first and its samples follow together, as the format requires.
+ * format 0.0.4, for node_exporter's textfile collector. Every family is a gauge but the dead-letter
+ * count, a counter (the stream only grows); each family's HELP and TYPE come first and its samples
+ * follow together, as the format requires.
  */
 
 const STATES: readonly ProjectionState[] = ['up-to-date', 'behind', 'never-run', 'faulted', 'stale-version'];
@@ -13,6 +14,7 @@ type Labels = Record<string, string>;
 interface Family {
   name: string;
   help: string;
+  type?: 'gauge' | 'counter';
   samples: { labels: Labels; value: number }[];
 }
 
@@ -69,6 +71,15 @@ export function families(report: StatusReport): Family[] {
       (r) => (r.lastCheckpointAt === null ? null : Date.parse(r.lastCheckpointAt) / 1000),
     ),
     {
+      ...perProjection(
+        'es_projection_dead_letters_total',
+        'Events in the projection\'s dead-letter stream $deadletter-<name> (handlers that failed with --on-error skip).',
+        rows,
+        (r) => r.deadLetters,
+      ),
+      type: 'counter',
+    },
+    {
       name: 'es_projection_state',
       help: `1 for the state the projection is in, 0 for the others (${STATES.join(', ')}).`,
       samples: rows.flatMap((row) => STATES.map((state) => ({ labels: { projection: row.name, state }, value: row.state === state ? 1 : 0 }))),
@@ -79,7 +90,7 @@ export function families(report: StatusReport): Family[] {
 export function renderPrometheus(report: StatusReport): string {
   const lines: string[] = [];
   for (const family of families(report)) {
-    lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} gauge`);
+    lines.push(`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} ${family.type ?? 'gauge'}`);
     for (const s of family.samples) lines.push(sample(family.name, s.labels, s.value));
   }
   return `${lines.join('\n')}\n`;

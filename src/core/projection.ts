@@ -21,7 +21,8 @@ export interface Projection<Db = unknown> {
   types: string[] | null;
   file: string;
   setup: (db: Db) => void | Promise<void>;
-  reset: (db: Db) => void | Promise<void>;
+  /** Null when the file defines none: `rebuild` then refuses, since it could not empty the read model. */
+  reset: ((db: Db) => void | Promise<void>) | null;
   /** The handler for a type, or undefined when the projection passes over it. */
   handlerFor(type: string): Handler<Db> | undefined;
 }
@@ -89,7 +90,7 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
     types,
     file,
     setup: (def.setup as Projection<Db>['setup'] | undefined) ?? noop,
-    reset: (def.reset as Projection<Db>['reset'] | undefined) ?? noop,
+    reset: (def.reset as Projection<Db>['reset'] | undefined) ?? null,
     handlerFor(type) {
       if (selected !== null && !selected.has(type)) return undefined;
       return Object.hasOwn(table, type) ? (table[type] as Handler<Db>) : wildcard;

@@ -9,8 +9,13 @@ export const LOCK_TTL_MS = 30_000;
 const RENEW_EVERY_MS = 10_000;
 
 export interface LockOptions {
-  /** How long to wait for a held lock; 0 refuses at once. */
+  /** How long to wait for a held lock; 0 refuses at once. Ignored when `deadline` is given. */
   waitMs?: number;
+  /** When waiting ends (Date.now() ms): one deadline shared by every lock a command takes. */
+  deadline?: number;
+  /** The wait as the user asked for it (`60s`), for the refusal; absent when none was asked. */
+  asked?: string;
+  /** Ends the wait: the lock is then refused as INTERRUPTED, not LOCKED. */
   signal?: AbortSignal;
 }
 
@@ -46,12 +51,19 @@ export async function acquireProjectionLock(
   options: LockOptions = {},
 ): Promise<HeldLock> {
   const owner: LockOwner = { id: randomUUID(), pid: process.pid, host: hostname(), since: new Date().toISOString() };
-  const deadline = Date.now() + (options.waitMs ?? 0);
+  const deadline = options.deadline ?? Date.now() + (options.waitMs ?? 0);
   for (;;) {
     const holder = await store.tryLock(name, owner, LOCK_TTL_MS, processIsDead);
     if (holder === null) break;
-    if (Date.now() >= deadline || options.signal?.aborted) {
-      const advice = options.waitMs ? `still held after waiting ${Math.round(options.waitMs / 1000)}s` : 'try again later or pass --wait';
+    if (options.signal?.aborted) {
+      // A stop signal, not the holder, ended the wait: the command exits 130/143, not 75.
+      throw new EsError('INTERRUPTED', `${name}: interrupted while waiting for ${describeHolder(holder)}; nothing was done`, {
+        details: { holder },
+      });
+    }
+    if (Date.now() >= deadline) {
+      const waited = options.asked ?? (options.waitMs ? `${options.waitMs}ms` : undefined);
+      const advice = waited ? `still held when --wait ${waited} ran out` : 'try again later or pass --wait';
       throw new EsError('LOCKED', `${name} is being run by ${describeHolder(holder)}; ${advice}`, { details: { holder } });
     }
     await sleep(Math.min(250, Math.max(10, deadline - Date.now())), options.signal);

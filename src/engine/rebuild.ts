@@ -2,7 +2,7 @@ import { errorMessage, usage } from '../core/errors.js';
 import type { Projection } from '../core/projection.js';
 import type { EventStore } from '../ports/event-store.js';
 import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint } from './checkpoint.js';
-import { retryTransient } from './retry.js';
+import { isThenable, retryTransient } from './retry.js';
 import { runProjection } from './run.js';
 import { runTogether } from './run-together.js';
 import { fault, idleResult } from './results.js';
@@ -28,36 +28,79 @@ async function moveCheckpoint<Db>(
   );
 }
 
+/** Thrown inside the reset's transaction to roll it back and carry the projection's own error. */
+class ResetFailure extends Error {
+  constructor(readonly original: unknown) {
+    super(errorMessage(original));
+  }
+}
+
+const isAsyncFunction = (fn: unknown): boolean => (fn as { constructor?: { name?: string } })?.constructor?.name === 'AsyncFunction';
+
+export function noResetMessage(name: string): string {
+  return (
+    `cannot rebuild ${name}: it defines no reset(db), so the replay would add to its current read model; ` +
+    'add reset(db) that empties its tables, or reset() {} when it has nothing to empty'
+  );
+}
+
+const SYNC_RESET =
+  'reset must be synchronous on the SQLite store (it runs inside the rebuild\'s transaction); it returned a Promise, and nothing was changed';
+
 /**
- * Empties the read model and the checkpoint in one transaction. Returns a faulted result when the
- * projection's setup or reset throws (nothing is changed then), otherwise null.
+ * The reset as a transaction's `apply`. On a synchronous store a reset that returns a Promise is
+ * refused inside the transaction, which then rolls back whatever its synchronous part wrote.
+ */
+function resetApply<Db>(synchronous: boolean, reset: (db: Db) => void | Promise<void>) {
+  if (!synchronous) {
+    return async (db: Db): Promise<void> => {
+      try {
+        await reset(db);
+      } catch (error) {
+        throw new ResetFailure(error);
+      }
+    };
+  }
+  return (db: Db): void => {
+    let done: unknown;
+    try {
+      done = reset(db);
+    } catch (error) {
+      throw new ResetFailure(error);
+    }
+    if (isThenable(done)) {
+      // Nobody will await it: keep its rejection from crashing the process.
+      Promise.resolve(done).catch(() => {});
+      throw new ResetFailure(new Error(SYNC_RESET));
+    }
+  };
+}
+
+/**
+ * Empties the read model and the checkpoint in one transaction. Returns a faulted result, with
+ * nothing changed, when the projection cannot be reset: it has no reset, its reset is async on a
+ * synchronous store, or its setup or reset throws. Otherwise null.
  */
 export async function resetProjection<Db>(store: EventStore<Db>, projection: Projection<Db>): Promise<RunResult | null> {
+  const checkpoint = await loadCheckpoint(store, projection.name);
+  const refuse = (message: string): RunResult =>
+    idleResult(projection.name, checkpoint.position, 'faulted', { error: fault(message) });
+  const { reset } = projection;
+  if (reset === null) return refuse(noResetMessage(projection.name));
+  // Refused before it is called: the code after its first await would run outside any transaction.
+  if (store.synchronous && isAsyncFunction(reset)) {
+    return refuse(`reset failed: ${SYNC_RESET.replace('it returned a Promise', 'it is an async function')}`);
+  }
   try {
     await projection.setup(store.readModel);
   } catch (error) {
-    return idleResult(projection.name, 0, 'faulted', { error: fault(`setup failed: ${errorMessage(error)}`) });
+    return refuse(`setup failed: ${errorMessage(error)}`);
   }
-  let resetError: unknown;
-  const reset = (db: Db): void | Promise<void> => {
-    try {
-      const done = projection.reset(db);
-      if (done instanceof Promise) {
-        return done.catch((error: unknown) => {
-          resetError = error;
-          throw error;
-        });
-      }
-    } catch (error) {
-      resetError = error;
-      throw error;
-    }
-  };
   try {
-    await moveCheckpoint(store, projection, { type: LIFECYCLE.reset, position: 0 }, reset);
+    await moveCheckpoint(store, projection, { type: LIFECYCLE.reset, position: 0 }, resetApply(store.synchronous, reset));
   } catch (error) {
-    if (resetError === undefined) throw error;
-    return idleResult(projection.name, 0, 'faulted', { error: fault(`reset failed: ${errorMessage(resetError)}`) });
+    if (!(error instanceof ResetFailure)) throw error;
+    return refuse(`reset failed: ${errorMessage(error.original)}`);
   }
   return null;
 }

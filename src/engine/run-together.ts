@@ -2,7 +2,7 @@ import { errorMessage } from '../core/errors.js';
 import type { ExpectedVersion, StoredEvent } from '../core/events.js';
 import type { Projection } from '../core/projection.js';
 import type { CommitUnit, EventStore } from '../ports/event-store.js';
-import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint } from './checkpoint.js';
+import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint, type FaultInfo } from './checkpoint.js';
 import { isThenable, retryTransient, yieldToEventLoop } from './retry.js';
 import { fault, idleResult } from './results.js';
 import { runProjection } from './run.js';
@@ -14,6 +14,8 @@ interface Member<Db> {
   position: number;
   expected: ExpectedVersion;
   processed: number;
+  /** The fault it starts from, until it gets past that event. */
+  faultedAt: FaultInfo | null;
 }
 
 /** A handler failed inside a shared batch; the group hands over to one-by-one runs. */
@@ -64,7 +66,7 @@ export async function runTogether<Db>(
       continue;
     }
     const expected = checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion;
-    members.push({ projection, from: checkpoint.position, position: checkpoint.position, expected, processed: 0 });
+    members.push({ projection, from: checkpoint.position, position: checkpoint.position, expected, processed: 0, faultedAt: checkpoint.fault });
   }
 
   const types = unionOfTypes(members as Member<unknown>[]);
@@ -127,6 +129,11 @@ export async function runTogether<Db>(
       member.position = batch.scannedTo;
       member.expected = (member.expected === 'no-stream' ? 0 : (member.expected as number)) + 1;
       member.processed += handled.get(member) ?? 0;
+      const { faultedAt } = member;
+      if (faultedAt && member.position >= (faultedAt.position ?? member.position)) {
+        options.onIncident?.({ kind: 'recovered', name: member.projection.name, position: member.position, fault: faultedAt });
+        member.faultedAt = null;
+      }
     }
     read += batch.events.length;
     options.onProgress?.({ name, position: batch.scannedTo, processed: read, total });

@@ -114,6 +114,13 @@ export async function runProjection<Db>(
 
   let expected: ExpectedVersion = checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion;
   let deadLettered = 0;
+  // The fault this run starts from, until the projection gets past its event.
+  let faultedAt = checkpoint.fault;
+  const advanced = (): void => {
+    if (faultedAt === null || position < (faultedAt.position ?? position)) return;
+    options.onIncident?.({ kind: 'recovered', name: projection.name, position, fault: faultedAt });
+    faultedAt = null;
+  };
   const total = options.countTotal ? (await store.pending(position, projection.types, cursor)).count : null;
   const report = (): void => options.onProgress?.({ name: projection.name, position, processed, total });
   const commit = async (
@@ -187,6 +194,8 @@ export async function runProjection<Db>(
       position = failed.position;
       cursor = failedCursor;
       deadLettered += 1;
+      options.onIncident?.({ kind: 'dead-letter', name: projection.name, stream: deadLetterStream(projection.name), fault: failedWith });
+      advanced();
       report();
       return null;
     }
@@ -198,7 +207,7 @@ export async function runProjection<Db>(
 
   const pollMs = options.pollMs ?? 25;
   report();
-  for (;;) {
+  batches: for (;;) {
     // A synchronous store never leaves the microtask queue; yield so signals and timers get their turn.
     await yieldToEventLoop();
     if (options.signal?.aborted) {
@@ -214,17 +223,28 @@ export async function runProjection<Db>(
       await (store.waitForAppend ? store.waitForAppend(NOTIFIED_POLL_MS, options.signal) : sleep(pollMs, options.signal));
       continue;
     }
-    try {
-      await commit(batch.events, LIFECYCLE.checkpoint, { position: batch.scannedTo, ...saved(batch.cursor) });
-    } catch (error) {
-      if (!(error instanceof HandlerFailure)) throw error;
-      const stoppedBy = await settleFailure(batch.events, batch.cursors, error);
-      if (stoppedBy) return result('faulted', { error: stoppedBy, deadLettered });
-      continue;
+    let events = batch.events;
+    let cursors = batch.cursors;
+    for (;;) {
+      try {
+        await commit(events, LIFECYCLE.checkpoint, { position: batch.scannedTo, ...saved(batch.cursor) });
+        break;
+      } catch (error) {
+        if (!(error instanceof HandlerFailure)) throw error;
+        const stoppedBy = await settleFailure(events, cursors, error);
+        if (stoppedBy) return result('faulted', { error: stoppedBy, deadLettered });
+        // Dead-lettered: go on with the rest of this batch. Reading the batch again after each
+        // poison event made a run of them cost a full batch read apiece.
+        events = events.slice(error.index + 1);
+        cursors = cursors?.slice(error.index + 1);
+        await yieldToEventLoop();
+        if (options.signal?.aborted) continue batches;
+      }
     }
     position = batch.scannedTo;
     cursor = batch.cursor;
-    processed += batch.events.length;
+    processed += events.length;
+    advanced();
     report();
   }
   return result('up-to-date', { deadLettered });

@@ -1,6 +1,6 @@
 import type { Projection } from '../core/projection.js';
 import type { EventStore } from '../ports/event-store.js';
-import { LIFECYCLE, loadCheckpoint, type FaultInfo } from './checkpoint.js';
+import { LIFECYCLE, deadLetterStream, loadCheckpoint, type FaultInfo } from './checkpoint.js';
 import type { ProjectionState } from './types.js';
 
 export interface StatusRow {
@@ -13,6 +13,8 @@ export interface StatusRow {
   lastCheckpointAt: string | null;
   error: FaultInfo | null;
   healthy: boolean;
+  /** Events in `$deadletter-<name>` (skipped with onError `skip`); that stream is never trimmed. */
+  deadLetters: number;
 }
 
 export interface StatusReport {
@@ -41,6 +43,8 @@ export async function projectionStatus(
 ): Promise<StatusRow> {
   const checkpoint = await loadCheckpoint(store, projection.name);
   const pending = await store.pending(checkpoint.position, projection.types, checkpoint.cursor);
+  // Stream versions count from 1 and the stream is never trimmed: its last version is its size.
+  const deadLetters = (await store.lastEvent(deadLetterStream(projection.name)))?.version ?? 0;
   const now = thresholds.now ?? Date.now();
   const lagSeconds =
     pending.count > 0 && pending.oldestRecordedAt
@@ -63,6 +67,7 @@ export async function projectionStatus(
     lastCheckpointAt: checkpoint.last?.recordedAt ?? null,
     error: state === 'faulted' ? checkpoint.fault : null,
     healthy,
+    deadLetters,
   };
 }
 

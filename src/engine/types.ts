@@ -25,7 +25,17 @@ export interface RunOptions {
   onProgress?: (progress: Progress) => void;
   /** `stop` (default): a failing handler faults the projection. `skip`: dead-letter the event and go on. */
   onError?: 'stop' | 'skip';
+  /** Told when an event is dead-lettered or a faulted projection gets past its event, as it happens. */
+  onIncident?: (incident: Incident) => void;
 }
+
+/**
+ * What an operator should hear about while a run goes on (a fault ends the projection's run and is
+ * its result). `fault` is the event's: the one dead-lettered, or the one the projection had faulted at.
+ */
+export type Incident =
+  | { kind: 'dead-letter'; name: string; stream: string; fault: FaultInfo }
+  | { kind: 'recovered'; name: string; position: number; fault: FaultInfo };
 
 export interface RunResult {
   name: string;

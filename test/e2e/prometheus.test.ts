@@ -156,9 +156,12 @@ describe('es project status --format prometheus', () => {
       'es_projection_lag_seconds',
       'es_projection_version',
       'es_projection_last_checkpoint_timestamp_seconds',
+      'es_projection_dead_letters_total',
       'es_projection_state',
     ]);
-    for (const f of families.values()) expect(f.type).toBe('gauge');
+    // Gauges, but the dead-letter count, which only grows (its stream is never trimmed).
+    for (const [name, f] of families) expect(f.type, name).toBe(name === 'es_projection_dead_letters_total' ? 'counter' : 'gauge');
+    expect([...byProjection(families.get('es_projection_dead_letters_total')).values()]).toEqual(report.projections.map(() => 0));
     expect(families.get('es_head_position')?.samples).toEqual([{ labels: {}, value: report.head }]);
     expect(families.get('es_projections_healthy')?.samples).toEqual([{ labels: {}, value: 0 }]);
 
@@ -230,7 +233,7 @@ describe('es project status --format prometheus', () => {
       head: 7,
       healthy: true,
       projections: [
-        { name, version: 1, position: 7, lag: 0, lagSeconds: 0, state: 'up-to-date', lastCheckpointAt: '2026-01-02T03:04:05.678Z', error: null, healthy: true },
+        { name, version: 1, position: 7, lag: 0, lagSeconds: 0, state: 'up-to-date', lastCheckpointAt: '2026-01-02T03:04:05.678Z', error: null, healthy: true, deadLetters: 0 },
       ],
     };
     const text = renderPrometheus(report);

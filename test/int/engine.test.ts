@@ -384,6 +384,7 @@ describe('versions and rebuild', () => {
         setup: () => {
           throw new Error('no such table: nope');
         },
+        reset: () => {},
         handlers: { '*': () => {} },
       },
       'broken-setup.ts',

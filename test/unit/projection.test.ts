@@ -68,7 +68,8 @@ describe('normalizeProjection: handlers and events', () => {
     expect(p.handlerFor('A')).toBe(noop);
     expect(p.handlerFor('C')).toBeUndefined();
     expect(() => p.setup(undefined)).not.toThrow();
-    expect(() => p.reset(undefined)).not.toThrow();
+    // No default reset: rebuild refuses a projection that cannot empty its read model.
+    expect(p.reset).toBeNull();
   });
 
   it('`*` takes every event no other key names; an `events` list selects types (deduplicated, `*` = all)', () => {

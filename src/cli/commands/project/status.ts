@@ -5,7 +5,7 @@ import { sleep } from '../../../engine/retry.js';
 import { status as computeStatus, type StatusReport, type StatusRow, type Thresholds } from '../../../engine/status.js';
 import type { EventStore } from '../../../ports/event-store.js';
 import type { Context } from '../../context.js';
-import { formatCount, type Output } from '../../output.js';
+import { formatCount, plural, type Output } from '../../output.js';
 import { renderPrometheus } from '../../prometheus.js';
 import { trapStopSignals } from '../../signals.js';
 
@@ -52,6 +52,9 @@ function showTable(out: Output, report: StatusReport): void {
   for (const row of report.projections) {
     if (row.error) out.line(out.color.red(`${row.name}: faulted at position ${row.error.position} (${row.error.type}, id ${row.error.eventId}): ${row.error.message}`));
     if (row.state === 'stale-version') out.line(out.color.yellow(`${row.name}: version changed; run \`es project rebuild ${row.name}\``));
+    if (row.deadLetters > 0) {
+      out.line(out.color.yellow(`${row.name}: ${plural(row.deadLetters, 'event')} in $deadletter-${row.name} (es read --stream '$deadletter-${row.name}')`));
+    }
   }
   out.line(`head ${formatCount(report.head)}  ${report.healthy ? out.color.green('healthy') : out.color.red('unhealthy')}`);
 }
@@ -96,7 +99,8 @@ export async function status(ctx: Context, names: string[], flags: StatusFlags) 
     out.data({
       head: report.head,
       healthy: report.healthy,
-      projections: report.projections.map(({ healthy: _healthy, ...row }) => row),
+      // The documented row; the dead-letter count is in the table's notes and the Prometheus counter.
+      projections: report.projections.map(({ healthy: _healthy, deadLetters: _deadLetters, ...row }) => row),
     });
   } else {
     showTable(out, report);

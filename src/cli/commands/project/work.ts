@@ -3,7 +3,7 @@ import { acquireProjectionLock, lockLostError, type HeldLock } from '../../../en
 import { EsError, isEsError, usage, type ErrorCode } from '../../../core/errors.js';
 import type { Projection } from '../../../core/projection.js';
 import type { EventStore } from '../../../ports/event-store.js';
-import type { Progress, RunOptions, RunResult } from '../../../engine/types.js';
+import type { Incident, Progress, RunOptions, RunResult } from '../../../engine/types.js';
 import { fault, idleResult } from '../../../engine/results.js';
 import type { Context } from '../../context.js';
 import { afterBatch } from '../../heap.js';
@@ -55,21 +55,34 @@ function summary(out: Output, result: RunResult): string {
     }
     case 'stale-version':
       return `${color.yellow('!')} ${color.bold(result.name)}  ${color.yellow('stale-version')}: its version changed; run \`es project rebuild ${result.name}\``;
-    default:
+    default: {
+      // Skipped events are not applied: say so on the line that would otherwise read "up-to-date".
+      const dead = result.deadLettered > 0
+        ? `; ${color.yellow(`${plural(result.deadLettered, 'event')} dead-lettered to $deadletter-${result.name}`)}`
+        : '';
       return result.interrupted
-        ? `${color.yellow('■')} ${withRate}  ${color.yellow('interrupted')}`
-        : `${color.green('✔')} ${withRate}  ${result.state}`;
+        ? `${color.yellow('■')} ${withRate}  ${color.yellow('interrupted')}${dead}`
+        : `${color.green(result.deadLettered > 0 ? '!' : '✔')} ${withRate}  ${result.state}${dead}`;
+    }
   }
 }
 
 function reportOutcome(out: Output, { result, failure }: Outcome): void {
+  if (failure?.code === 'INTERRUPTED') {
+    // Stopped by a signal while waiting for another runner: a warning, like any interrupted run.
+    const fields = { projection: result.name, code: failure.code, interrupted: true };
+    if (out.logFormat === 'json') out.report('warn', failure.message, fields);
+    else if (out.json) out.note(`${out.color.yellow('■')} ${failure.message}`);
+    else out.line(`${out.color.yellow('■')} ${failure.message}`);
+    return;
+  }
   if (failure) {
     out.report('error', failure.message, { projection: result.name, code: failure.code });
     return;
   }
-  const { name, from, to, processed, durationMs, state, error, interrupted } = result;
-  const level = state === 'faulted' || state === 'stale-version' ? 'error' : interrupted ? 'warn' : 'info';
-  const fields = { projection: name, from, to, processed, durationMs, state, interrupted, error };
+  const { name, from, to, processed, durationMs, state, error, interrupted, deadLettered } = result;
+  const level = state === 'faulted' || state === 'stale-version' ? 'error' : interrupted || deadLettered > 0 ? 'warn' : 'info';
+  const fields = { projection: name, from, to, processed, durationMs, state, interrupted, deadLettered, error };
   if (out.logFormat === 'json') out.report(level, `${name}: ${interrupted ? 'interrupted' : state}`, fields);
   else if (level === 'error') out.error(summary(out, result));
   else if (!out.json) out.line(summary(out, result));
@@ -77,7 +90,32 @@ function reportOutcome(out: Output, { result, failure }: Outcome): void {
   else if (level === 'warn') out.note(summary(out, result));
 }
 
+/**
+ * A dead letter (of a --follow runner) or a recovery, on stderr as it happens. Warnings and news, so
+ * --quiet hides them; faults are reported as errors.
+ */
+function logIncident(out: Output, incident: Incident): void {
+  const { name, fault: f } = incident;
+  const at = `the event at position ${f.position} (${f.type}, id ${f.eventId})`;
+  const fields = { projection: name, position: f.position, eventId: f.eventId, type: f.type };
+  if (incident.kind === 'dead-letter') {
+    const text = `${name}: dead-lettered ${at} to ${incident.stream}: ${f.message}`;
+    if (out.logFormat === 'json') out.report('warn', text, { ...fields, deadLetter: true, stream: incident.stream, error: f });
+    else out.note(`${out.color.yellow('!')} ${text}`);
+  } else {
+    const text = `${name}: recovered: got past ${at}, where it had faulted`;
+    if (out.logFormat === 'json') out.report('info', text, { ...fields, recovered: true, checkpoint: incident.position });
+    else out.note(`${out.color.green('✔')} ${text}`);
+  }
+}
+
 const SEVERITY: ErrorCode[] = ['ENVIRONMENT', 'LOCKED', 'FAULTED'];
+
+/** `--wait`: one deadline for every lock the command takes, and the wait as the user wrote it. */
+interface LockWait {
+  deadline: number;
+  asked?: string;
+}
 
 /**
  * Takes the lock of every projection of a group, runs the job on those it got, and releases them.
@@ -88,20 +126,19 @@ async function runGroup(
   store: EventStore<unknown>,
   projections: Projection<unknown>[],
   job: Job,
-  options: RunOptions & { waitMs: number },
+  options: RunOptions & LockWait,
 ): Promise<Outcome[]> {
-  const { waitMs, ...runOptions } = options;
+  const { deadline, asked, ...runOptions } = options;
   const outcomes = new Map<string, Outcome>();
   const held: { projection: Projection<unknown>; lock: HeldLock }[] = [];
-  const deadline = Date.now() + waitMs;
   try {
     for (const projection of projections) {
       try {
-        const left = Math.max(0, deadline - Date.now());
-        held.push({ projection, lock: await acquireProjectionLock(store, projection.name, { waitMs: left, signal: options.signal }) });
+        held.push({ projection, lock: await acquireProjectionLock(store, projection.name, { deadline, asked, signal: options.signal }) });
       } catch (error) {
-        if (!isEsError(error) || error.code !== 'LOCKED') throw error;
-        outcomes.set(projection.name, { result: idleResult(projection.name, 0, 'behind'), failure: error });
+        if (!isEsError(error) || (error.code !== 'LOCKED' && error.code !== 'INTERRUPTED')) throw error;
+        const interrupted = error.code === 'INTERRUPTED';
+        outcomes.set(projection.name, { result: idleResult(projection.name, 0, 'behind', { interrupted }), failure: error });
       }
     }
     if (held.length > 0) {
@@ -142,6 +179,8 @@ async function runGroup(
 export async function work(ctx: Context, projections: Projection<unknown>[], job: Job, flags: WorkFlags): Promise<void> {
   const batchFlag = flags.batchSize === undefined ? undefined : parseWholeNumber(flags.batchSize, '--batch-size', 1);
   const waitMs = flags.wait === undefined ? 0 : parseDuration(flags.wait, '--wait');
+  // Taken before the store opens, so the whole command, not each projection, waits at most --wait.
+  const wait: LockWait = { deadline: Date.now() + waitMs, asked: flags.wait?.trim() };
   if (flags.onError !== undefined && flags.onError !== 'stop' && flags.onError !== 'skip') {
     throw usage(`--on-error: "${flags.onError}" is not stop or skip`);
   }
@@ -155,8 +194,12 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
       batchSize: batchFlag ?? own.batchSize ?? settings.batchSize,
       onError: (flags.onError as 'stop' | 'skip' | undefined) ?? own.onError ?? settings.onError,
       follow: flags.follow,
+      // A cron run counts its dead letters in its summary line; a follower has no end of run to wait for.
+      onIncident: (incident: Incident) => {
+        if (flags.follow || incident.kind === 'recovered') logIncident(out, incident);
+      },
       signal: signals.signal,
-      waitMs,
+      ...wait,
     };
   };
   let outcomes: Outcome[] = [];
@@ -164,7 +207,14 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
     if (flags.follow) {
       // Each projection tails the log on its own, so one that faults stops while the others go on.
       out.note(`following ${projections.map((p) => p.name).join(', ')}; stop with Ctrl-C or SIGTERM`);
-      const groups = await Promise.all(projections.map((p) => runGroup(ctx, store, [p], job, optionsFor(p))));
+      const groups = await Promise.all(
+        projections.map(async (p) => {
+          const done = await runGroup(ctx, store, [p], job, optionsFor(p));
+          // As each one stops: a faulted projection stops long before a signal stops the others.
+          for (const o of done) reportOutcome(out, { ...o, result: { ...o.result, interrupted: false } });
+          return done;
+        }),
+      );
       outcomes = groups.flat();
     } else {
       // Projections with the same options share one pass over the log.
@@ -184,15 +234,13 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
   } finally {
     signals.release();
   }
-  if (flags.follow) {
-    for (const o of outcomes) reportOutcome(out, { ...o, result: { ...o.result, interrupted: false } });
-  }
   if (out.json) {
     out.data({
       projections: outcomes.map(({ result, failure }) => ({
         name: result.name, from: result.from, to: result.to, processed: result.processed,
         durationMs: result.durationMs, state: failure?.code === 'LOCKED' ? 'locked' : result.state,
         error: failure ? fault(failure.message) : result.error,
+        deadLettered: result.deadLettered,
       })),
     });
   }

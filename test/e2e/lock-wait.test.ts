@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { appendMany, cleanupTempDirs, es, esBackground, parseJson, tempDir, waitFor, writeFile, writeRecorder } from './helpers.js';
+
+const running: ReturnType<typeof esBackground>[] = [];
+afterEach(() => {
+  for (const b of running.splice(0)) if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGKILL');
+});
+afterAll(cleanupTempDirs);
+
+function background(dir: string, args: string[]) {
+  const b = esBackground(dir, args);
+  running.push(b);
+  return b;
+}
+
+/**
+ * Two projections that a `--follow` runner holds. `other` has its own batch size in es.config.json,
+ * so a `run` of both works on them in two groups, one after the other.
+ */
+async function heldWorkspace() {
+  const dir = tempDir('es-lockwait-');
+  writeRecorder(join(dir, 'projections'), 'rec');
+  writeRecorder(join(dir, 'projections'), 'other');
+  writeFile(dir, 'es.config.json', JSON.stringify({ projectionOptions: { other: { batchSize: 7 } } }));
+  appendMany(dir, 'orders', 'OrderPlaced', 5);
+  const holder = background(dir, ['project', 'run', '--follow']);
+  const ready = await waitFor(() => {
+    const status = parseJson(es(dir, ['project', 'status', '--json']).stdout);
+    return status.projections.every((p: { state: string }) => p.state === 'up-to-date');
+  }, 15_000);
+  expect(ready, holder.output().stderr).toBe(true);
+  return { dir, holder };
+}
+
+describe('run --wait', () => {
+  it('is one deadline for the whole command, and its refusals do not advise passing --wait', async () => {
+    const { dir, holder } = await heldWorkspace();
+    const started = Date.now();
+    const r = es(dir, ['project', 'run', 'rec', 'other', '--wait', '2s']);
+    const took = Date.now() - started;
+    expect(r.code).toBe(75);
+    expect(took).toBeGreaterThanOrEqual(1900);
+    // Not 2 s for each of the two groups.
+    expect(took).toBeLessThan(3500);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    for (const line of lines) {
+      expect(line).toMatch(/^es: (rec|other) is being run by pid \d+/);
+      expect(line).toContain('--wait 2s');
+      expect(line).not.toContain('pass --wait');
+    }
+    holder.child.kill('SIGTERM');
+    expect((await holder.exited).code).toBe(0);
+  });
+
+  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+    it(`${signal} while waiting for a held projection exits ${code}, not 75`, async () => {
+      const { dir, holder } = await heldWorkspace();
+      const waiter = background(dir, ['project', 'run', '--wait', '60s', '--json']);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(waiter.child.exitCode).toBeNull();
+      waiter.child.kill(signal);
+      const end = await Promise.race([waiter.exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 10_000))]);
+      const { stdout, stderr } = waiter.output();
+      expect(end, stderr).toEqual({ code, signal: null });
+      expect(stderr).not.toContain('still held');
+      expect(stderr).toMatch(/interrupted/);
+      const rows = parseJson(stdout).projections as { name: string; state: string }[];
+      expect(rows.map((row) => row.state)).not.toContain('locked');
+      holder.child.kill('SIGTERM');
+      expect((await holder.exited).code).toBe(0);
+    });
+  }
+});
