@@ -7,6 +7,7 @@ import { status } from '../../engine/status.js';
 import { loadProjections } from '../../load-projections.js';
 import type { Context } from '../context.js';
 import { formatCount } from '../output.js';
+import { checkProjectionOptions } from '../settings.js';
 import { work } from './project/work.js';
 
 /**
@@ -22,6 +23,12 @@ function bundledProjections(): string {
 
 export async function demo(ctx: Context) {
   const { out } = ctx;
+  // Projections load first: one that fails to load, or a configuration naming one that is not there,
+  // stops the demo before it writes anything.
+  const own = existsSync(ctx.settings.projections);
+  const folder = own ? ctx.settings.projections : bundledProjections();
+  const projections = await loadProjections(folder);
+  if (own) checkProjectionOptions(ctx.settings, projections.map((p) => p.name));
   const store = await ctx.openStore(true);
   const events = generateShop();
   const written = await store.appendMany(events);
@@ -29,9 +36,6 @@ export async function demo(ctx: Context) {
     `wrote the demo shop to ${ctx.settings.db}: ${formatCount(written.appended)} new events` +
       (written.skipped > 0 ? `, ${formatCount(written.skipped)} already there` : ''),
   );
-  const own = existsSync(ctx.settings.projections);
-  const folder = own ? ctx.settings.projections : bundledProjections();
-  const projections = await loadProjections(folder);
   await work(ctx, projections, runTogether, {});
   const report = await status(store, projections);
   out.line(`head ${formatCount(report.head)}; ${report.projections.map((p) => `${p.name} ${p.state}`).join(', ')}`);

@@ -1,0 +1,36 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkpointEvents, cleanupTempDirs, es, parseJson, readAll, tempDir, writeFile, writeRecorder } from './helpers.js';
+
+afterAll(cleanupTempDirs);
+
+describe('es.config.json', () => {
+  it('a byte order mark at the start is accepted', () => {
+    const dir = tempDir();
+    writeRecorder(join(dir, 'from-config'), 'configured');
+    writeFile(dir, 'es.config.json', `\uFEFF${JSON.stringify({ projections: 'from-config' })}`);
+    const r = es(dir, ['project', 'list', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(parseJson(r.stdout).projections.map((p: { name: string }) => p.name)).toEqual(['configured']);
+  });
+
+  it('projectionOptions for a projection that does not exist is exit 3 naming it, and changes nothing', () => {
+    const dir = tempDir();
+    writeRecorder(join(dir, 'projections'), 'order-summary');
+    expect(es(dir, ['append', 's-1', 'A']).code).toBe(0);
+    writeFile(dir, 'es.config.json', JSON.stringify({ projectionOptions: { 'ordr-summary': { onError: 'skip' }, 'order-summary': { batchSize: 5 } } }));
+    for (const args of [['project', 'run'], ['project', 'rebuild', '--all'], ['project', 'status'], ['project', 'list'], ['demo']]) {
+      const r = es(dir, args);
+      expect(r.code, args.join(' ')).toBe(3);
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.stderr).toMatch(/es\.config\.json: projectionOptions names no projection in .*: "ordr-summary" \(projections: order-summary\)/);
+    }
+    expect(checkpointEvents(dir, 'order-summary')).toEqual([]);
+    expect(readAll(dir).map((e) => e.streamId)).toEqual(['s-1']);
+    // Commands that load no projections do not judge their names.
+    expect(es(dir, ['read']).code).toBe(0);
+    writeFile(dir, 'es.config.json', JSON.stringify({ projectionOptions: { 'order-summary': { batchSize: 5 } } }));
+    expect(es(dir, ['project', 'run']).code).toBe(0);
+  });
+});
