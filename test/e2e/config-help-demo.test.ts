@@ -34,3 +34,33 @@ describe('es.config.json', () => {
     expect(es(dir, ['project', 'run']).code).toBe(0);
   });
 });
+
+describe('help', () => {
+  it('a missing command is a usage error: help on stderr, exit 2', () => {
+    const dir = tempDir();
+    for (const [args, usage] of [[[], 'Usage: es [options] [command]'], [['project'], 'Usage: es project [options] [command]']] as const) {
+      const r = es(dir, [...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(usage);
+      expect(r.stderr.trimEnd().split('\n').at(-1)).toBe('es: missing command (the help above lists them)');
+    }
+  });
+
+  it('asked for, help goes to stdout with exit 0', () => {
+    const dir = tempDir();
+    for (const args of [['--help'], ['help'], ['project', '--help'], ['help', 'project'], ['project', 'run', '--help']]) {
+      const r = es(dir, args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stderr, args.join(' ')).toBe('');
+      expect(r.stdout, args.join(' ')).toMatch(/^Usage: es/);
+    }
+  });
+
+  it('es project --help has examples of run, status in CI and rebuild', () => {
+    const r = es(tempDir(), ['project', '--help']);
+    expect(r.stdout).toMatch(/Examples:\n {2}\$ es project run\b/);
+    expect(r.stdout).toMatch(/\$ es project status --max-lag 0 .*CI/);
+    expect(r.stdout).toMatch(/\$ es project rebuild \S+/);
+  });
+});
