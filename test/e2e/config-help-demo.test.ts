@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkpointEvents, cleanupTempDirs, es, parseJson, readAll, tempDir, writeFile, writeRecorder } from './helpers.js';
+import { ES_BIN, baseEnv, checkpointEvents, cleanupTempDirs, es, parseJson, readAll, tempDir, writeFile, writeRecorder } from './helpers.js';
 
 afterAll(cleanupTempDirs);
 
@@ -62,5 +63,51 @@ describe('help', () => {
     expect(r.stdout).toMatch(/Examples:\n {2}\$ es project run\b/);
     expect(r.stdout).toMatch(/\$ es project status --max-lag 0 .*CI/);
     expect(r.stdout).toMatch(/\$ es project rebuild \S+/);
+  });
+});
+
+describe('es demo: the next commands it suggests', () => {
+  /** Runs a suggested command line through the shell, with `es` standing for this repository's bin. */
+  function shell(cwd: string, line: string) {
+    const r = spawnSync('sh', ['-c', `"$ES_NODE" "$ES_BIN" ${line.replace(/^es /, '')}`], {
+      cwd,
+      env: baseEnv({ ES_NODE: process.execPath, ES_BIN }),
+      encoding: 'utf8',
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  it('repeat the --db, --config and --projections flags given, quoted for the shell, and work as printed', () => {
+    const dir = tempDir();
+    writeRecorder(join(dir, 'my projections'), 'shop-counter');
+    writeFile(dir, 'conf/es.json', JSON.stringify({ batchSize: 500 }));
+    const demo = es(dir, ['demo', '--db', 'shop.db', '--config', 'conf/es.json', '--projections', 'my projections']);
+    expect(demo.code, demo.stderr).toBe(0);
+    const next = /^next: (.*)$/m.exec(demo.stdout)?.[1];
+    expect(next).toBe(
+      "es project status --db shop.db --config conf/es.json --projections 'my projections' · " +
+        'es read --db shop.db --config conf/es.json --limit 5 · ' +
+        "es project rebuild --all --db shop.db --config conf/es.json --projections 'my projections'",
+    );
+    const [status, read, rebuild] = next!.split(' · ');
+    const s = shell(dir, `${status!} --json`);
+    expect(s.code, s.stderr).toBe(0);
+    expect(parseJson(s.stdout).projections.map((p: { name: string; state: string }) => [p.name, p.state])).toEqual([['shop-counter', 'up-to-date']]);
+    const r = shell(dir, read!);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(5);
+    expect(shell(dir, rebuild!).code).toBe(0);
+  });
+
+  it('with --db and no projections folder here, name the store and the shipped projections', () => {
+    const dir = tempDir();
+    const demo = es(dir, ['demo', '--db', 'sqlite:demo.db']);
+    expect(demo.code, demo.stderr).toBe(0);
+    const next = /^next: (.*)$/m.exec(demo.stdout)?.[1] ?? '';
+    expect(next).toMatch(/^es project status --db sqlite:demo\.db --projections \S+ · es read --db sqlite:demo\.db --limit 5 · /);
+    for (const line of next.split(' · ')) {
+      const r = shell(dir, line);
+      expect(r.code, `${line}: ${r.stderr}`).toBe(0);
+    }
   });
 });

@@ -39,8 +39,23 @@ export async function demo(ctx: Context) {
   await work(ctx, projections, runTogether, {});
   const report = await status(store, projections);
   out.line(`head ${formatCount(report.head)}; ${report.projections.map((p) => `${p.name} ${p.state}`).join(', ')}`);
-  // Without a projections folder here, the next commands need to be told where the demo's are.
-  const quoted = /^[\w./-]+$/.test(folder) ? folder : `'${folder.replace(/'/g, `'\\''`)}'`;
-  const where = own ? '' : ` --projections ${quoted}`;
-  out.line(`next: es project status${where} · es read --limit 5 · es project rebuild --all${where}`);
+  out.line(`next: ${nextCommands(ctx, own ? undefined : folder)}`);
+}
+
+/** A value as the shell reads it back. */
+function quote(value: string): string {
+  return /^[\w./:@%+=,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Commands to try next that work as typed here: they repeat the --db, --projections and --config
+ * flags given to demo (the environment stays set in the same shell), and name the shipped
+ * projections when there is no projections folder here.
+ */
+function nextCommands(ctx: Context, shippedProjections: string | undefined): string {
+  const { db, config } = ctx.flags;
+  const projections = shippedProjections ?? ctx.flags.projections;
+  const store = [db === undefined ? '' : ` --db ${quote(db)}`, config === undefined ? '' : ` --config ${quote(config)}`].join('');
+  const folder = projections === undefined ? '' : ` --projections ${quote(projections)}`;
+  return `es project status${store}${folder} · es read${store} --limit 5 · es project rebuild --all${store}${folder}`;
 }
