@@ -125,8 +125,14 @@ export function checkProjectionOptions(settings: Settings, names: readonly strin
   const known = new Set(names);
   const unknown = Object.keys(settings.projectionOptions).filter((name) => !known.has(name));
   if (unknown.length === 0) return;
-  const list = unknown.map((name) => `"${name}"`).join(', ');
   throw environment(
-    `${settings.configPath ?? 'es.config.json'}: projectionOptions names no projection in ${settings.projections}: ${list} (projections: ${names.join(', ') || 'none'})`,
+    `${settings.configPath ?? 'es.config.json'}: projectionOptions names no projection in ${settings.projections}: ` +
+      `${some(unknown.map((name) => `"${name}"`))} (projections: ${some(names) || 'none'})`,
   );
+}
+
+/** A list short enough for one line of a message. */
+function some(items: readonly string[], max = 10): string {
+  const shown = items.slice(0, max).join(', ');
+  return items.length > max ? `${shown} and ${items.length - max} more` : shown;
 }
