@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { defineProjection } from 'es';
+import { defineProjection } from 'catchup-projections';
 
 /** Combines carts, orders and payments into one row per customer. */
 export default defineProjection<Database>({

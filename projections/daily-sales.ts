@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { defineProjection } from 'es';
+import { defineProjection } from 'catchup-projections';
 
 /** Aggregate report: orders, revenue and cancellations per day. */
 export default defineProjection<Database>({

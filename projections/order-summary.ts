@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { defineProjection } from 'es';
+import { defineProjection } from 'catchup-projections';
 
 /** Per-entity summary: one row per order, kept current as payments and shipments happen. */
 export default defineProjection<Database>({

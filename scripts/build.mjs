@@ -19,7 +19,7 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 // Source maps for `node --enable-source-maps`; Node ignores them otherwise, at no cost.
 const common = { absWorkingDir: root, bundle: true, format: 'esm', platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning' };
-// The library: what `import … from 'es'` loads, for applications and for projection files.
+// The library: what `import … from 'catchup-projections'` loads, for applications and for projection files.
 await build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.js', packages: 'external' });
 // The CLI: one file with commander and csv-parse inside. An external package imported statically
 // would load at every start, wherever the import sits in the bundle, while bundled code that only a

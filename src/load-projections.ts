@@ -1,22 +1,49 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EsError, environment, errorMessage } from './core/errors.js';
+import { EsError, environment, isEsError } from './core/errors.js';
 import { normalizeProjection, type Projection } from './core/projection.js';
+import { describeLoadError } from './load-errors.js';
 
-const EXTENSIONS = new Set(['.ts', '.mts', '.js', '.mjs']);
+/** The module extensions that hold projections; the README's "Projections folder" lists the same rules. */
+const EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs']);
+const TYPESCRIPT = new Set(['.ts', '.mts', '.cts']);
+/** Declarations (`x.d.ts`) and tests (`x.test.ts`, `x.spec.mjs`) sit beside projections but are none. */
+const NOT_A_PROJECTION = /\.(d|test|spec)\.[^.]+$/;
 
-function isProjectionFile(file: string): boolean {
-  return EXTENSIONS.has(extname(file)) && !file.endsWith('.d.ts') && !file.startsWith('.') && !file.startsWith('_');
+export const HELPER_HINT = 'a helper module in the projections folder must have a name starting with "_" (e.g. _shared.ts)';
+
+function isProjectionFile(folder: string, entry: Dirent): boolean {
+  const name = entry.name;
+  if (name.startsWith('.') || name.startsWith('_') || !EXTENSIONS.has(extname(name)) || NOT_A_PROJECTION.test(name)) return false;
+  // Subfolders are not searched; a symbolic link counts when it leads to a file.
+  return entry.isFile() || (entry.isSymbolicLink() && statSync(join(folder, name), { throwIfNoEntry: false })?.isFile() === true);
+}
+
+function unreadable(dir: string, error: unknown): EsError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : ((error as Error).message ?? String(error));
+  return environment(`cannot read the projections folder ${dir}: ${why}${code ? ` (${code})` : ''}`, error);
 }
 
 /** The projection files in a folder, sorted by name. */
 export function projectionFiles(dir: string): string[] {
   const folder = resolve(dir);
-  if (!existsSync(folder) || !statSync(folder).isDirectory()) {
-    throw environment(`projections folder not found: ${dir} (set --projections, ES_PROJECTIONS or "projections" in es.config.json)`);
+  let entries: Dirent[];
+  try {
+    const stat = statSync(folder, { throwIfNoEntry: false });
+    if (!stat?.isDirectory()) {
+      throw environment(`projections folder not found: ${dir} (set --projections, ES_PROJECTIONS or "projections" in es.config.json)`);
+    }
+    entries = readdirSync(folder, { withFileTypes: true });
+  } catch (error) {
+    throw isEsError(error) ? error : unreadable(dir, error);
   }
-  return readdirSync(folder).filter(isProjectionFile).sort().map((file) => join(folder, file));
+  return entries
+    .filter((entry) => isProjectionFile(folder, entry))
+    .map((entry) => entry.name)
+    .sort()
+    .map((file) => join(folder, file));
 }
 
 type ScopedImport = (specifier: string, parentURL: string) => Promise<unknown>;
@@ -34,12 +61,14 @@ function importTypeScript(): Promise<ScopedImport> {
 
 async function importFile(file: string): Promise<unknown> {
   const url = pathToFileURL(file).href;
-  if (extname(file) === '.ts' || extname(file) === '.mts') return (await importTypeScript())(url, import.meta.url);
+  if (TYPESCRIPT.has(extname(file))) return (await importTypeScript())(url, import.meta.url);
   return import(url);
 }
 
 function defaultExport(module: unknown): unknown {
-  let value = (module as { default?: unknown } | null)?.default ?? module;
+  const namespace = module as Record<string, unknown>;
+  if (!Object.hasOwn(namespace, 'default')) return undefined;
+  let value = namespace.default;
   // A CommonJS file compiled from `export default` nests the definition once more.
   if (value && typeof value === 'object' && 'default' in value && !('handlers' in value)) {
     value = (value as { default: unknown }).default;
@@ -52,12 +81,18 @@ export async function loadProjectionFile<Db = unknown>(file: string): Promise<Pr
   try {
     module = await importFile(file);
   } catch (error) {
-    throw new EsError('ENVIRONMENT', `${file}: cannot load projection: ${errorMessage(error).split('\n')[0]}`, {
-      cause: error,
-    });
+    throw new EsError('ENVIRONMENT', describeLoadError(file, error), { cause: error });
   }
-  const fallbackName = basename(file, extname(file));
-  return normalizeProjection<Db>(defaultExport(module), file, fallbackName);
+  const value = defaultExport(module);
+  if (value === undefined) throw environment(`${file}: invalid projection: no default export; ${HELPER_HINT}`);
+  try {
+    return normalizeProjection<Db>(value, file, basename(file, extname(file)));
+  } catch (error) {
+    // Without handlers it is most likely a helper module, not a projection gone wrong.
+    const looksLikeHelper = typeof value !== 'object' || value === null || !('handlers' in value);
+    if (isEsError(error) && looksLikeHelper) throw new EsError(error.code, `${error.message}; ${HELPER_HINT}`, { cause: error });
+    throw error;
+  }
 }
 
 /** Loads every projection in a folder; names must be unique. */

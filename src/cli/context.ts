@@ -4,7 +4,7 @@ import { loadProjections } from '../load-projections.js';
 import type { EventStore } from '../ports/event-store.js';
 import { openStore } from '../stores/open.js';
 import { Output, type LogFormat } from './output.js';
-import { resolveSettings, type GlobalFlags, type Settings } from './settings.js';
+import { checkProjectionOptions, resolveSettings, type GlobalFlags, type Settings } from './settings.js';
 
 export interface CommandFlags extends GlobalFlags {
   json?: boolean;
@@ -36,7 +36,9 @@ export class Context {
   }
 
   async projections(): Promise<Projection<unknown>[]> {
-    return loadProjections(this.settings.projections);
+    const projections = await loadProjections(this.settings.projections);
+    checkProjectionOptions(this.settings, projections.map((p) => p.name));
+    return projections;
   }
 
   /** The named projections, in the order given; all of them when none are named. */

@@ -20,7 +20,10 @@ function isBusyStore(error: unknown): boolean {
 
 function exitCodeOf(error: unknown): number {
   if (error instanceof CommanderError) {
-    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : 2;
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+    // Help shown because no command was given (`es`, `es project`) is a usage error; `es help` is not.
+    if (error.code === 'commander.help') return error.exitCode === 0 ? 0 : 2;
+    return 2;
   }
   if (isDamagedStore(error) || isConnectionError(error)) return EXIT_CODES.ENVIRONMENT;
   if (isBusyStore(error)) return EXIT_CODES.LOCKED;
@@ -56,7 +59,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     const code = exitCodeOf(error);
-    if (error instanceof CommanderError) return code;
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.help' && code !== 0) fail('missing command (the help above lists them)', 'USAGE');
+      return code;
+    }
     if (isEsError(error)) {
       if (!error.details?.reported) fail(error.message, error.code);
     } else if (isBusyStore(error)) {

@@ -81,7 +81,16 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExample:\n  $ es demo && es project status')
     .action(action(async () => (await import('./commands/demo.js')).demo));
 
-  const project = program.command('project').description('run and inspect projections');
+  const project = program
+    .command('project')
+    .description('run and inspect projections')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  $ es project run                                # catch every projection up, then stop (cron)\n' +
+        '  $ es project status --max-lag 0 --max-age 5m    # in CI: exit 1 when one lags, faulted or is stale\n' +
+        '  $ es project rebuild order-summary              # empty its read model and replay the log',
+    );
 
   project
     .command('list')

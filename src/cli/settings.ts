@@ -29,6 +29,8 @@ export interface Settings {
   batchSize: number;
   onError: OnError;
   projectionOptions: Record<string, ProjectionOptions>;
+  /** The configuration file that set `projectionOptions`, to name it in errors. */
+  configPath?: string;
 }
 
 interface ConfigFile extends ProjectionOptions {
@@ -85,7 +87,8 @@ export function readConfigFile(path: string, required: boolean): ConfigFile {
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    // Editors on Windows save UTF-8 with a byte order mark, which JSON.parse refuses.
+    parsed = JSON.parse(readFileSync(path, 'utf8').replace(/^\uFEFF/, ''));
   } catch (error) {
     throw environment(`${path}: invalid JSON: ${(error as Error).message}`);
   }
@@ -110,5 +113,26 @@ export function resolveSettings(flags: GlobalFlags, env: NodeJS.ProcessEnv = pro
     batchSize: config.batchSize ?? DEFAULT_BATCH_SIZE,
     onError: config.onError ?? 'stop',
     projectionOptions: config.projectionOptions ?? {},
+    ...(config.projectionOptions === undefined ? {} : { configPath }),
   };
+}
+
+/**
+ * Options for a projection that the folder does not have are most likely a typo, which would silently
+ * drop a setting such as `onError: "skip"`: the configuration is invalid (exit 3), naming the name.
+ */
+export function checkProjectionOptions(settings: Settings, names: readonly string[]): void {
+  const known = new Set(names);
+  const unknown = Object.keys(settings.projectionOptions).filter((name) => !known.has(name));
+  if (unknown.length === 0) return;
+  throw environment(
+    `${settings.configPath ?? 'es.config.json'}: projectionOptions names no projection in ${settings.projections}: ` +
+      `${some(unknown.map((name) => `"${name}"`))} (projections: ${some(names) || 'none'})`,
+  );
+}
+
+/** A list short enough for one line of a message. */
+function some(items: readonly string[], max = 10): string {
+  const shown = items.slice(0, max).join(', ');
+  return items.length > max ? `${shown} and ${items.length - max} more` : shown;
 }

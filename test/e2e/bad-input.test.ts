@@ -79,7 +79,7 @@ describe('bad input: one clear line, the documented exit code, an unchanged stor
     const cases = [
       { file: 'Bad.mjs', text: "export default { name: 'Bad Name', handlers: { T() {} } };", message: /Bad\.mjs: invalid projection: name "Bad Name"/ },
       { file: 'twin.mjs', text: "export default { name: 'rec', handlers: { T() {} } };", message: /duplicate projection name "rec"/ },
-      { file: 'syntax.mjs', text: 'export default { handlers: { T() { ', message: /syntax\.mjs: cannot load projection/ },
+      { file: 'syntax.mjs', text: 'export default { handlers: { T() { ', message: /syntax\.mjs:\d+:\d+: cannot load projection: SyntaxError/ },
       { file: 'nohandlers.mjs', text: 'export default { name: "x" };', message: /nohandlers\.mjs: invalid projection: handlers/ },
     ];
     for (const c of cases) {

@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../../bin/es.js', import.meta.url));
 
@@ -25,8 +25,15 @@ const IDEM = `export default {
   } },
 };`;
 
+const made: string[] = [];
+// Also when an assertion fails: a failing run must not leave its stores behind in /tmp.
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 function workspace(events: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'es-kill-'));
+  made.push(dir);
   mkdirSync(join(dir, 'projections'));
   writeFileSync(join(dir, 'projections', 'strict.mjs'), STRICT);
   writeFileSync(join(dir, 'projections', 'idem.mjs'), IDEM);

@@ -7,6 +7,7 @@ import { status } from '../../engine/status.js';
 import { loadProjections } from '../../load-projections.js';
 import type { Context } from '../context.js';
 import { formatCount } from '../output.js';
+import { checkProjectionOptions } from '../settings.js';
 import { work } from './project/work.js';
 
 /**
@@ -22,6 +23,12 @@ function bundledProjections(): string {
 
 export async function demo(ctx: Context) {
   const { out } = ctx;
+  // Projections load first: one that fails to load, or a configuration naming one that is not there,
+  // stops the demo before it writes anything.
+  const own = existsSync(ctx.settings.projections);
+  const folder = own ? ctx.settings.projections : bundledProjections();
+  const projections = await loadProjections(folder);
+  if (own) checkProjectionOptions(ctx.settings, projections.map((p) => p.name));
   const store = await ctx.openStore(true);
   const events = generateShop();
   const written = await store.appendMany(events);
@@ -29,14 +36,26 @@ export async function demo(ctx: Context) {
     `wrote the demo shop to ${ctx.settings.db}: ${formatCount(written.appended)} new events` +
       (written.skipped > 0 ? `, ${formatCount(written.skipped)} already there` : ''),
   );
-  const own = existsSync(ctx.settings.projections);
-  const folder = own ? ctx.settings.projections : bundledProjections();
-  const projections = await loadProjections(folder);
   await work(ctx, projections, runTogether, {});
   const report = await status(store, projections);
   out.line(`head ${formatCount(report.head)}; ${report.projections.map((p) => `${p.name} ${p.state}`).join(', ')}`);
-  // Without a projections folder here, the next commands need to be told where the demo's are.
-  const quoted = /^[\w./-]+$/.test(folder) ? folder : `'${folder.replace(/'/g, `'\\''`)}'`;
-  const where = own ? '' : ` --projections ${quoted}`;
-  out.line(`next: es project status${where} · es read --limit 5 · es project rebuild --all${where}`);
+  out.line(`next: ${nextCommands(ctx, own ? undefined : folder)}`);
+}
+
+/** A value as the shell reads it back. */
+function quote(value: string): string {
+  return /^[\w./:@%+=,-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Commands to try next that work as typed here: they repeat the --db, --projections and --config
+ * flags given to demo (the environment stays set in the same shell), and name the shipped
+ * projections when there is no projections folder here.
+ */
+function nextCommands(ctx: Context, shippedProjections: string | undefined): string {
+  const { db, config } = ctx.flags;
+  const projections = shippedProjections ?? ctx.flags.projections;
+  const store = [db === undefined ? '' : ` --db ${quote(db)}`, config === undefined ? '' : ` --config ${quote(config)}`].join('');
+  const folder = projections === undefined ? '' : ` --projections ${quote(projections)}`;
+  return `es project status${store}${folder} · es read${store} --limit 5 · es project rebuild --all${store}${folder}`;
 }
