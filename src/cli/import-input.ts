@@ -12,6 +12,8 @@ export interface TextChunk {
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 const NEWLINE = 0x0a;
+/** No event fills a line this long: a file without newlines is not NDJSON or CSV, and must not fill memory. */
+export const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
 /**
  * The bytes of a file or of standard input (`-`). The file is opened here, so a missing one is
@@ -87,6 +89,7 @@ function linesBeforeBad(bytes: Buffer): Buffer {
  */
 export async function* textLines(bytes: AsyncIterable<Buffer>): AsyncGenerator<TextChunk> {
   let pending: Buffer[] = [];
+  let pendingBytes = 0;
   let line = 1;
   let first = true;
   function* emit(piece: Buffer): Generator<TextChunk> {
@@ -106,10 +109,13 @@ export async function* textLines(bytes: AsyncIterable<Buffer>): AsyncGenerator<T
     const last = chunk.lastIndexOf(NEWLINE);
     if (last === -1) {
       pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes > MAX_LINE_BYTES) throw usage(`line ${line}: longer than ${MAX_LINE_BYTES / 2 ** 20} MiB without a newline`);
       continue;
     }
     yield* emit(Buffer.concat([...pending, chunk.subarray(0, last + 1)]));
     pending = last + 1 < chunk.length ? [chunk.subarray(last + 1)] : [];
+    pendingBytes = chunk.length - (last + 1);
   }
   if (pending.length > 0) yield* emit(Buffer.concat(pending));
 }

@@ -160,6 +160,16 @@ describe('the input: UTF-8, line numbers, gzip', () => {
     await usageAt(() => collect(ndjsonEvents(textLines(bytes(both, 4096)))), 2);
   });
 
+  it('refuses a line longer than 64 MiB instead of filling memory with it', async () => {
+    const mib = Buffer.alloc(2 ** 20, 0x61);
+    async function* noNewline() {
+      yield Buffer.from('{"streamId":"a","type":"X"}\n\n');
+      for (let i = 0; i < 100; i++) yield mib;
+    }
+    const error = (await thrown(() => collect(ndjsonEvents(textLines(noNewline()))))) as Error;
+    expect(error).toMatchObject({ code: 'USAGE', message: 'line 3: longer than 64 MiB without a newline' });
+  });
+
   it('drops a byte order mark at the start of NDJSON', async () => {
     expect(await parseNdjson('\uFEFF{"streamId":"a","type":"X"}\n')).toEqual([{ line: 1, streamId: 'a', type: 'X', data: {}, metadata: {} }]);
   });
