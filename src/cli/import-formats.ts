@@ -2,7 +2,7 @@ import { Readable, pipeline } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
 import { isEsError, usage } from '../core/errors.js';
 import { checkNames, isJsonObject, isSystemStream, type NewStreamEvent } from '../core/events.js';
-import type { TextChunk } from './import-input.js';
+import { MAX_LINE_BYTES, type TextChunk } from './import-input.js';
 
 /** An event read from a file, with the line it came from for error messages. */
 export interface ParsedEvent extends NewStreamEvent {
@@ -92,8 +92,12 @@ function csvEvent(record: Record<string, string>, line: number, columns: CsvColu
   return { line, ...checkEvent(record[streamColumn!], record[typeColumn!], line), data, ...(id ? { id } : {}) };
 }
 
-function csvError(error: unknown): unknown {
+function csvError(error: unknown, lastLine: number, maxRecord: number): unknown {
   if (isEsError(error) || (error as { code?: unknown }).code === undefined) return error;
+  if ((error as { code?: unknown }).code === 'CSV_MAX_RECORD_SIZE') {
+    const size = maxRecord >= 2 ** 20 ? `${maxRecord / 2 ** 20} MiB` : `${maxRecord} characters`;
+    return usage(`line ${lastLine + 1}: this CSV record runs over ${size} (a quote left open?)`);
+  }
   const where = (error as { lines?: number }).lines;
   const message = (error as Error).message.replace(/^Invalid [^:]*: /, '');
   return usage(where === undefined ? `invalid CSV: ${message}` : `line ${where}: invalid CSV (${message})`);
@@ -104,13 +108,25 @@ async function* texts(chunks: AsyncIterable<TextChunk>): AsyncGenerator<string> 
 }
 
 /** CSV with a header row: two columns name the stream and type, the others become `data`. */
-export async function* csvEvents(chunks: AsyncIterable<TextChunk>, columns: CsvColumns): AsyncGenerator<ParsedEvent[]> {
+export async function* csvEvents(
+  chunks: AsyncIterable<TextChunk>,
+  columns: CsvColumns,
+  maxRecord = MAX_LINE_BYTES,
+): AsyncGenerator<ParsedEvent[]> {
   if (!columns.streamColumn || !columns.typeColumn) throw usage('CSV import needs --stream-column and --type-column');
   let header = false;
+  // The last line of the last whole record, as the parser finds it (records reach the loop later).
+  let lastLine = 1;
   const parser = parseCsv({
     bom: true,
     info: true,
     skip_empty_lines: true,
+    // An unclosed quote would otherwise gather the rest of the file into one field, in memory.
+    max_record_size: maxRecord,
+    on_record: (record: unknown, context: { lines: number }) => {
+      lastLine = context.lines;
+      return record;
+    },
     // Called with the header even when no row follows, so a wrong column name is never accepted.
     columns: (names: string[]) => {
       checkHeader(names, columns);
@@ -132,7 +148,7 @@ export async function* csvEvents(chunks: AsyncIterable<TextChunk>, columns: CsvC
       }
     }
   } catch (error) {
-    throw csvError(error);
+    throw csvError(error, lastLine, maxRecord);
   }
   if (batch.length > 0) yield batch;
   if (!header) throw usage('the CSV input is empty: it needs a header row naming its columns');

@@ -130,7 +130,7 @@ describe('parseCsvEvents', () => {
   });
 });
 
-describe('the input: UTF-8, line numbers, gzip', () => {
+describe('the input: UTF-8, line numbers, gzip, sizes', () => {
   const columns = { streamColumn: 'order', typeColumn: 'event' };
   const latin1 = (text: string) => Buffer.from(text, 'latin1');
 
@@ -168,6 +168,19 @@ describe('the input: UTF-8, line numbers, gzip', () => {
     }
     const error = (await thrown(() => collect(ndjsonEvents(textLines(noNewline()))))) as Error;
     expect(error).toMatchObject({ code: 'USAGE', message: 'line 3: longer than 64 MiB without a newline' });
+  });
+
+  it('refuses a CSV record over the limit (an unclosed quote) instead of gathering the file into it', async () => {
+    const rows = (from: number) => Array.from({ length: 100 }, (_, i) => `o-${from + i},B,more text\n`).join('');
+    async function* unclosed() {
+      yield { text: 'order,event,note\no-1,A,x\no-2,A,"never closed\n', line: 1 };
+      for (let i = 0; i < 100; i++) yield { text: rows(i * 100), line: 4 + i * 100 };
+    }
+    const error = (await thrown(() => collect(csvEvents(unclosed(), columns, 1000)))) as Error;
+    expect(error).toMatchObject({ code: 'USAGE', message: 'line 3: this CSV record runs over 1000 characters (a quote left open?)' });
+    // the default is 64 MiB: rows of any ordinary size pass
+    const long = `order,event,note\no-1,A,"${'x'.repeat(2 ** 20)}"\n`;
+    expect(await parseCsvEvents(long, columns)).toHaveLength(1);
   });
 
   it('drops a byte order mark at the start of NDJSON', async () => {
