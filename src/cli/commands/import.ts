@@ -1,5 +1,5 @@
 import { extname } from 'node:path';
-import { EsError } from '../../core/errors.js';
+import { EsError, isEsError, usage } from '../../core/errors.js';
 import type { Context } from '../context.js';
 import { formatCount, plural } from '../output.js';
 import { csvEvents, ndjsonEvents, type CsvColumns, type ParsedEvent } from '../import-formats.js';
@@ -13,7 +13,7 @@ function formatOf(file: string, flag: string | undefined): 'ndjson' | 'csv' {
   // `receipt.csv.gz` is CSV: compression is recognised by its magic bytes, the format by the name.
   const name = file.toLowerCase().replace(/\.gz$/, '');
   const format = flag ?? (extname(name) === '.csv' ? 'csv' : 'ndjson');
-  if (format !== 'ndjson' && format !== 'csv') throw new EsError('USAGE', `--format: "${format}" is not ndjson or csv`);
+  if (format !== 'ndjson' && format !== 'csv') throw usage(`--format: "${format}" is not ndjson or csv`);
   return format;
 }
 
@@ -31,7 +31,7 @@ async function* withFirst<T>(iterator: AsyncIterator<T>, first: IteratorResult<T
 export async function importEvents(ctx: Context, file: string, flags: ImportFlags) {
   const format = formatOf(file, flags.format);
   if (format === 'ndjson' && (flags.streamColumn || flags.typeColumn || flags.idColumn)) {
-    throw new EsError('USAGE', '--stream-column, --type-column and --id-column apply to --format csv');
+    throw usage('--stream-column, --type-column and --id-column apply to --format csv');
   }
   const name = file === '-' ? 'standard input' : file;
   const text = readable(textLines(decompressed(await openInput(file))), name);
@@ -44,8 +44,9 @@ export async function importEvents(ctx: Context, file: string, flags: ImportFlag
     try {
       result = await store.importEvents(withFirst(batches, first));
     } catch (error) {
-      const event = (error as EsError).details?.event as ParsedEvent | undefined;
-      if (error instanceof EsError && event?.line !== undefined) {
+      // The store names the event it refused; the line it came from makes the message useful.
+      const event = isEsError(error) ? (error.details?.event as ParsedEvent | undefined) : undefined;
+      if (isEsError(error) && event?.line !== undefined) {
         throw new EsError(error.code, `line ${event.line}: ${error.message}`);
       }
       throw error;
