@@ -97,7 +97,7 @@ export async function* textLines(bytes: AsyncIterable<Buffer>): AsyncGenerator<T
       // The good lines first, so that an earlier malformed line is the one reported.
       const before = linesBeforeBad(piece);
       if (before.length > 0) yield* emit(before);
-      throw usage(`line ${line}: not valid UTF-8 text`);
+      throw usage(`line ${line}: not valid UTF-8 text (convert the file first, e.g. iconv -f windows-1252 -t utf-8)`);
     }
     let text = piece.toString('utf8');
     if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
