@@ -86,7 +86,8 @@ export interface EventStore<Db = unknown> {
    * The chunks are awaited inside the transaction, so an input of any size is appended with memory
    * bounded by one chunk: SQLite holds `BEGIN IMMEDIATE` across the awaits on its one connection, an
    * async store keeps BEGIN … COMMIT open on one client. A chunk source that throws, or any error,
-   * rolls everything back; nothing is visible to readers before the commit.
+   * rolls everything back; other connections see nothing of it before the commit. Other writes
+   * through the same store object are refused while it runs (they would join its transaction).
    */
   importEvents<E extends NewStreamEvent>(chunks: AsyncIterable<readonly E[]> | Iterable<readonly E[]>): Promise<ImportResult>;
   /** `importEvents` of one array. */
