@@ -7,6 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cachedStore } from './lib/generate.js';
 import { measureFollow } from './lib/follow.js';
+import { measureImport } from './lib/import.js';
 import { machine } from './lib/machine.js';
 import { rssMethod, run, runOk } from './lib/proc.js';
 import { markdown, svgChart, textTable } from './lib/report.js';
@@ -31,6 +32,8 @@ function usage() {
   --follow-appends <n>  appends for the --follow latency probe (default 200; 0 skips)
   --follow-interval <ms> mean spacing of those appends (default 20)
   --status-runs <n>     repetitions of \`es project status\` (default 10)
+  --import-runs <n>     repetitions of \`es import\` of --events and --big events as NDJSON, for its
+                        peak memory (default 1; 0 skips)
   --together-args "<a>" extra arguments for the five-projection rebuild (e.g. a group-mode flag)
   --quick               small sizes (50k / 200k, 1 run) written under bench/.data/ unless --out is given
   --out <file>          report (default BENCHMARKS.md; with --quick bench/.data/BENCHMARKS.quick.md)
@@ -54,6 +57,7 @@ function parseArgs(argv) {
     followAppends: quick ? 50 : 200,
     followInterval: 20,
     statusRuns: quick ? 3 : 10,
+    importRuns: 1,
     togetherArgs: [],
     quick,
     out: quick ? 'bench/.data/BENCHMARKS.quick.md' : 'BENCHMARKS.md',
@@ -63,7 +67,7 @@ function parseArgs(argv) {
   const numbers = {
     '--events': 'events', '--big': 'big', '--runs': 'runs', '--five-runs': 'fiveRuns', '--big-runs': 'bigRuns', '--batch': 'batch',
     '--peer-events': 'peerEvents', '--follow-appends': 'followAppends', '--follow-interval': 'followInterval',
-    '--status-runs': 'statusRuns',
+    '--status-runs': 'statusRuns', '--import-runs': 'importRuns',
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -202,6 +206,13 @@ async function main() {
     log(`  status: ${results.status.all.medianMs.toFixed(0)} ms (process), node alone ${results.status.nodeAlone.medianMs.toFixed(0)} ms`);
   }
   results.memory = summarizeMemory(results);
+
+  // ── 5b: import streams its input: peak memory at both sizes ──────────────────────────────────
+  if (o.importRuns > 0) {
+    const sizes = o.big > 0 ? [o.events, o.big] : [o.events];
+    log(`import: ${sizes.map((n) => n.toLocaleString('en-US')).join(' and ')} events as NDJSON`);
+    results.import = await measureImport({ data, sizes, runs: o.importRuns, es, log });
+  }
 
   // ── 6: --follow latency ───────────────────────────────────────────────────────────────────────
   if (o.followAppends > 0) {

@@ -37,6 +37,15 @@ export function targets(r) {
       miss: [!under && `${Math.max(m.smallMb, m.bigMb).toFixed(0)} MB is over 256 MB`, !flat && `grows ${x(m.growth)}`].filter(Boolean).join('; '),
     });
   }
+  if (r.import && r.import.sizes.length > 1) {
+    const [a, b] = [r.import.sizes[0], r.import.sizes[r.import.sizes.length - 1]];
+    list.push({
+      target: `peak memory of \`es import\` ≤ 1.2x from ${count(a.events)} to ${count(b.events)} events (streamed, flat)`,
+      measured: `${mb(a.maxRssKb)} → ${mb(b.maxRssKb)} (${x(r.import.growth)})`,
+      met: r.import.growth <= 1.2,
+      miss: `grows ${x(r.import.growth)}`,
+    });
+  }
   if (r.status) {
     const st = r.status.all.medianMs;
     list.push({
@@ -88,6 +97,13 @@ function figureRows(r) {
       [`peak RSS, rebuild at ${count(r.options.big)}`, `${r.memory.bigMb.toFixed(0)} MB`, `${x(r.memory.growth)} the ${count(r.options.events)} figure`],
       [`es rebuild streams at ${count(r.options.big)}`, rate(r.big.es.eventsPerSec), `${ms(r.big.es.wallMs)} (CPU ${ms(r.big.es.cpuMs)}); floor ${rate(r.big.floor.eventsPerSec)}, es/floor ${pct(r.big.ratio)}, by CPU ${pct(r.big.cpuRatio)}`],
     );
+  }
+  for (const size of r.import?.sizes ?? []) {
+    rows.push([
+      `peak RSS, es import of ${count(size.events)} NDJSON events`,
+      mb(size.maxRssKb),
+      `${(size.bytes / 2 ** 20).toFixed(0)} MB file, ${ms(size.wallMs)} (CPU ${ms(size.cpuMs)}), ${rate(size.events / (size.wallMs / 1000))}`,
+    ]);
   }
   if (r.status) {
     rows.push(

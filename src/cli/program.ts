@@ -56,12 +56,12 @@ export function buildProgram(): Command {
     .command('import')
     .description('append many events from NDJSON or CSV, all or nothing')
     .argument('<file>', 'file to read, or - for standard input')
-    .addOption(new Option('--format <format>', 'input format (default: from the extension)').choices(['ndjson', 'csv']))
+    .addOption(new Option('--format <format>', 'input format (default: from the extension, .csv or .csv.gz is CSV; gzip is read by its first bytes)').choices(['ndjson', 'csv']))
     .option('--stream-column <name>', 'CSV: column holding the stream id')
     .option('--type-column <name>', 'CSV: column holding the event type')
     .option('--id-column <name>', 'CSV: column holding a unique event id (makes re-imports idempotent)')
     .addOption(json())
-    .addHelpText('after', `\nExample:\n  $ es import receipt.csv --format csv --stream-column 'case:concept:name' --type-column 'concept:name'`)
+    .addHelpText('after', `\nExample:\n  $ es import examples/receipt.csv.gz --stream-column 'case:concept:name' --type-column 'concept:name'`)
     .action(action(async () => (await import('./commands/import.js')).importEvents));
 
   program

@@ -1,3 +1,5 @@
+import { EsError } from './errors.js';
+
 export type JsonObject = Record<string, unknown>;
 
 /** An event as the store keeps it. */
@@ -36,4 +38,35 @@ export function isSystemStream(streamId: string): boolean {
 
 export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// C0 controls, DEL and C1 controls: a terminal acts on them, so an id holding one prints as garbage
+// or rewrites the screen. Stored events are never changed, so they are refused on the way in.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+const SHOWN = 60;
+
+function hex(char: string): string {
+  return `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`;
+}
+
+/** The value with its control characters written as `\xNN`, cut short when long. */
+export function escapeControls(value: string): string {
+  const cut = value.length > SHOWN ? `${value.slice(0, SHOWN)}…` : value;
+  return cut.replace(CONTROLS, hex);
+}
+
+/**
+ * Throws a USAGE error when a stream id or event type holds a control character. One check for
+ * `append`, `import` and the library, so what one refuses the others refuse too.
+ */
+export function checkNames(streamId: string, type: string): void {
+  for (const [what, value] of [['stream id', streamId], ['event type', type]] as const) {
+    const found = CONTROL.exec(value);
+    if (found) {
+      throw new EsError('USAGE', `the ${what} "${escapeControls(value)}" contains a control character (${hex(found[0])})`);
+    }
+  }
 }

@@ -98,8 +98,19 @@ export interface EventStore<Db = unknown> {
   /** A busy or locked database: worth retrying, not a fault. */
   isTransient(error: unknown): boolean;
   append(streamId: string, events: NewEvent[], expectedVersion?: ExpectedVersion): Promise<AppendResult>;
-  /** Appends events of many streams at once, all or nothing; ids already stored are skipped when identical. */
-  appendMany(events: NewStreamEvent[]): Promise<ImportResult>;
+  /**
+   * Appends events of many streams in one transaction, all or nothing; ids already stored (or seen
+   * earlier in the same call) are skipped when identical and refused when they differ (USAGE, with
+   * `details.index`, the event's index over all chunks, and `details.event`, the object given).
+   * The chunks are awaited inside the transaction, so an input of any size is appended with memory
+   * bounded by one chunk: SQLite holds `BEGIN IMMEDIATE` across the awaits on its one connection, an
+   * async store keeps BEGIN … COMMIT open on one client. A chunk source that throws, or any error,
+   * rolls everything back; other connections see nothing of it before the commit. Other writes
+   * through the same store object are refused while it runs (they would join its transaction).
+   */
+  importEvents<E extends NewStreamEvent>(chunks: AsyncIterable<readonly E[]> | Iterable<readonly E[]>): Promise<ImportResult>;
+  /** `importEvents` of one array. */
+  appendMany(events: readonly NewStreamEvent[]): Promise<ImportResult>;
   read(options: ReadOptions): Promise<StoredEvent[]>;
   readBatch(query: BatchQuery): Promise<Batch>;
   lastEvent(streamId: string): Promise<StoredEvent | undefined>;

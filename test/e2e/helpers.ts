@@ -27,8 +27,8 @@ export interface EsResult {
 export interface EsOptions {
   /** Extra environment variables (undefined removes one). */
   env?: Record<string, string | undefined>;
-  /** Text given on standard input. */
-  input?: string;
+  /** Text (or bytes) given on standard input. */
+  input?: string | Buffer;
   /**
    * Send stdout to a file instead of a pipe (for very large outputs, so that a test about the
    * store's contents does not depend on how the CLI flushes a pipe).

@@ -306,3 +306,33 @@ describe('SqliteEventStore: query plans stay cheap', () => {
     await store.close();
   });
 });
+
+describe('SqliteEventStore: importEvents holds one transaction across awaits', () => {
+  it('shows other connections nothing until the commit, and refuses other writes on the same store meanwhile', async () => {
+    const path = freshPath();
+    const store = new SqliteEventStore(path, { create: true });
+    const reader = new SqliteEventStore(path, { busyTimeoutMs: 50 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let firstDone!: () => void;
+    const firstTaken = new Promise<void>((resolve) => (firstDone = resolve));
+    async function* source() {
+      yield [{ streamId: 'a', type: 'X' }];
+      firstDone();
+      await gate;
+      yield [{ streamId: 'a', type: 'Y' }];
+    }
+    const importing = store.importEvents(source());
+    await firstTaken;
+    expect(await reader.read({})).toEqual([]);
+    await expect(store.append('b', [{ type: 'Z' }])).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining('importing') });
+    // another process's writer waits for the import's write lock (here: gives up after 50 ms)
+    expect(thrown(() => reader.appendSync('c', [{ type: 'Z' }]))).toMatchObject({ code: expect.stringMatching(/^SQLITE_BUSY/) });
+    release();
+    expect(await importing).toMatchObject({ appended: 2 });
+    expect((await reader.read({})).map((e) => e.type)).toEqual(['X', 'Y']);
+    await store.append('b', [{ type: 'Z' }]);
+    await reader.close();
+    await store.close();
+  });
+});

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { StoredEvent } from '../../src/core/events.js';
+import type { NewStreamEvent, StoredEvent } from '../../src/core/events.js';
 import type { Batch, EventStore } from '../../src/ports/event-store.js';
 
 export type OpenStore = () => Promise<{ store: EventStore<unknown>; cleanup: () => Promise<void> }>;
@@ -523,6 +523,70 @@ export function eventStoreContract(name: string, open: OpenStore): void {
         const all = await store.read({ includeSystem: true });
         expect(all.map((e) => e.id)).toEqual(['e-1']);
         expect(await store.head()).toBe(all[0]!.position);
+      });
+    });
+
+    describe('importEvents: awaited chunks in one transaction', () => {
+      async function* chunks(...parts: NewStreamEvent[][]): AsyncGenerator<NewStreamEvent[]> {
+        for (const part of parts) {
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          yield part;
+        }
+      }
+
+      it('appends chunks as they come, continuing versions and skipping ids seen in an earlier chunk', async () => {
+        await store.append('a', [{ type: 'Old' }]);
+        const result = await store.importEvents(
+          chunks(
+            [{ id: 'i-1', streamId: 'a', type: 'X' }, { streamId: 'b', type: 'Y' }],
+            [],
+            [{ id: 'i-1', streamId: 'a', type: 'X', data: {} }, { streamId: 'a', type: 'Z' }],
+          ),
+        );
+        expect(result).toMatchObject({ appended: 3, skipped: 1 });
+        const all = await store.read({});
+        expect(all.map((e) => [e.streamId, e.version, e.type])).toEqual([
+          ['a', 1, 'Old'],
+          ['a', 2, 'X'],
+          ['b', 1, 'Y'],
+          ['a', 3, 'Z'],
+        ]);
+        expect(result.lastPosition).toBe(all[3]!.position);
+      });
+
+      it('keeps nothing when the source throws after some chunks, and the store works afterwards', async () => {
+        await store.append('seed', [{ type: 'Seeded' }]);
+        const before = await store.read({ includeSystem: true });
+        async function* failing() {
+          yield [{ streamId: 'a', type: 'X' }];
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          yield [{ streamId: 'b', type: 'Y' }];
+          throw new Error('line 9000: the source broke');
+        }
+        await expect(store.importEvents(failing())).rejects.toThrow('the source broke');
+        expect(await store.read({ includeSystem: true })).toEqual(before);
+        await store.append('after', [{ type: 'Works' }]);
+        expect(await store.importEvents(chunks([{ streamId: 'c', type: 'Z' }]))).toMatchObject({ appended: 1 });
+      });
+
+      it('refuses a changed id in a later chunk, naming its index over all chunks and the event given', async () => {
+        await store.appendMany([{ id: 'e-1', streamId: 'a', type: 'X', data: { x: 1 } }]);
+        const changed = { id: 'e-1', streamId: 'a', type: 'X', data: { x: 2 }, line: 7 };
+        const call = store.importEvents(chunks([{ streamId: 'n', type: 'A' }, { streamId: 'n', type: 'B' }], [{ streamId: 'n', type: 'C' }, changed]));
+        await expect(call).rejects.toMatchObject({ code: 'USAGE', details: { index: 3, event: changed } });
+        expect((await store.read({})).map((e) => e.id)).toEqual(['e-1']);
+      });
+
+      it('refuses control characters in stream ids and types, in append and importEvents alike', async () => {
+        for (const [streamId, type] of [['a\u0007b', 'X'], ['a', 'X\u001b[2J'], ['a\u007f', 'X'], ['a', '\u0085X'], ['a\nb', 'X']]) {
+          await expect(store.append(streamId!, [{ type: type! }])).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/control character \(\\x[0-9a-f]{2}\)/) });
+          await expect(store.importEvents(chunks([{ streamId: 'fine', type: 'Fine' }, { streamId: streamId!, type: type! }]))).rejects.toMatchObject({
+            code: 'USAGE',
+            details: { index: 1 },
+          });
+        }
+        expect(await store.read({ includeSystem: true })).toEqual([]);
+        await store.append('café-Ω', [{ type: 'Ünïcode ok' }]);
       });
     });
   });

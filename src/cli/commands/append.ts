@@ -1,5 +1,5 @@
 import { usage } from '../../core/errors.js';
-import { isJsonObject, isSystemStream, type ExpectedVersion, type JsonObject } from '../../core/events.js';
+import { checkNames, isJsonObject, isSystemStream, type ExpectedVersion, type JsonObject } from '../../core/events.js';
 import type { Context } from '../context.js';
 
 export function parseJsonObject(text: string, what: string): JsonObject {
@@ -32,6 +32,8 @@ export interface AppendFlags {
 export async function append(ctx: Context, streamId: string, type: string, json: string | undefined, flags: AppendFlags) {
   checkStreamId(streamId);
   if (type.trim() === '') throw usage('the event type is empty');
+  // Before the store is opened: a refused append must not create one.
+  checkNames(streamId, type);
   const data = json === undefined ? {} : parseJsonObject(json, 'the event data');
   const metadata = flags.metadata === undefined ? {} : parseJsonObject(flags.metadata, '--metadata');
   const expected = flags.expectedVersion === undefined ? 'any' : parseExpectedVersion(flags.expectedVersion);

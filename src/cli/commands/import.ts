@@ -1,52 +1,63 @@
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { EsError, usage } from '../../core/errors.js';
+import { EsError, isEsError, usage } from '../../core/errors.js';
 import type { Context } from '../context.js';
-import { plural } from '../output.js';
-import { parseCsvEvents, parseNdjson, type CsvColumns, type ParsedEvent } from '../import-formats.js';
+import { formatCount, plural } from '../output.js';
+import { csvEvents, ndjsonEvents, type CsvColumns, type ParsedEvent } from '../import-formats.js';
+import { decompressed, openInput, readable, textLines } from '../import-input.js';
 
 export interface ImportFlags extends CsvColumns {
   format?: string;
 }
 
-function readInput(file: string): string {
-  try {
-    return readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (error) {
-    throw usage(`cannot read ${file === '-' ? 'standard input' : file}: ${(error as Error).message}`);
-  }
-}
-
 function formatOf(file: string, flag: string | undefined): 'ndjson' | 'csv' {
-  const format = flag ?? (extname(file).toLowerCase() === '.csv' ? 'csv' : 'ndjson');
+  // `receipt.csv.gz` is CSV: compression is recognised by its magic bytes, the format by the name.
+  const name = file.toLowerCase().replace(/\.gz$/, '');
+  const format = flag ?? (extname(name) === '.csv' ? 'csv' : 'ndjson');
   if (format !== 'ndjson' && format !== 'csv') throw usage(`--format: "${format}" is not ndjson or csv`);
   return format;
 }
 
-/** All or nothing: the whole file is parsed and checked before one transaction stores it. */
+/** The first batch, read before the store is opened: a bad small file then creates no store. */
+async function* withFirst<T>(iterator: AsyncIterator<T>, first: IteratorResult<T>): AsyncGenerator<T> {
+  if (first.done) return;
+  yield first.value;
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+}
+
+/**
+ * All or nothing, streamed: events are parsed in batches and appended inside one transaction as
+ * they come, so memory stays flat with the input's size; any error rolls the whole file back.
+ */
 export async function importEvents(ctx: Context, file: string, flags: ImportFlags) {
   const format = formatOf(file, flags.format);
   if (format === 'ndjson' && (flags.streamColumn || flags.typeColumn || flags.idColumn)) {
     throw usage('--stream-column, --type-column and --id-column apply to --format csv');
   }
-  const text = readInput(file);
-  const events: ParsedEvent[] = format === 'csv' ? parseCsvEvents(text, flags) : parseNdjson(text);
-  const store = await ctx.openStore(true);
-  const started = performance.now();
-  let result;
+  const name = file === '-' ? 'standard input' : file;
+  const text = readable(textLines(decompressed(await openInput(file))), name);
+  const batches = (format === 'csv' ? csvEvents(text, flags) : ndjsonEvents(text))[Symbol.asyncIterator]();
   try {
-    result = await store.appendMany(events.map(({ line: _line, ...event }) => event));
-  } catch (error) {
-    const index = (error as EsError).details?.index;
-    if (typeof index === 'number' && error instanceof EsError) {
-      throw new EsError(error.code, `line ${events[index]?.line ?? '?'}: ${error.message}`);
+    const first = await batches.next();
+    const store = await ctx.openStore(true);
+    const started = performance.now();
+    let result;
+    try {
+      result = await store.importEvents(withFirst(batches, first));
+    } catch (error) {
+      // The store names the event it refused; the line it came from makes the message useful.
+      const event = isEsError(error) ? (error.details?.event as ParsedEvent | undefined) : undefined;
+      if (isEsError(error) && event?.line !== undefined) {
+        throw new EsError(error.code, `line ${event.line}: ${error.message}`);
+      }
+      throw error;
     }
-    throw error;
-  }
-  const ms = performance.now() - started;
-  if (ctx.out.json) ctx.out.data({ ...result, durationMs: Math.round(ms) });
-  else {
-    const skipped = result.skipped > 0 ? `, ${result.skipped} already stored` : '';
-    ctx.out.line(`imported ${plural(result.appended, 'event')}${skipped}`);
+    const ms = performance.now() - started;
+    if (ctx.out.json) ctx.out.data({ ...result, durationMs: Math.round(ms) });
+    else {
+      const skipped = result.skipped > 0 ? `, ${formatCount(result.skipped)} already stored` : '';
+      ctx.out.line(`imported ${plural(result.appended, 'event')}${skipped}`);
+    }
+  } finally {
+    await batches.return?.(undefined);
   }
 }

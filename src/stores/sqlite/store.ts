@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { default as SqliteConstructor, Database } from 'better-sqlite3';
 import { EsError, environment } from '../../core/errors.js';
-import type { ExpectedVersion, NewEvent, NewStreamEvent, StoredEvent } from '../../core/events.js';
+import { checkNames, type ExpectedVersion, type NewEvent, type NewStreamEvent, type StoredEvent } from '../../core/events.js';
 import type {
   AppendResult,
   Batch,
@@ -16,7 +16,7 @@ import type {
   ReadOptions,
 } from '../../ports/event-store.js';
 import { checkExpectedVersion, prepareAppend } from './append.js';
-import { prepareImport } from './import.js';
+import { prepareImport, startImport } from './import.js';
 import { prepareHead, prepareLastEvent, preparePending, prepareRead } from './read.js';
 import { prepareReadBatch } from './read-batch.js';
 import { ensureSchema } from './schema.js';
@@ -118,6 +118,8 @@ export class SqliteEventStore implements EventStore<Database> {
   }
 
   appendSync(streamId: string, events: readonly NewEvent[], expected: ExpectedVersion = 'any'): AppendResult {
+    for (const event of events) checkNames(streamId, event.type);
+    this.notImporting();
     return this.db
       .transaction(() => {
         const current = this.appendOps().version(streamId);
@@ -131,8 +133,35 @@ export class SqliteEventStore implements EventStore<Database> {
     return this.appendSync(streamId, events, expected);
   }
 
-  async appendMany(events: NewStreamEvent[]): Promise<ImportResult> {
-    return this.importOp()(events);
+  /** While an import holds the transaction open across awaits, other writes would silently join it. */
+  private importing = false;
+
+  private notImporting(): void {
+    if (this.importing) throw new EsError('USAGE', 'this store is importing: wait for importEvents() to finish before writing');
+  }
+
+  async importEvents<E extends NewStreamEvent>(chunks: AsyncIterable<readonly E[]> | Iterable<readonly E[]>): Promise<ImportResult> {
+    this.notImporting();
+    const add = this.importOp();
+    this.importing = true;
+    try {
+      this.raw.exec('BEGIN IMMEDIATE');
+      try {
+        const state = startImport();
+        for await (const chunk of chunks) add(state, chunk);
+        this.raw.exec('COMMIT');
+        return { appended: state.appended, skipped: state.skipped, lastPosition: state.lastPosition };
+      } catch (error) {
+        if (this.raw.inTransaction) this.raw.exec('ROLLBACK');
+        throw error;
+      }
+    } finally {
+      this.importing = false;
+    }
+  }
+
+  async appendMany(events: readonly NewStreamEvent[]): Promise<ImportResult> {
+    return this.importEvents([events]);
   }
 
   async read(options: ReadOptions): Promise<StoredEvent[]> {
@@ -160,6 +189,7 @@ export class SqliteEventStore implements EventStore<Database> {
   }
 
   commitSync(unit: CommitUnit<Database>): AppendResult {
+    this.notImporting();
     return this.db
       .transaction(() => {
         if (unit.apply) {
