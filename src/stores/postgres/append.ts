@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClientBase } from 'pg';
 import { EsError } from '../../core/errors.js';
-import { isSystemStream, type ExpectedVersion, type NewEvent } from '../../core/events.js';
+import { checkNames, isSystemStream, type ExpectedVersion, type NewEvent } from '../../core/events.js';
 import type { AppendResult } from '../../ports/event-store.js';
 import { checkExpectedVersion } from '../sqlite/append.js';
 import { toNumber } from './rows.js';
@@ -89,6 +89,7 @@ export async function appendInTransaction(
   expected: ExpectedVersion,
 ): Promise<AppendResult> {
   if (events.length === 0) throw new EsError('USAGE', 'nothing to append');
+  for (const event of events) checkNames(streamId, event.type);
   const head = await streamHead(client, schema, streamId);
   checkExpectedVersion(streamId, head.version, expected);
   if (head.newer) throw new OlderTransaction(streamId);

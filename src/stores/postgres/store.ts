@@ -16,7 +16,7 @@ import type {
 import { NOTIFY_CHANNEL, OlderTransaction, appendInTransaction, isIdTaken, isVersionTaken } from './append.js';
 import { commitInTransaction } from './commit.js';
 import { checkServerVersion, createPool, describeConnectFailure, isConnectionError, isDroppedConnection } from './connect.js';
-import { importInTransaction } from './import.js';
+import { finishImport, importChunk, startImport } from './import.js';
 import { pgLocks } from './locks.js';
 import { cursorBefore, head, lastEvent, pending, readEvents } from './read.js';
 import { readBatch } from './read-batch.js';
@@ -141,12 +141,35 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
     return error;
   }
 
-  async appendMany(events: NewStreamEvent[]): Promise<ImportResult> {
-    return inTransaction(
-      this.pool,
-      (client) => importInTransaction(client, this.schema, events),
-      (error) => error instanceof OlderTransaction || isVersionTaken(error),
-    );
+  /**
+   * One transaction on one client across the awaited chunks. An array input is retried in a new
+   * transaction when a stream turns out to have been written by a newer one (see OlderTransaction);
+   * a streamed input cannot be read twice, so that is reported as a conflict instead.
+   */
+  async importEvents<E extends NewStreamEvent>(chunks: AsyncIterable<readonly E[]> | Iterable<readonly E[]>): Promise<ImportResult> {
+    const replayable = Array.isArray(chunks);
+    try {
+      return await inTransaction(
+        this.pool,
+        async (client) => {
+          const state = startImport();
+          for await (const chunk of chunks) await importChunk(client, this.schema, state, chunk);
+          return finishImport(client, this.schema, state);
+        },
+        (error) => replayable && (error instanceof OlderTransaction || isVersionTaken(error)),
+      );
+    } catch (error) {
+      if (error instanceof OlderTransaction || isVersionTaken(error)) {
+        throw new EsError('CONFLICT', `another writer appended to a stream of this import while it ran; import again (events with ids are skipped when stored)`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async appendMany(events: readonly NewStreamEvent[]): Promise<ImportResult> {
+    return this.importEvents([events]);
   }
 
   async read(options: ReadOptions): Promise<StoredEvent[]> {
