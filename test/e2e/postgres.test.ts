@@ -242,3 +242,22 @@ describe('es on PostgreSQL when connections drop', () => {
     expect(new Set(after.map((r) => r.id)).size).toBe(3000);
   }, 120_000);
 });
+
+describe('es demo on PostgreSQL', () => {
+  it('writes the shop and runs the shipped PostgreSQL projections; the password is not printed', async () => {
+    const fresh = freshPgStore();
+    schemas.push(fresh);
+    const url = new URL(fresh.url);
+    // The demo's read-model tables are unqualified: keep them in this test's schema.
+    url.searchParams.set('options', `-c search_path=${fresh.schema}`);
+    if (!url.password) url.password = 'not-needed-with-trust';
+    const dir = tempDir('es-pg-e2e-');
+    const r = es(dir, ['--db', url.toString(), 'demo']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/15,900 new events/);
+    expect(r.stdout).toMatch(/customer-activity up-to-date, daily-sales up-to-date, order-summary up-to-date/);
+    expect(r.stdout + r.stderr).not.toContain(decodeURIComponent(url.password));
+    const { rows } = await admin.query(`SELECT count(*)::int AS n FROM "${fresh.schema}".order_summary`);
+    expect(rows[0].n).toBe(1703);
+  }, 120_000);
+});
