@@ -116,3 +116,29 @@ it('a following projection sees every committed event once, in commit and stream
     lastVersion.set(row.stream, row.version);
   }
 }, 120_000);
+
+it('a writer idle in its transaction holds readers back, and status shows the lag rather than a healthy stall', async () => {
+  const projection = normalizeProjection<pg.ClientBase>({ name: 'held', handlers: { async Held() {} } }, 'held.mjs', 'held');
+  await store.append('h-1', [{ type: 'Held' }]);
+  expect((await runProjection(store as never, projection as never, { batchSize: 10 })).processed).toBe(1);
+  const writer = new pg.Client({ connectionString: fresh.url.replace(/[?&]schema=[^&]*/, '') });
+  await writer.connect();
+  try {
+    await writer.query('BEGIN');
+    await store.append('h-2', [{ type: 'Held' }], 'any', { client: writer });
+    // Committed after the open one drew its position: held back behind it.
+    await store.append('h-3', [{ type: 'Held' }]);
+    await sleep(1100);
+    const run = await runProjection(store as never, projection as never, { batchSize: 10 });
+    expect(run.processed).toBe(0);
+    const report = await status(store as never, [projection as never], { maxAgeMs: 1000 });
+    expect(report.projections[0]).toMatchObject({ lag: 1, state: 'behind', healthy: false });
+    expect(report.projections[0]!.lagSeconds).toBeGreaterThan(1);
+    await writer.query('COMMIT');
+    const after = await runProjection(store as never, projection as never, { batchSize: 10 });
+    expect(after.processed).toBe(2);
+    expect((await status(store as never, [projection as never])).projections[0]).toMatchObject({ lag: 0, state: 'up-to-date' });
+  } finally {
+    await writer.end();
+  }
+});

@@ -11,6 +11,9 @@ interface LockRow {
 
 const toOwner = (row: LockRow): LockOwner => ({ id: row.owner_id, pid: row.pid, host: row.host, since: row.since });
 
+/** Milliseconds since the epoch, by the database server's clock. */
+const NOW_MS = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
+
 /** Projection locks: a row per held lock with a lease (ms since the epoch) that the holder renews. */
 export function pgLocks(pool: Pool, schema: string) {
   const table = `"${schema}".es_locks`;
@@ -25,12 +28,13 @@ export function pgLocks(pool: Pool, schema: string) {
            ON CONFLICT (name) DO NOTHING`,
           [name],
         );
-        const { rows } = await client.query<LockRow>(
-          `SELECT l.owner_id, l.pid, l.host, l.since, l.expires_at FROM ${table} l WHERE l.name = $1 FOR UPDATE`,
+        // Leases run on the server's clock: the hosts sharing a store need not agree on the time.
+        const { rows } = await client.query<LockRow & { now: string }>(
+          `SELECT l.owner_id, l.pid, l.host, l.since, l.expires_at, ${NOW_MS} AS now FROM ${table} l WHERE l.name = $1 FOR UPDATE`,
           [name],
         );
         const row = rows[0];
-        const now = Date.now();
+        const now = Number(row?.now ?? Date.now());
         if (row && row.owner_id !== '' && row.owner_id !== owner.id && Number(row.expires_at) > now && !isDead(toOwner(row))) {
           await client.query('ROLLBACK');
           return toOwner(row);
@@ -49,8 +53,8 @@ export function pgLocks(pool: Pool, schema: string) {
       }
     },
     async renew(name: string, ownerId: string, ttlMs: number): Promise<boolean> {
-      const result = await pool.query(`UPDATE ${table} SET expires_at = $1 WHERE name = $2 AND owner_id = $3`, [
-        Date.now() + ttlMs,
+      const result = await pool.query(`UPDATE ${table} SET expires_at = ${NOW_MS} + $1 WHERE name = $2 AND owner_id = $3`, [
+        ttlMs,
         name,
         ownerId,
       ]);
