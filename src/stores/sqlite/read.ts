@@ -45,18 +45,3 @@ export function prepareHead(db: Database) {
   );
   return (): number => head.get()?.position ?? 0;
 }
-
-/** What a projection at `after` still has to process, and how old the oldest of it is. */
-export function preparePending(db: Database) {
-  const allTypes = db.prepare<[number], { n: number; oldest: string | null }>(
-    'SELECT count(*) AS n, min(recorded_at) AS oldest FROM events NOT INDEXED WHERE position > ? AND system = 0',
-  );
-  const someTypes = db.prepare<[number, string], { n: number; oldest: string | null }>(
-    `SELECT count(*) AS n, min(recorded_at) AS oldest FROM events
-     WHERE system = 0 AND position > ? AND type IN (SELECT value FROM json_each(?))`,
-  );
-  return (after: number, types: readonly string[] | null) => {
-    const row = types === null ? allTypes.get(after) : someTypes.get(after, JSON.stringify(types));
-    return { count: row?.n ?? 0, oldestRecordedAt: row?.oldest ?? null };
-  };
-}

@@ -17,7 +17,8 @@ import type {
 } from '../../ports/event-store.js';
 import { checkExpectedVersion, prepareAppend } from './append.js';
 import { prepareImport } from './import.js';
-import { prepareHead, prepareLastEvent, preparePending, prepareRead } from './read.js';
+import { prepareHead, prepareLastEvent, prepareRead } from './read.js';
+import { preparePending } from './pending.js';
 import { prepareReadBatch } from './read-batch.js';
 import { ensureSchema } from './schema.js';
 import { prepareTrim } from './trim.js';
