@@ -81,7 +81,14 @@ export interface EventStore<Db = unknown> {
   append(streamId: string, events: NewEvent[], expectedVersion?: ExpectedVersion): Promise<AppendResult>;
   /** Appends events of many streams at once, all or nothing; ids already stored are skipped when identical. */
   appendMany(events: NewStreamEvent[]): Promise<ImportResult>;
+  /** Every matching event at once: for small reads (one stream, a limit). */
   read(options: ReadOptions): Promise<StoredEvent[]>;
+  /**
+   * The same events, a page of at most `pageSize` at a time, each page read when the caller asks for
+   * it (keyset on position, or version within a stream), so memory stays flat with the log's size
+   * and a caller that stops early reads no further. Stops at the first short page.
+   */
+  readPages(options: ReadOptions, pageSize: number): AsyncIterable<StoredEvent[]>;
   readBatch(query: BatchQuery): Promise<Batch>;
   lastEvent(streamId: string): Promise<StoredEvent | undefined>;
   /** Position of the last event outside system streams (0 when there is none). */

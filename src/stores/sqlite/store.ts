@@ -137,7 +137,11 @@ export class SqliteEventStore implements EventStore<Database> {
   }
 
   async read(options: ReadOptions): Promise<StoredEvent[]> {
-    return this.readOp()(options);
+    return this.readOp().read(options);
+  }
+
+  readPages(options: ReadOptions, pageSize: number): AsyncIterable<StoredEvent[]> {
+    return this.readOp().pages(options, pageSize);
   }
 
   readBatchSync(query: BatchQuery): Batch {
