@@ -197,6 +197,15 @@ export function formatDuration(ms: number): string {
   return `${minutes}m${Math.round((ms % 60_000) / 1000)}s`;
 }
 
+/** An age for a table, in the largest unit that reads well: 0.3s, 45.2s, 12m 5s, 3h 20m, 330d 3h. */
+export function formatAge(seconds: number): string {
+  if (seconds < 59.95) return `${Math.max(0, seconds).toFixed(1)}s`;
+  const s = Math.floor(seconds);
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
+}
+
 export function formatRate(count: number, ms: number): string {
   if (ms <= 0 || count === 0) return '';
   return `${formatCount(Math.round((count * 1000) / ms))}/s`;
