@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Ora } from 'ora';
+import { environment } from '../core/errors.js';
 
 export type LogFormat = 'text' | 'json';
 
@@ -140,7 +141,8 @@ export class ResultStream {
     // Stays attached: after EPIPE, Node may report the closed pipe again, and an unheard 'error' would crash.
     stream.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') this.gone = true;
-      else this.failure ??= error;
+      // A full disk or a broken device: the output is incomplete, which the caller must learn (exit 3).
+      else this.failure ??= environment(`cannot write the output: ${error.message}`, error);
     });
   }
 

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
@@ -70,6 +71,23 @@ describe('es read streams the log', () => {
     const human = es(dir, ['--db', 'events.db', 'read', '--include-system', '--from', '1000'], { env, stdoutToFile: true, timeoutMs: 120_000 });
     expect(human.code).toBe(0);
     expect(human.stdout.trimEnd().split('\n')).toHaveLength(ROWS - 999);
+  });
+
+  it.skipIf(!existsSync('/dev/full'))('says so and exits 3 when the output cannot be written (a full disk)', () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      const r = spawnSync(process.execPath, [ES_BIN, '--db', 'events.db', 'read', '--json'], {
+        cwd: dir,
+        env: baseEnv(),
+        stdio: ['ignore', full, 'pipe'],
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(r.stderr).toMatch(/^es: cannot write the output: ENOSPC[^\n]*\n$/);
+      expect(r.status).toBe(3);
+    } finally {
+      closeSync(full);
+    }
   });
 
   it('pages through one stream, from a position and up to a limit', () => {
