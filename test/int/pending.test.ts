@@ -88,6 +88,28 @@ describe('pending from ordinals', () => {
     await store.close();
   });
 
+  it('leaves an upgrade another process holds the write lock for as busy (exit 75), not as a broken store', () => {
+    const path = freshPath();
+    writeOldStore(path, 1000);
+    const holder = new Sqlite(path);
+    holder.exec('BEGIN IMMEDIATE');
+    try {
+      let error: unknown;
+      try {
+        new SqliteEventStore(path, { busyTimeoutMs: 50 });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toMatchObject({ code: expect.stringMatching(/^SQLITE_BUSY/) });
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    const store = new SqliteEventStore(path);
+    expect(store.db.pragma('user_version', { simple: true })).toBe(2);
+    return store.close();
+  });
+
   it('counts rows when an older es wrote events without ordinals, and repairs them on the next open', async () => {
     const path = freshPath();
     const store = new SqliteEventStore(path, { create: true });

@@ -61,7 +61,8 @@ function openDatabase(path: string, options: SqliteOpenOptions): Database {
     if (!exists) chmodSync(path, 0o644);
   } catch (error) {
     db.close();
-    if (error instanceof EsError) throw error;
+    // Busy: another process holds the write lock past the timeout (upgrading the store, say): exit 75, try later.
+    if (error instanceof EsError || /^SQLITE_BUSY/.test(String((error as { code?: unknown }).code))) throw error;
     const code = (error as { code?: string }).code;
     const why =
       code === 'SQLITE_NOTADB' ? 'not an es event store' : code === 'SQLITE_CORRUPT' ? 'the database file is damaged' : 'cannot open event store';
