@@ -202,7 +202,7 @@ export function formatDuration(ms: number): string {
 /** An age for a table, in the largest unit that reads well: 0.3s, 45.2s, 12m 5s, 3h 20m, 330d 3h. */
 export function formatAge(seconds: number): string {
   if (seconds < 59.95) return `${Math.max(0, seconds).toFixed(1)}s`;
-  const s = Math.floor(seconds);
+  const s = Math.round(seconds);
   if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
   if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
   return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
