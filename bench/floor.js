@@ -23,8 +23,9 @@ const read = db.prepare(
 const up = Object.fromEntries(names.map((name) => [name, db.prepare(sql[name].upsert)]));
 const currentVersion = db.prepare('SELECT max(version) AS v FROM events WHERE stream_id = ?').pluck();
 const insertEvent = db.prepare(
-  `INSERT INTO events (id, stream_id, version, type, data, metadata, recorded_at, system)
-   VALUES (?, ?, ?, ?, ?, '{}', ?, 1)`,
+  // A system row repeats the previous row's ordinal (src/stores/sqlite/ordinals.ts), as es writes it.
+  `INSERT INTO events (id, stream_id, version, type, data, metadata, recorded_at, system, seq)
+   VALUES (?, ?, ?, ?, ?, '{}', ?, 1, (SELECT seq FROM events ORDER BY position DESC LIMIT 1))`,
 );
 const trim = db.prepare('DELETE FROM events WHERE stream_id = ? AND version <= ?');
 const checkpoints = names.map((name) => ({ stream: `$checkpoint-floor-${name}`, version: 0 }));

@@ -202,8 +202,8 @@ async function main() {
     const rest = await rebuild(big.path, FIVE.slice(1));
     results.bigRest = { wallMs: rest.wallMs, maxRssKb: rest.maxRssKb };
     log(`  the other four rebuilt in ${fmt(rest.wallMs)} ms`);
-    results.status = await measureStatus(big.path, o, es);
-    log(`  status: ${results.status.all.medianMs.toFixed(0)} ms (process), node alone ${results.status.nodeAlone.medianMs.toFixed(0)} ms`);
+    results.status = await measureStatus(big.path, o, es, data);
+    log(`  status: ${results.status.all.medianMs.toFixed(0)} ms caught up, ${results.status.pending.medianMs.toFixed(0)} ms with ${fmt(results.status.pendingLag)} events pending per projection (process); node alone ${results.status.nodeAlone.medianMs.toFixed(0)} ms`);
   }
   results.memory = summarizeMemory(results);
 
@@ -213,6 +213,10 @@ async function main() {
     log(`import: ${sizes.map((n) => n.toLocaleString('en-US')).join(' and ')} events as NDJSON`);
     results.import = await measureImport({ data, sizes, runs: o.importRuns, es, log });
   }
+  // ── read --json: peak memory at both sizes (it must not grow with the log) ─────────────────────
+  results.read = { small: await measureRead(log1.path, o.events, es) };
+  if (o.big > 0) results.read.big = await measureRead((await cachedStore(data, o.big, log)).path, o.big, es);
+  if (results.read.big) results.read.growth = results.read.big.maxRssKb / results.read.small.maxRssKb;
 
   // ── 6: --follow latency ───────────────────────────────────────────────────────────────────────
   if (o.followAppends > 0) {
@@ -324,14 +328,45 @@ function summarizeMemory(results) {
   return { smallMb: small / 1024, bigMb: big === null ? null : big / 1024, growth: big === null ? null : big / small };
 }
 
-async function measureStatus(db, o, es) {
-  const times = { all: [], one: [], nodeAlone: [], version: [] };
+/** `es read --json` of the whole log through a pipe, counted, not kept: its peak memory and time. */
+async function measureRead(db, events, es) {
+  log(`read --json of ${fmt(events)} events`);
+  const r = await es(db, ['read', '--json'], { countStdout: true });
+  if (r.code !== 0) throw new Error(`es read --json exited ${r.code}:\n${r.stderr.slice(-2000)}`);
+  if (r.stdoutLines !== events) throw new Error(`es read --json printed ${r.stdoutLines} lines, expected ${events}`);
+  log(`  ${fmt(r.wallMs)} ms, ${fmt(r.maxRssKb / 1024)} MB peak`);
+  return { events, wallMs: r.wallMs, cpuMs: r.cpuMs, maxRssKb: r.maxRssKb, bytes: r.stdoutBytes };
+}
+
+/**
+ * The five benchmark projections under other names, never run: status then has the whole log
+ * pending for each, the case a CI step or a Prometheus job meets when a runner is down.
+ */
+function pendingProjections(data) {
+  const dir = join(data, 'projections-never-run');
+  mkdirSync(dir, { recursive: true });
+  for (const name of FIVE) {
+    const source = join(PROJECTIONS, `${name}.mjs`);
+    writeFileSync(join(dir, `${name}.mjs`), `import p from ${JSON.stringify(source)};\nexport default { ...p, name: '${name}-never-run' };\n`);
+  }
+  return dir;
+}
+
+async function measureStatus(db, o, es, data) {
+  const times = { all: [], pending: [], one: [], nodeAlone: [], version: [] };
+  const neverRun = pendingProjections(data);
   let lastOut = null;
+  let pendingLag = null;
   for (let r = 0; r < o.statusRuns; r++) {
     const all = await es(db, ['project', 'status', '--json'], { measureRss: false });
     if (all.code !== 0) throw new Error(`es project status exited ${all.code} (not caught up?):\n${all.stdout}${all.stderr}`);
     lastOut = JSON.parse(all.stdout);
     times.all.push(all.wallMs);
+    // Side by side with the caught-up run: the same five projections with every event pending (exit 1: never run).
+    const pending = await es(db, ['--projections', neverRun, 'project', 'status', '--json'], { measureRss: false });
+    if (pending.code !== 1) throw new Error(`es project status (never run) exited ${pending.code}:\n${pending.stderr}`);
+    pendingLag = Math.max(...JSON.parse(pending.stdout).projections.map((p) => p.lag));
+    times.pending.push(pending.wallMs);
     const one = await es(db, ['project', 'status', 'streams', '--json'], { measureRss: false });
     times.one.push(one.wallMs);
     times.nodeAlone.push((await run(process.execPath, ['-e', '0'], { measureRss: false })).wallMs);
@@ -353,6 +388,8 @@ async function measureStatus(db, o, es) {
     head: lastOut.head,
     states: lastOut.projections.map((p) => `${p.name}:${p.state}`),
     all: sum(times.all),
+    pending: sum(times.pending),
+    pendingLag,
     one: sum(times.one),
     nodeAlone: sum(times.nodeAlone),
     version: sum(times.version),

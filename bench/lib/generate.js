@@ -7,7 +7,7 @@ import Sqlite from 'better-sqlite3';
 import { prng } from './prng.js';
 
 /** Bump when the generated content changes, so cached stores are not reused. */
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 export const SEED = 20261123;
 /** Streams open at once: the log interleaves their events, as real traffic does. */
 const OPEN_STREAMS = 2000;
@@ -138,14 +138,20 @@ export async function generateStore(path, count, { onProgress } = {}) {
   const typeIndex = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL`).all();
   for (const index of typeIndex) db.exec(`DROP INDEX ${index.name}`);
   const insert = db.prepare(
-    `INSERT INTO events (id, stream_id, version, type, data, metadata, recorded_at, system)
-     VALUES (?, ?, ?, ?, ?, '{}', ?, 0)`,
+    `INSERT INTO events (id, stream_id, version, type, data, metadata, recorded_at, system, seq, type_seq)
+     VALUES (?, ?, ?, ?, ?, '{}', ?, 0, ?, ?)`,
   );
   const source = eventSource();
+  // The ordinals es keeps at insert (src/stores/sqlite/ordinals.ts): user events so far, and of this type.
+  let seq = 0;
+  const typeSeq = new Map();
   const chunk = db.transaction((n) => {
     for (let i = 0; i < n; i++) {
       const e = source.next();
-      insert.run(e.id, e.streamId, e.version, e.type, e.data, e.recordedAt);
+      const ofType = (typeSeq.get(e.type) ?? 0) + 1;
+      typeSeq.set(e.type, ofType);
+      seq += 1;
+      insert.run(e.id, e.streamId, e.version, e.type, e.data, e.recordedAt, seq, ofType);
     }
   });
   const CHUNK = 100_000;

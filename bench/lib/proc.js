@@ -26,8 +26,10 @@ function readHwmKb(pid) {
  * cpuMs (user + system time of the child) comes with GNU time only; it is what contention on a
  * shared machine disturbs least.
  * `onSpawn(child)` lets a caller signal it; `timeoutMs` kills it (SIGKILL) when it overstays.
+ * `countStdout`: stdout is read through the pipe as usual but only counted (stdoutBytes,
+ * stdoutLines), for outputs too large to keep (`es read --json` of millions of events).
  */
-export function run(command, args, { cwd, env, timeoutMs = 30 * 60_000, onSpawn, measureRss = true } = {}) {
+export function run(command, args, { cwd, env, timeoutMs = 30 * 60_000, onSpawn, measureRss = true, countStdout = false } = {}) {
   return new Promise((resolve, reject) => {
     let timeFile = null;
     let cmd = command;
@@ -42,7 +44,13 @@ export function run(command, args, { cwd, env, timeoutMs = 30 * 60_000, onSpawn,
     const child = spawn(cmd, argv, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
+    let stdoutBytes = 0;
+    let stdoutLines = 0;
+    child.stdout.on('data', (d) => {
+      if (!countStdout) stdout += d;
+      stdoutBytes += d.length;
+      for (let i = d.indexOf(10); i !== -1; i = d.indexOf(10, i + 1)) stdoutLines += 1;
+    });
     child.stderr.on('data', (d) => (stderr += d));
     let hwm = 0;
     const sampler =
@@ -72,7 +80,7 @@ export function run(command, args, { cwd, env, timeoutMs = 30 * 60_000, onSpawn,
         }
         rmSync(join(timeFile, '..'), { recursive: true, force: true });
       }
-      resolve({ code, signal, stdout, stderr, wallMs, maxRssKb, cpuMs });
+      resolve({ code, signal, stdout, stderr, wallMs, maxRssKb, cpuMs, stdoutBytes, stdoutLines });
     });
   });
 }

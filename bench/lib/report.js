@@ -54,6 +54,24 @@ export function targets(r) {
       met: st < 100,
       miss: `${ms(st - 100)} over (${x(st / 100)})`,
     });
+    if (r.status.pending) {
+      const pt = r.status.pending.medianMs;
+      list.push({
+        target: `\`es project status\` with ${count(r.status.pendingLag)} events pending per projection: as fast as caught up (≤ 1.1x, or 10 ms more)`,
+        measured: `${ms(pt)} against ${ms(st)} caught up (${x(pt / st)}), medians of interleaved runs`,
+        met: pt <= Math.max(1.1 * st, st + 10),
+        miss: `${ms(pt)}, ${x(pt / st)} the caught-up time`,
+      });
+    }
+  }
+  if (r.read?.big) {
+    const rd = r.read;
+    list.push({
+      target: `peak memory of \`es read --json\` flat: ≤ 1.2x from ${count(rd.small.events)} to ${count(rd.big.events)} events`,
+      measured: `${mb(rd.small.maxRssKb)} → ${mb(rd.big.maxRssKb)} (${x(rd.growth)})`,
+      met: rd.growth <= 1.2,
+      miss: `grows ${x(rd.growth)}`,
+    });
   }
   if (r.follow) {
     list.push({
@@ -109,9 +127,15 @@ function figureRows(r) {
     rows.push(
       [`es project status, 5 projections, ${count(r.options.big)}`, ms1(r.status.all.medianMs), `median of ${r.status.all.runs.length}, max ${ms1(r.status.all.maxMs)}; all caught up`],
       [`es project status streams`, ms1(r.status.one.medianMs), `max ${ms1(r.status.one.maxMs)}`],
+      ...(r.status.pending
+        ? [[`es project status, 5 projections never run`, ms1(r.status.pending.medianMs), `median of ${r.status.pending.runs.length}, max ${ms1(r.status.pending.maxMs)}; ${count(r.status.pendingLag)} events pending each`]]
+        : []),
       ['status() in process (engine only)', ms1(r.status.engine.medianMs), 'open store + load projections excluded'],
       ['node -e 0 / es --version', `${ms1(r.status.nodeAlone.medianMs)} / ${ms1(r.status.version.medianMs)}`, 'process start alone, for scale'],
     );
+  }
+  for (const run of [r.read?.small, r.read?.big].filter(Boolean)) {
+    rows.push([`es read --json, ${count(run.events)} events`, mb(run.maxRssKb), `peak RSS; ${ms(run.wallMs)} (${rate(run.events / (run.wallMs / 1000))}), ${(run.bytes / 2 ** 20).toFixed(0)} MB of JSON through a pipe`]);
   }
   if (r.follow) {
     rows.push([

@@ -1,4 +1,6 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Ora } from 'ora';
+import { environment } from '../core/errors.js';
 
 export type LogFormat = 'text' | 'json';
 
@@ -104,6 +106,15 @@ export class Output {
     }
   }
 
+  /**
+   * Results too large to hold (`es read`), written chunk by chunk at the reader's pace: each write
+   * waits while stdout's buffer is full, and says false once the reader has gone (EPIPE: `| head`),
+   * the quiet end of such a command.
+   */
+  resultStream(): ResultStream {
+    return new ResultStream(this.stdout);
+  }
+
   async spinner(text: string): Promise<Ora | null> {
     if (!this.interactive) return null;
     const { default: ora } = await import('ora');
@@ -122,6 +133,61 @@ export class Output {
   }
 }
 
+export class ResultStream {
+  private gone = false;
+  private failure: Error | null = null;
+
+  constructor(private readonly stream: NodeJS.WriteStream) {
+    // Stays attached: after EPIPE, Node may report the closed pipe again, and an unheard 'error' would crash.
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') this.gone = true;
+      // A full disk or a broken device: the output is incomplete, which the caller must learn (exit 3).
+      else this.failure ??= environment(`cannot write the output: ${error.message}`, error);
+    });
+  }
+
+  /** False once the reader has gone; nothing more need be written. */
+  async write(text: string): Promise<boolean> {
+    if (!this.gone && !this.failure) {
+      if (this.stream.write(text)) await nextTurn();
+      else await this.drained();
+    }
+    if (this.failure) throw this.failure;
+    return !this.gone;
+  }
+
+  /** Drained, or failed: a turn of the event loop also lets a pending 'error' (EPIPE) arrive. */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.stream.off('drain', done);
+        this.stream.off('close', done);
+        this.stream.off('error', done);
+        resolve();
+      };
+      this.stream.on('drain', done);
+      this.stream.on('close', done);
+      this.stream.on('error', done);
+    });
+  }
+}
+
+/**
+ * Text from the log (stream ids, types, error messages) for a terminal or a log: control characters
+ * (ESC, CR, NUL…), line and paragraph separators and bidirectional overrides are shown as escapes,
+ * so an id cannot move the cursor, recolour the screen or fake a line. JSON output escapes by itself.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0);
+    return ESCAPES[c] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  });
+}
+
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
 export const formatCount = (n: number): string => n.toLocaleString('en-US');
 
 export const plural = (n: number, word: string): string => `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
@@ -131,6 +197,15 @@ export function formatDuration(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
   const minutes = Math.floor(ms / 60_000);
   return `${minutes}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+/** An age for a table, in the largest unit that reads well: 0.3s, 45.2s, 12m 5s, 3h 20m, 330d 3h. */
+export function formatAge(seconds: number): string {
+  if (seconds < 59.95) return `${Math.max(0, seconds).toFixed(1)}s`;
+  const s = Math.round(seconds);
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`;
 }
 
 export function formatRate(count: number, ms: number): string {

@@ -111,7 +111,14 @@ export interface EventStore<Db = unknown> {
   importEvents<E extends NewStreamEvent>(chunks: AsyncIterable<readonly E[]> | Iterable<readonly E[]>): Promise<ImportResult>;
   /** `importEvents` of one array. */
   appendMany(events: readonly NewStreamEvent[]): Promise<ImportResult>;
+  /** Every matching event at once: for small reads (one stream, a limit). */
   read(options: ReadOptions): Promise<StoredEvent[]>;
+  /**
+   * The same events, a page of at most `pageSize` at a time, each page read when the caller asks for
+   * it (keyset on position, or version within a stream), so memory stays flat with the log's size
+   * and a caller that stops early reads no further. Stops at the first short page.
+   */
+  readPages(options: ReadOptions, pageSize: number): AsyncIterable<StoredEvent[]>;
   readBatch(query: BatchQuery): Promise<Batch>;
   lastEvent(streamId: string): Promise<StoredEvent | undefined>;
   /** Position of the last event outside system streams (0 when there is none). */

@@ -203,6 +203,30 @@ export function eventStoreContract(name: string, open: OpenStore): void {
         expect(await store.read({ streamId: 'nope' })).toEqual([]);
       });
 
+      it('readPages gives what read gives, page by page, for every option and page size', async () => {
+        const { user, all } = await seed(store);
+        const collect = async (options: Parameters<typeof store.read>[0], size: number) => {
+          const pages: StoredEvent[][] = [];
+          for await (const page of store.readPages(options, size)) pages.push(page);
+          return pages;
+        };
+        const mid = user[2]!.position;
+        const optionSets = [{}, { includeSystem: true }, { from: mid }, { from: mid, limit: 3 }, { limit: 0 }, { streamId: 's1' }, { streamId: '$sys', from: all[1]!.position }, { streamId: 's1', limit: 2 }, { streamId: 'nope' }];
+        for (const options of optionSets) {
+          for (const size of [1, 2, 3, 1000]) {
+            const pages = await collect(options, size);
+            const label = JSON.stringify({ options, size });
+            expect(pages.flat(), label).toEqual(await store.read(options));
+            expect(pages.every((page) => page.length >= 1 && page.length <= size), label).toBe(true);
+          }
+        }
+        // A caller that stops after the first page reads no further.
+        for await (const page of store.readPages({}, 2)) {
+          expect(positions(page)).toEqual(positions(user.slice(0, 2)));
+          break;
+        }
+      });
+
       it('hides system streams unless asked for or named; lastEvent sees them', async () => {
         const { all } = await seed(store);
         expect((await store.read({})).some((e) => e.streamId.startsWith('$'))).toBe(false);

@@ -3,6 +3,7 @@ import type { Database } from 'better-sqlite3';
 import { EsError } from '../../core/errors.js';
 import { isSystemStream, type ExpectedVersion, type NewEvent } from '../../core/events.js';
 import type { AppendResult } from '../../ports/event-store.js';
+import { ORDINAL_VALUES } from './ordinals.js';
 
 export function checkExpectedVersion(streamId: string, current: number, expected: ExpectedVersion): void {
   if (expected === 'any') return;
@@ -21,8 +22,8 @@ export function prepareAppend(db: Database) {
     'SELECT max(version) AS v FROM events WHERE stream_id = ?',
   );
   const insert = db.prepare(
-    `INSERT INTO events (id, stream_id, version, type, data, metadata, recorded_at, system)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO events (id, stream_id, version, type, data, metadata, recorded_at, system, seq, type_seq)
+     VALUES (@id, @streamId, @version, @type, @data, @metadata, ${ORDINAL_VALUES})`,
   );
 
   return {
@@ -37,16 +38,16 @@ export function prepareAppend(db: Database) {
       let version = startVersion;
       for (const event of events) {
         version += 1;
-        const info = insert.run(
-          event.id ?? randomUUID(),
+        const info = insert.run({
+          id: event.id ?? randomUUID(),
           streamId,
           version,
-          event.type,
-          JSON.stringify(event.data ?? {}),
-          JSON.stringify(event.metadata ?? {}),
-          recordedAt,
+          type: event.type,
+          data: JSON.stringify(event.data ?? {}),
+          metadata: JSON.stringify(event.metadata ?? {}),
+          now: recordedAt,
           system,
-        );
+        });
         position = Number(info.lastInsertRowid);
       }
       return { position, version };

@@ -1,9 +1,14 @@
 import type { Database } from 'better-sqlite3';
+import { EsError } from '../../core/errors.js';
 import type { StoredEvent } from '../../core/events.js';
 import type { ReadOptions } from '../../ports/event-store.js';
 import { EVENT_COLUMNS, toEvent, type EventRow } from './rows.js';
 
-/** `es read`: all events, or one stream's, in position order. */
+/**
+ * `es read`: all events, or one stream's, in position order; whole or page by page. A page carries on
+ * after the previous page's last event: by position, or by version within a stream, whose index is
+ * (stream_id, version) and whose versions grow with positions.
+ */
 export function prepareRead(db: Database) {
   const all = db.prepare<[number, number], EventRow>(
     `SELECT ${EVENT_COLUMNS} FROM events NOT INDEXED WHERE position >= ? ORDER BY position LIMIT ?`,
@@ -14,16 +19,38 @@ export function prepareRead(db: Database) {
   const stream = db.prepare<[string, number, number], EventRow>(
     `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND position >= ? ORDER BY version LIMIT ?`,
   );
-  return (options: ReadOptions): StoredEvent[] => {
-    const from = options.from ?? 0;
-    const limit = options.limit ?? -1;
-    const rows =
-      options.streamId !== undefined
-        ? stream.all(options.streamId, from, limit)
-        : options.includeSystem
-          ? all.all(from, limit)
-          : user.all(from, limit);
-    return rows.map(toEvent);
+  const streamAfter = db.prepare<[string, number, number], EventRow>(
+    `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND version > ? ORDER BY version LIMIT ?`,
+  );
+
+  /** Rows from `from` on, or, within a stream, after `afterVersion` once a page has been read. */
+  function rows(options: ReadOptions, from: number, afterVersion: number | null, limit: number): EventRow[] {
+    if (options.streamId === undefined) return (options.includeSystem ? all : user).all(from, limit);
+    if (afterVersion !== null) return streamAfter.all(options.streamId, afterVersion, limit);
+    return stream.all(options.streamId, from, limit);
+  }
+
+  return {
+    read(options: ReadOptions): StoredEvent[] {
+      return rows(options, options.from ?? 0, null, options.limit ?? -1).map(toEvent);
+    },
+    async *pages(options: ReadOptions, pageSize: number): AsyncGenerator<StoredEvent[]> {
+      if (!(pageSize >= 1)) throw new EsError('USAGE', `page size must be at least 1 (got ${pageSize})`);
+      let left = options.limit ?? Number.POSITIVE_INFINITY;
+      let from = options.from ?? 0;
+      let afterVersion: number | null = null;
+      while (left > 0) {
+        const wanted = Math.min(pageSize, left);
+        const page = rows(options, from, afterVersion, wanted);
+        const last = page[page.length - 1];
+        if (!last) return;
+        from = last.position + 1;
+        afterVersion = last.version;
+        left -= page.length;
+        yield page.map(toEvent);
+        if (page.length < wanted) return;
+      }
+    },
   };
 }
 
@@ -44,19 +71,4 @@ export function prepareHead(db: Database) {
     'SELECT position FROM events NOT INDEXED WHERE system = 0 ORDER BY position DESC LIMIT 1',
   );
   return (): number => head.get()?.position ?? 0;
-}
-
-/** What a projection at `after` still has to process, and how old the oldest of it is. */
-export function preparePending(db: Database) {
-  const allTypes = db.prepare<[number], { n: number; oldest: string | null }>(
-    'SELECT count(*) AS n, min(recorded_at) AS oldest FROM events NOT INDEXED WHERE position > ? AND system = 0',
-  );
-  const someTypes = db.prepare<[number, string], { n: number; oldest: string | null }>(
-    `SELECT count(*) AS n, min(recorded_at) AS oldest FROM events
-     WHERE system = 0 AND position > ? AND type IN (SELECT value FROM json_each(?))`,
-  );
-  return (after: number, types: readonly string[] | null) => {
-    const row = types === null ? allTypes.get(after) : someTypes.get(after, JSON.stringify(types));
-    return { count: row?.n ?? 0, oldestRecordedAt: row?.oldest ?? null };
-  };
 }

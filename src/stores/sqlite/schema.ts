@@ -1,9 +1,12 @@
 import type { Database } from 'better-sqlite3';
 import { environment } from '../../core/errors.js';
+import { ensureOrdinals, ORDINALS_SCHEMA_VERSION } from './ordinals.js';
 
 /** Marks a SQLite file as an `es` event store ("es" in ASCII), so a foreign database is recognised. */
 export const APPLICATION_ID = 0x6573;
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = ORDINALS_SCHEMA_VERSION;
+/** Versions this code opens: 1 is upgraded on open (see ordinals.ts). */
+const OPENS_VERSIONS = [1, SCHEMA_VERSION];
 
 // One row per projection being worked on; the holder renews expires_at (ms since the epoch).
 const LOCKS_DDL = `
@@ -45,16 +48,18 @@ export function ensureSchema(db: Database, path: string, create: boolean): void 
   const appId = pragmaNumber(db, 'application_id');
   if (appId === APPLICATION_ID) {
     const version = pragmaNumber(db, 'user_version');
-    if (version !== SCHEMA_VERSION) {
+    if (!OPENS_VERSIONS.includes(version)) {
       throw environment(`${path}: event store schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
     }
     // Stores written before the lock table existed get it on first open.
     const locks = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'es_locks'`).get();
     if (!locks) db.exec(LOCKS_DDL);
+    ensureOrdinals(db);
     return;
   }
   const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number };
   if (appId !== 0 || tables.n > 0) throw environment(`${path}: not an es event store (a different SQLite database)`);
   if (!create) throw environment(`${path}: not an es event store (the database is empty)`);
   db.transaction(() => db.exec(DDL)).immediate();
+  ensureOrdinals(db);
 }

@@ -17,7 +17,8 @@ import type {
 } from '../../ports/event-store.js';
 import { checkExpectedVersion, prepareAppend } from './append.js';
 import { prepareImport, startImport } from './import.js';
-import { prepareHead, prepareLastEvent, preparePending, prepareRead } from './read.js';
+import { prepareHead, prepareLastEvent, prepareRead } from './read.js';
+import { preparePending } from './pending.js';
 import { prepareReadBatch } from './read-batch.js';
 import { ensureSchema } from './schema.js';
 import { prepareTrim } from './trim.js';
@@ -60,7 +61,8 @@ function openDatabase(path: string, options: SqliteOpenOptions): Database {
     if (!exists) chmodSync(path, 0o644);
   } catch (error) {
     db.close();
-    if (error instanceof EsError) throw error;
+    // Busy: another process holds the write lock past the timeout (upgrading the store, say): exit 75, try later.
+    if (error instanceof EsError || /^SQLITE_BUSY/.test(String((error as { code?: unknown }).code))) throw error;
     const code = (error as { code?: string }).code;
     const why =
       code === 'SQLITE_NOTADB' ? 'not an es event store' : code === 'SQLITE_CORRUPT' ? 'the database file is damaged' : 'cannot open event store';
@@ -165,7 +167,11 @@ export class SqliteEventStore implements EventStore<Database> {
   }
 
   async read(options: ReadOptions): Promise<StoredEvent[]> {
-    return this.readOp()(options);
+    return this.readOp().read(options);
+  }
+
+  readPages(options: ReadOptions, pageSize: number): AsyncIterable<StoredEvent[]> {
+    return this.readOp().pages(options, pageSize);
   }
 
   readBatchSync(query: BatchQuery): Batch {

@@ -5,7 +5,7 @@ import { sleep } from '../../../engine/retry.js';
 import { status as computeStatus, type StatusReport, type StatusRow, type Thresholds } from '../../../engine/status.js';
 import type { EventStore } from '../../../ports/event-store.js';
 import type { Context } from '../../context.js';
-import { formatCount, plural, type Output } from '../../output.js';
+import { formatAge, formatCount, plural, printable, type Output } from '../../output.js';
 import { renderPrometheus } from '../../prometheus.js';
 import { trapStopSignals } from '../../signals.js';
 
@@ -32,7 +32,8 @@ function age(iso: string | null): string {
   const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
   if (seconds < 120) return `${seconds}s ago`;
   if (seconds < 7200) return `${Math.round(seconds / 60)}m ago`;
-  return `${Math.round(seconds / 3600)}h ago`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)}h ago`;
+  return `${Math.round(seconds / 86_400)}d ago`;
 }
 
 function showTable(out: Output, report: StatusReport): void {
@@ -43,14 +44,18 @@ function showTable(out: Output, report: StatusReport): void {
       String(row.version),
       formatCount(row.position),
       formatCount(row.lag),
-      row.lag > 0 ? `${row.lagSeconds.toFixed(1)}s` : '-',
+      row.lag > 0 ? formatAge(row.lagSeconds) : '-',
       stateCell(out, row),
       age(row.lastCheckpointAt),
     ]),
     ['left', 'right', 'right', 'right', 'right', 'left', 'left'],
   );
   for (const row of report.projections) {
-    if (row.error) out.line(out.color.red(`${row.name}: faulted at position ${row.error.position} (${row.error.type}, id ${row.error.eventId}): ${row.error.message}`));
+    if (row.error) {
+      // The type, id and message come from the log and from handler code: shown escaped, on one line.
+      const { position, type, eventId, message } = row.error;
+      out.line(out.color.red(`${row.name}: faulted at position ${position} (${printable(String(type))}, id ${printable(String(eventId))}): ${printable(message)}`));
+    }
     if (row.state === 'stale-version') out.line(out.color.yellow(`${row.name}: version changed; run \`es project rebuild ${row.name}\``));
     if (row.deadLetters > 0) {
       out.line(out.color.yellow(`${row.name}: ${plural(row.deadLetters, 'event')} in $deadletter-${row.name} (es read --stream '$deadletter-${row.name}')`));
