@@ -1,4 +1,5 @@
 import type { ClientBase, Pool } from 'pg';
+import { EsError } from '../../core/errors.js';
 import type { StoredEvent } from '../../core/events.js';
 import type { Pending, ReadOptions } from '../../ports/event-store.js';
 import { PG_EVENT_COLUMNS, toEvent, toNumber, type PgEventRow } from './rows.js';
@@ -76,4 +77,32 @@ export async function cursorBefore(db: Queryable, schema: string, position: numb
   );
   // Strictly after (tx, position - 1): that transaction's events from \`position\` on, and all later ones.
   return { transactionId: rows[0]?.tx ?? '0', position: position - 1 };
+}
+
+/** `readEvents` a page at a time, each page read when asked for: by position, or by version in a stream. */
+export async function* readEventPages(db: Queryable, schema: string, options: ReadOptions, pageSize: number): AsyncGenerator<StoredEvent[]> {
+  if (!(pageSize >= 1)) throw new EsError('USAGE', `page size must be at least 1 (got ${pageSize})`);
+  let left = options.limit ?? Number.POSITIVE_INFINITY;
+  let from = options.from ?? 0;
+  let afterVersion = 0;
+  while (left > 0) {
+    const wanted = Math.min(pageSize, left);
+    const page =
+      options.streamId !== undefined
+        ? (
+            await db.query<PgEventRow>(
+              `SELECT ${PG_EVENT_COLUMNS} FROM "${schema}".events e WHERE e.stream_id = $1 AND e.position >= $2 AND e.version > $3
+               ORDER BY e.version LIMIT $4`,
+              [options.streamId, from, afterVersion, wanted],
+            )
+          ).rows.map(toEvent)
+        : await readEvents(db, schema, { ...options, from, limit: wanted });
+    const last = page[page.length - 1];
+    if (!last) return;
+    from = options.streamId !== undefined ? from : last.position + 1;
+    afterVersion = last.version;
+    left -= page.length;
+    yield page;
+    if (page.length < wanted) return;
+  }
 }

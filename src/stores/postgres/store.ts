@@ -18,7 +18,7 @@ import { commitInTransaction } from './commit.js';
 import { checkServerVersion, createPool, describeConnectFailure, isConnectionError, isDroppedConnection } from './connect.js';
 import { finishImport, importChunk, startImport } from './import.js';
 import { pgLocks } from './locks.js';
-import { cursorBefore, head, lastEvent, pending, readEvents } from './read.js';
+import { cursorBefore, head, lastEvent, pending, readEventPages, readEvents } from './read.js';
 import { readBatch } from './read-batch.js';
 import { ensureSchema } from './schema.js';
 import { parsePostgresUrl, type PostgresLocation } from './url.js';
@@ -174,6 +174,10 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
 
   async read(options: ReadOptions): Promise<StoredEvent[]> {
     return readEvents(this.pool, this.schema, options);
+  }
+
+  readPages(options: ReadOptions, pageSize: number): AsyncIterable<StoredEvent[]> {
+    return readEventPages(this.pool, this.schema, options, pageSize);
   }
 
   async readBatch(query: BatchQuery): Promise<Batch> {
