@@ -72,13 +72,13 @@ function timed(command, commandArgs) {
 }
 
 async function followLatency(url) {
+  const { openStore } = await import(join(ROOT, 'dist/index.js'));
+  const store = await openStore(url, { create: true });
   const child = spawn(process.execPath, [ES, '--db', url, '--projections', join(ROOT, 'bench/postgres'), 'project', 'run', 'latency', '--follow'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  const { openStore } = await import(join(ROOT, 'dist/index.js'));
-  const store = await openStore(url);
   const watcher = new pg.Client({ connectionString: url.replace(/schema=[^&]*&?/, '') });
   await watcher.connect();
   const schema = new URL(url).searchParams.get('schema');
@@ -136,7 +136,7 @@ try {
     await admin.query(`ANALYZE "${schema}".events`);
   }
   await admin.end();
-  const sqlite = await cachedStore(join(ROOT, 'bench/.data'), EVENTS, log);
+  const sqlite = (await cachedStore(join(ROOT, 'bench/.data'), EVENTS, log)).path;
 
   const es = [];
   const floor = [];
