@@ -56,7 +56,9 @@ function openDatabase(path: string, options: SqliteOpenOptions): Database {
     // Recognise the file first: a mistyped --db must not switch someone else's database to WAL.
     ensureSchema(db, path, options.create ?? false);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    // Durable by default: a commit returns once its WAL frames are on disk. Only projection
+    // batches opt out (see relaxed()), so a write path added later is safe without thinking of it.
+    db.pragma('synchronous = FULL');
     if (!exists) chmodSync(path, 0o644);
   } catch (error) {
     db.close();
@@ -159,7 +161,27 @@ export class SqliteEventStore implements EventStore<Database> {
     return this.pendingOp()(after, types);
   }
 
+  /**
+   * Runs a transaction under synchronous=NORMAL: its commit may be lost on power failure, but only
+   * with every later commit (WAL frames are replayed in order up to the first missing one). A
+   * projection batch and its checkpoint vanish together and are simply replayed; the next durable
+   * append syncs them anyway. WAL mode lets the level change per connection between transactions.
+   */
+  private relaxed<T>(work: () => T): T {
+    if (this.raw.inTransaction) return work();
+    this.raw.pragma('synchronous = NORMAL');
+    try {
+      return work();
+    } finally {
+      this.raw.pragma('synchronous = FULL');
+    }
+  }
+
   commitSync(unit: CommitUnit<Database>): AppendResult {
+    return this.relaxed(() => this.commitNow(unit));
+  }
+
+  private commitNow(unit: CommitUnit<Database>): AppendResult {
     return this.db
       .transaction(() => {
         if (unit.apply) {
