@@ -36,25 +36,60 @@ PRAGMA application_id = ${APPLICATION_ID};
 PRAGMA user_version = ${SCHEMA_VERSION};
 `;
 
-function pragmaNumber(db: Database, name: string): number {
-  return db.pragma(name, { simple: true }) as number;
+interface Header {
+  appId: number;
+  version: number;
+  /** Objects in sqlite_master: 0 for an empty database. */
+  objects: number;
 }
 
-/** Creates the schema in an empty database, or checks that an existing one is an event store. */
-export function ensureSchema(db: Database, path: string, create: boolean): void {
-  const appId = pragmaNumber(db, 'application_id');
-  if (appId === APPLICATION_ID) {
-    const version = pragmaNumber(db, 'user_version');
-    if (version !== SCHEMA_VERSION) {
-      throw environment(`${path}: event store schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
-    }
-    // Stores written before the lock table existed get it on first open.
-    const locks = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'es_locks'`).get();
-    if (!locks) db.exec(LOCKS_DDL);
-    return;
-  }
-  const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number };
-  if (appId !== 0 || tables.n > 0) throw environment(`${path}: not an es event store (a different SQLite database)`);
+function readHeaderNow(db: Database): Header {
+  return {
+    appId: db.pragma('application_id', { simple: true }) as number,
+    version: db.pragma('user_version', { simple: true }) as number,
+    objects: (db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n,
+  };
+}
+
+/** The header as one snapshot: read apart, another process's creation could fall between the reads. */
+function readHeader(db: Database): Header {
+  return db.transaction(() => readHeaderNow(db)).deferred();
+}
+
+/** Throws unless the database is empty and may be made an event store. */
+function refuseForeign(header: Header, path: string, create: boolean): void {
+  if (header.appId !== 0 || header.objects > 0) throw environment(`${path}: not an es event store (a different SQLite database)`);
   if (!create) throw environment(`${path}: not an es event store (the database is empty)`);
-  db.transaction(() => db.exec(DDL)).immediate();
+}
+
+/** Stores written before the lock table existed get it on first open. */
+function ensureLocksTable(db: Database): void {
+  const has = () => db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'es_locks'`).get() !== undefined;
+  if (has()) return;
+  db.transaction(() => {
+    if (!has()) db.exec(LOCKS_DDL);
+  }).immediate();
+}
+
+/**
+ * Creates the schema in an empty database, or checks that an existing one is an event store. Safe
+ * when many processes open a new file at once: creation re-checks under the write lock
+ * (BEGIN IMMEDIATE), so exactly one creates and the others find its store.
+ */
+export function ensureSchema(db: Database, path: string, create: boolean): void {
+  let header = readHeader(db);
+  if (header.appId !== APPLICATION_ID) {
+    refuseForeign(header, path, create);
+    db.transaction(() => {
+      header = readHeaderNow(db);
+      if (header.appId === APPLICATION_ID) return;
+      refuseForeign(header, path, create);
+      db.exec(DDL);
+      header = readHeaderNow(db);
+    }).immediate();
+  }
+  if (header.version !== SCHEMA_VERSION) {
+    throw environment(`${path}: event store schema version ${header.version} is not supported (expected ${SCHEMA_VERSION})`);
+  }
+  ensureLocksTable(db);
 }

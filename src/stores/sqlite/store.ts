@@ -38,6 +38,31 @@ export interface SqliteOpenOptions {
   busyTimeoutMs?: number;
 }
 
+const isBusy = (error: unknown): boolean => String((error as { code?: unknown } | null)?.code).startsWith('SQLITE_BUSY');
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Switches the file to WAL (a persistent setting, so usually a no-op). The switch needs the file to
+ * itself and can fail with SQLITE_BUSY at once, without the busy handler, while another process
+ * reads it (many first writers at once): retried here up to the busy timeout.
+ */
+function useWal(db: Database, timeoutMs: number): void {
+  const mode = () => String(db.pragma('journal_mode', { simple: true })).toLowerCase();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (mode() === 'wal' || String(db.pragma('journal_mode = WAL', { simple: true })).toLowerCase() === 'wal') return;
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+    }
+    if (Date.now() >= deadline) throw environment(`${db.name}: could not switch the store to WAL mode: another process kept it busy`);
+    sleepSync(5 + Math.random() * 20);
+  }
+}
+
 function openDatabase(path: string, options: SqliteOpenOptions): Database {
   const exists = existsSync(path);
   if (!exists && !options.create) {
@@ -55,7 +80,7 @@ function openDatabase(path: string, options: SqliteOpenOptions): Database {
   try {
     // Recognise the file first: a mistyped --db must not switch someone else's database to WAL.
     ensureSchema(db, path, options.create ?? false);
-    db.pragma('journal_mode = WAL');
+    useWal(db, options.busyTimeoutMs ?? BUSY_TIMEOUT_MS);
     // Durable by default: a commit returns once its WAL frames are on disk. Only projection
     // batches opt out (see relaxed()), so a write path added later is safe without thinking of it.
     db.pragma('synchronous = FULL');
