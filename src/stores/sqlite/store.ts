@@ -1,5 +1,5 @@
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { chmodSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { default as SqliteConstructor, Database } from 'better-sqlite3';
 import { EsError, environment } from '../../core/errors.js';
@@ -16,6 +16,7 @@ import type {
   ReadOptions,
 } from '../../ports/event-store.js';
 import { checkExpectedVersion, prepareAppend } from './append.js';
+import { checkStoreFile, makeStoreFolder, openError } from './files.js';
 import { prepareImport } from './import.js';
 import { prepareHead, prepareLastEvent, preparePending, prepareRead } from './read.js';
 import { prepareReadBatch } from './read-batch.js';
@@ -70,12 +71,13 @@ function openDatabase(path: string, options: SqliteOpenOptions): Database {
       `no event store at ${path}: check --db, or create one with \`es append\`, \`es import\` or \`es demo\``,
     );
   }
-  if (!exists) mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  if (exists) checkStoreFile(path, options.create ?? false);
+  else makeStoreFolder(path);
   let db: Database;
   try {
     db = new Sqlite(path, { timeout: options.busyTimeoutMs ?? BUSY_TIMEOUT_MS });
   } catch (error) {
-    throw environment(`cannot open event store ${path}: ${(error as Error).message}`, error);
+    throw openError(path, error);
   }
   try {
     // Recognise the file first: a mistyped --db must not switch someone else's database to WAL.
@@ -84,14 +86,17 @@ function openDatabase(path: string, options: SqliteOpenOptions): Database {
     // Durable by default: a commit returns once its WAL frames are on disk. Only projection
     // batches opt out (see relaxed()), so a write path added later is safe without thinking of it.
     db.pragma('synchronous = FULL');
-    if (!exists) chmodSync(path, 0o644);
+    if (!exists) {
+      try {
+        chmodSync(path, 0o644);
+      } catch {
+        // Another user's process created the file meanwhile: its mode is theirs to choose.
+      }
+    }
   } catch (error) {
     db.close();
     if (error instanceof EsError) throw error;
-    const code = (error as { code?: string }).code;
-    const why =
-      code === 'SQLITE_NOTADB' ? 'not an es event store' : code === 'SQLITE_CORRUPT' ? 'the database file is damaged' : 'cannot open event store';
-    throw environment(`${path}: ${why} (${(error as Error).message})`, error);
+    throw openError(path, error);
   }
   return db;
 }
