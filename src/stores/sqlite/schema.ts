@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { environment } from '../../core/errors.js';
+import { ensureLockIdentityColumns } from './lock-identity.js';
 
 /** Marks a SQLite file as an `es` event store ("es" in ASCII), so a foreign database is recognised. */
 export const APPLICATION_ID = 0x6573;
@@ -92,4 +93,5 @@ export function ensureSchema(db: Database, path: string, create: boolean): void 
     throw environment(`${path}: event store schema version ${header.version} is not supported (expected ${SCHEMA_VERSION})`);
   }
   ensureLocksTable(db);
+  ensureLockIdentityColumns(db);
 }
