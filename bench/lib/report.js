@@ -1,4 +1,5 @@
 // The figures as a terminal table, as BENCHMARKS.md, and as an SVG bar chart.
+import { appendRows } from './append.js';
 
 const n0 = (n) => Math.round(n).toLocaleString('en-US');
 const ms = (v) => (v === null || v === undefined || Number.isNaN(v) ? '–' : `${n0(v)} ms`);
@@ -104,6 +105,7 @@ function figureRows(r) {
       `p90 ${ms1(r.follow.p90)}, max ${ms1(r.follow.max)}; handler ran at p50 ${ms1(r.follow.handlerP50)}`,
     ]);
   }
+  if (r.appends) rows.push(...appendRows(r.appends));
   if (r.peer) {
     const p = r.peer;
     rows.push([`es rebuild streams (${count(p.events)})`, `${rate(p.local.es.engineEventsPerSec)} engine`, `${rate(p.local.es.eventsPerSec)} as a whole process (${ms(p.local.es.wallMs)}); floor ${rate(p.local.floor.eventsPerSec)}`]);
