@@ -63,6 +63,11 @@ export function checkStoreFile(path: string, forWriting: boolean): void {
 export function openError(path: string, error: unknown): EsError {
   const code = String((error as { code?: unknown } | null)?.code ?? '');
   const message = (error as Error)?.message ?? String(error);
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new EsError('LOCKED', `${path}: the event store is busy: another process kept it past the busy timeout; try again later`, {
+      cause: error,
+    });
+  }
   if (code === 'SQLITE_NOTADB') return environment(`${path}: not an es event store (${message})`, error);
   if (code.startsWith('SQLITE_CORRUPT')) return environment(`${path}: the database file is damaged (${message})`, error);
   if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY')) {

@@ -59,7 +59,7 @@ function useWal(db: Database, timeoutMs: number): void {
     } catch (error) {
       if (!isBusy(error)) throw error;
     }
-    if (Date.now() >= deadline) throw environment(`${db.name}: could not switch the store to WAL mode: another process kept it busy`);
+    if (Date.now() >= deadline) throw new EsError('LOCKED', `${db.name}: the event store is busy: another process kept it past the busy timeout; try again later`);
     sleepSync(5 + Math.random() * 20);
   }
 }
