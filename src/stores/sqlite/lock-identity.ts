@@ -7,13 +7,19 @@ import type { Database } from 'better-sqlite3';
  */
 const COLUMNS = { pid_ns: 'TEXT', boot_id: 'TEXT' } as const;
 
+function missingColumns(db: Database): (keyof typeof COLUMNS)[] {
+  const have = new Set((db.prepare('PRAGMA table_info(es_locks)').all() as { name: string }[]).map((c) => c.name));
+  return (Object.keys(COLUMNS) as (keyof typeof COLUMNS)[]).filter((name) => !have.has(name));
+}
+
+/** True when es_locks has every column locks need (false on a read-only store that could not be upgraded). */
+export function hasLockIdentityColumns(db: Database): boolean {
+  return missingColumns(db).length === 0;
+}
+
 export function ensureLockIdentityColumns(db: Database): void {
-  const missing = () => {
-    const have = new Set((db.prepare('PRAGMA table_info(es_locks)').all() as { name: string }[]).map((c) => c.name));
-    return Object.keys(COLUMNS).filter((name) => !have.has(name)) as (keyof typeof COLUMNS)[];
-  };
-  if (missing().length === 0) return;
+  if (hasLockIdentityColumns(db)) return;
   db.transaction(() => {
-    for (const name of missing()) db.exec(`ALTER TABLE es_locks ADD COLUMN ${name} ${COLUMNS[name]}`);
+    for (const name of missingColumns(db)) db.exec(`ALTER TABLE es_locks ADD COLUMN ${name} ${COLUMNS[name]}`);
   }).immediate();
 }

@@ -63,6 +63,20 @@ function refuseForeign(header: Header, path: string, create: boolean): void {
   if (!create) throw environment(`${path}: not an es event store (the database is empty)`);
 }
 
+const isReadOnly = (error: unknown): boolean => String((error as { code?: unknown } | null)?.code).startsWith('SQLITE_READONLY');
+
+/**
+ * Runs an upgrade of an older store's lock table. On a store the process may only read (a backup
+ * mounted read-only) it is skipped: reading needs no locks, and taking one says why it cannot.
+ */
+function upgrade(db: Database, step: (db: Database) => void): void {
+  try {
+    step(db);
+  } catch (error) {
+    if (!isReadOnly(error)) throw error;
+  }
+}
+
 /** Stores written before the lock table existed get it on first open. */
 function ensureLocksTable(db: Database): void {
   const has = () => db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'es_locks'`).get() !== undefined;
@@ -92,6 +106,6 @@ export function ensureSchema(db: Database, path: string, create: boolean): void 
   if (header.version !== SCHEMA_VERSION) {
     throw environment(`${path}: event store schema version ${header.version} is not supported (expected ${SCHEMA_VERSION})`);
   }
-  ensureLocksTable(db);
-  ensureLockIdentityColumns(db);
+  upgrade(db, ensureLocksTable);
+  upgrade(db, ensureLockIdentityColumns);
 }

@@ -23,6 +23,7 @@ import { prepareReadBatch } from './read-batch.js';
 import { ensureSchema } from './schema.js';
 import { prepareTrim } from './trim.js';
 import { prepareLocks } from './locks.js';
+import { hasLockIdentityColumns } from './lock-identity.js';
 import { withStatementCache } from './statement-cache.js';
 
 // better-sqlite3 is CommonJS: required directly, it skips the ES module loader's scan of its source
@@ -137,7 +138,16 @@ export class SqliteEventStore implements EventStore<Database> {
     this.headOp = lazy(() => prepareHead(db));
     this.pendingOp = lazy(() => preparePending(db));
     this.importOp = lazy(() => prepareImport(db, this.appendOps()));
-    this.locks = lazy(() => prepareLocks(db));
+    this.locks = lazy(() => {
+      // A read-only store of an older es could not be upgraded on open; taking a lock writes anyway.
+      if (!hasLockIdentityColumns(db)) throw this.readOnly();
+      return prepareLocks(db);
+    });
+  }
+
+  /** Running a projection writes (its lock, its checkpoints): said once, where the lock is taken. */
+  private readOnly(cause?: unknown): EsError {
+    return environment(`${this.path}: the store file is read-only, so no projection can be run on it`, cause);
   }
 
   isTransient(error: unknown): boolean {
@@ -246,7 +256,12 @@ export class SqliteEventStore implements EventStore<Database> {
     ttlMs: number,
     isDead: (holder: LockOwner) => boolean,
   ): Promise<LockOwner | null> {
-    return this.locks().tryLock(name, owner, ttlMs, isDead);
+    try {
+      return this.locks().tryLock(name, owner, ttlMs, isDead);
+    } catch (error) {
+      if (String((error as { code?: unknown }).code).startsWith('SQLITE_READONLY')) throw this.readOnly(error);
+      throw error;
+    }
   }
 
   async renewLock(name: string, ownerId: string, ttlMs: number): Promise<boolean> {
