@@ -62,6 +62,7 @@ export function parseStoreUrl(url: string, base = process.cwd()): StoreLocation 
   if (url === ':memory:') throw usage(`"${url}": ${MEMORY}`);
   const windowsDrive = process.platform === 'win32' && win32.isAbsolute(url);
   if (scheme !== undefined && !windowsDrive && !isAbsolute(url)) {
+    if (url.startsWith(`${scheme}://`)) throw usage(`"${url}": unsupported store (use sqlite:<path>, a file path or postgres://…)`);
     throw usage(
       `"${url}": unknown store scheme "${scheme}:" (use sqlite:<path>, a file path or postgres://…; ` +
         `for a file whose name has a colon, write ./${url})`,

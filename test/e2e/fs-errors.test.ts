@@ -52,13 +52,14 @@ describe('file-system problems opening the store are exit 3 with one line naming
     }
   });
 
-  it('a store path that is a folder or a device', () => {
+  it('a store path that is a folder or a device, or whose name is too long', () => {
     const dir = openDir();
     mkdirSync(join(dir, 'folder.db'));
     for (const args of [['append', 's', 'A'], ['read']]) {
       expectOneLine(es(dir, ['--db', join(dir, 'folder.db'), ...args]), 3, 'folder.db', 'is a folder');
       expectOneLine(es(dir, ['--db', '/dev/null', ...args]), 3, '/dev/null', 'not a regular file');
     }
+    expectOneLine(es(dir, ['--db', join(dir, `${'n'.repeat(300)}.db`), 'append', 's', 'A']), 3, 'too long');
   });
 
   it('a new store in a folder the user cannot write (EACCES), or below one', () => {

@@ -70,6 +70,9 @@ export function openError(path: string, error: unknown): EsError {
   }
   if (code === 'SQLITE_NOTADB') return environment(`${path}: not an es event store (${message})`, error);
   if (code.startsWith('SQLITE_CORRUPT')) return environment(`${path}: the database file is damaged (${message})`, error);
+  if (code.startsWith('SQLITE_CANTOPEN') && path.split('/').some((part) => Buffer.byteLength(part) > 255)) {
+    return environment(`${path.slice(0, 120)}…: a file or folder name is too long (over 255 bytes)`, error);
+  }
   if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY')) {
     const folder = dirname(path);
     const folderWhy = cannotWrite(folder);
