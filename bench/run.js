@@ -5,6 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { measureAppends } from './lib/append.js';
 import { cachedStore } from './lib/generate.js';
 import { measureFollow } from './lib/follow.js';
 import { measureImport } from './lib/import.js';
@@ -34,6 +35,8 @@ function usage() {
   --status-runs <n>     repetitions of \`es project status\` (default 10)
   --import-runs <n>     repetitions of \`es import\` of --events and --big events as NDJSON, for its
                         peak memory (default 1; 0 skips)
+  --appends <n>         single library appends per run, durable and relaxed side by side (default 2000; 0 skips)
+  --append-runs <n>     repetitions of that pair (default 3)
   --together-args "<a>" extra arguments for the five-projection rebuild (e.g. a group-mode flag)
   --quick               small sizes (50k / 200k, 1 run) written under bench/.data/ unless --out is given
   --out <file>          report (default BENCHMARKS.md; with --quick bench/.data/BENCHMARKS.quick.md)
@@ -58,6 +61,8 @@ function parseArgs(argv) {
     followInterval: 20,
     statusRuns: quick ? 3 : 10,
     importRuns: 1,
+    appends: quick ? 200 : 2000,
+    appendRuns: quick ? 1 : 3,
     togetherArgs: [],
     quick,
     out: quick ? 'bench/.data/BENCHMARKS.quick.md' : 'BENCHMARKS.md',
@@ -67,7 +72,7 @@ function parseArgs(argv) {
   const numbers = {
     '--events': 'events', '--big': 'big', '--runs': 'runs', '--five-runs': 'fiveRuns', '--big-runs': 'bigRuns', '--batch': 'batch',
     '--peer-events': 'peerEvents', '--follow-appends': 'followAppends', '--follow-interval': 'followInterval',
-    '--status-runs': 'statusRuns', '--import-runs': 'importRuns',
+    '--status-runs': 'statusRuns', '--import-runs': 'importRuns', '--appends': 'appends', '--append-runs': 'appendRuns',
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -232,6 +237,16 @@ async function main() {
     } finally {
       for (const f of [followDb, `${followDb}-wal`, `${followDb}-shm`]) rmSync(f, { force: true });
     }
+  }
+
+  // ── 6b: append durability, durable against relaxed ────────────────────────────────────────────
+  if (o.appends > 0) {
+    log(`appends: ${o.appends} library appends, synchronous FULL (es) against NORMAL, ${o.appendRuns} run(s)`);
+    results.appends = await measureAppends({
+      root: ROOT, data, singles: o.appends, batches: o.quick ? 10 : 50, batchSize: 1000, runs: Math.max(1, o.appendRuns), log,
+    });
+    const a = results.appends;
+    log(`  durable ${fmt(a.durable.appendsPerSec)}/s (p50 ${a.durable.p50Ms.toFixed(2)} ms), relaxed ${fmt(a.relaxed.appendsPerSec)}/s (p50 ${a.relaxed.p50Ms.toFixed(2)} ms)`);
   }
 
   // ── 7: the Emmett peer ────────────────────────────────────────────────────────────────────────

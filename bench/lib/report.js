@@ -1,4 +1,5 @@
 // The figures as a terminal table, as BENCHMARKS.md, and as an SVG bar chart.
+import { appendRows } from './append.js';
 
 const n0 = (n) => Math.round(n).toLocaleString('en-US');
 const ms = (v) => (v === null || v === undefined || Number.isNaN(v) ? '–' : `${n0(v)} ms`);
@@ -144,6 +145,7 @@ function figureRows(r) {
       `p90 ${ms1(r.follow.p90)}, max ${ms1(r.follow.max)}; handler ran at p50 ${ms1(r.follow.handlerP50)}`,
     ]);
   }
+  if (r.appends) rows.push(...appendRows(r.appends));
   if (r.peer) {
     const p = r.peer;
     rows.push([`es rebuild streams (${count(p.events)})`, `${rate(p.local.es.engineEventsPerSec)} engine`, `${rate(p.local.es.eventsPerSec)} as a whole process (${ms(p.local.es.wallMs)}); floor ${rate(p.local.floor.eventsPerSec)}`]);
@@ -206,7 +208,7 @@ export function markdown(r, { svg, notes }) {
     '',
     '- **The log**: a seeded generator (bench/lib/generate.js) writes orders (created, items added and removed, placed, payment failed or captured, shipped) for many interleaved streams, about 200 bytes of JSON each, straight into an es store’s own schema. The sequence depends only on the seed, so every size is a prefix of the larger ones.',
     '- **The projections** (bench/projections/) are plain `.mjs` files written the obvious way, `db.prepare(sql).run(…)` in each handler. `streams` takes every event (one upsert per event into a row per stream); the other four take all types (`daily`), three (`customers`), two (`skus`) or one (`revenue`).',
-    '- **The floor** (bench/floor.js) is the loop one would write by hand with better-sqlite3 for `streams`: select the next 1000 events in position order, `JSON.parse` each one’s data, run the same upsert (same SQL text, bench/projections/_sql.mjs), append a `Checkpoint` event to its own checkpoint stream with the expected version checked and trim it to 10, all in one `BEGIN IMMEDIATE` transaction per batch; same pragmas as the store (WAL, synchronous NORMAL). Its five-projection variant does all five upserts in one pass with five checkpoints a batch: a lower bound for a group mode.',
+    '- **The floor** (bench/floor.js) is the loop one would write by hand with better-sqlite3 for `streams`: select the next 1000 events in position order, `JSON.parse` each one’s data, run the same upsert (same SQL text, bench/projections/_sql.mjs), append a `Checkpoint` event to its own checkpoint stream with the expected version checked and trim it to 10, all in one `BEGIN IMMEDIATE` transaction per batch; same pragmas as es’s projection batches (WAL, synchronous NORMAL). Its five-projection variant does all five upserts in one pass with five checkpoints a batch: a lower bound for a group mode.',
     `- **es** is measured as \`node bin/es.js project rebuild …\`, whole process, as a user runs it. The JSON output’s \`durationMs\` (the engine’s own time, without start-up) is reported beside it. The five-projection figure is \`es project rebuild streams customers skus daily revenue${o.togetherArgs.length ? ` ${o.togetherArgs.join(' ')}` : ''}\`, i.e. whatever that command does now.`,
     `- **Peak memory**: max RSS of the whole process, by ${r.rssMethod}.`,
     '- **status**: `es project status --json` (all five projections, each caught up by a real rebuild) as a whole process, and the engine’s `status()` timed in process.',

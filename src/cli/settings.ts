@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { environment } from '../core/errors.js';
 import { isJsonObject } from '../core/events.js';
+import { parseStoreUrl } from '../stores/location.js';
 
 export const DEFAULT_DB = 'sqlite:.es/events.db';
 export const DEFAULT_PROJECTIONS = './projections';
@@ -80,6 +81,17 @@ function rebase(value: string, base: string): string {
   return resolve(base, value);
 }
 
+/** The store named in a configuration file, made absolute from the file's folder; a bad one is exit 3 like any invalid key. */
+function rebaseStore(file: string, value: string, base: string): string {
+  try {
+    const location = parseStoreUrl(value, base);
+    if (location.kind === 'postgres') return location.url;
+    return /^[a-z]+:/i.test(value) ? `sqlite:${location.path}` : location.path;
+  } catch (error) {
+    throw environment(`${file}: "db": ${(error as Error).message}`);
+  }
+}
+
 export function readConfigFile(path: string, required: boolean): ConfigFile {
   if (!existsSync(path)) {
     if (required) throw environment(`configuration file not found: ${path}`);
@@ -97,7 +109,7 @@ export function readConfigFile(path: string, required: boolean): ConfigFile {
   const { projectionOptions, ...top } = parsed;
   checkKeys(path, '', top, { ...TOP_KEYS, projectionOptions: nonEmpty });
   const config = top as ConfigFile;
-  if (config.db !== undefined) config.db = rebase(config.db, base);
+  if (config.db !== undefined) config.db = rebaseStore(path, config.db, base);
   if (config.projections !== undefined) config.projections = rebase(config.projections, base);
   if (projectionOptions !== undefined) config.projectionOptions = readProjectionOptions(path, projectionOptions);
   return config;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EsError } from '../core/errors.js';
 import type { EventStore, LockOwner } from '../ports/event-store.js';
+import { localPidSpace, sharesPidSpace } from './holder-identity.js';
 import { sleep } from './retry.js';
 
 /** A holder that died blocks the next runner for at most this long. */
@@ -26,8 +27,9 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
+/** A holder whose pid means a process here, and that process is gone; otherwise its lease decides. */
 function processIsDead(holder: LockOwner): boolean {
-  if (holder.host !== hostname() || holder.pid === process.pid) return false;
+  if (!sharesPidSpace(holder) || holder.pid === process.pid) return false;
   try {
     process.kill(holder.pid, 0);
     return false;
@@ -50,7 +52,13 @@ export async function acquireProjectionLock(
   name: string,
   options: LockOptions = {},
 ): Promise<HeldLock> {
-  const owner: LockOwner = { id: randomUUID(), pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  const owner: LockOwner = {
+    id: randomUUID(),
+    pid: process.pid,
+    host: hostname(),
+    since: new Date().toISOString(),
+    ...localPidSpace(),
+  };
   const deadline = options.deadline ?? Date.now() + (options.waitMs ?? 0);
   for (;;) {
     const holder = await store.tryLock(name, owner, LOCK_TTL_MS, processIsDead);

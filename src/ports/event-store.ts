@@ -86,6 +86,9 @@ export interface LockOwner {
   pid: number;
   host: string;
   since: string;
+  /** The holder's PID namespace and boot id: its pid is only checked where both match ours. */
+  pidNamespace?: string | null;
+  bootId?: string | null;
 }
 
 /** The port the engine depends on; each backend implements it. */

@@ -7,9 +7,18 @@ interface LockRow {
   host: string;
   since: string;
   expires_at: string;
+  pid_ns: string | null;
+  boot_id: string | null;
 }
 
-const toOwner = (row: LockRow): LockOwner => ({ id: row.owner_id, pid: row.pid, host: row.host, since: row.since });
+const toOwner = (row: LockRow): LockOwner => ({
+  id: row.owner_id,
+  pid: row.pid,
+  host: row.host,
+  since: row.since,
+  pidNamespace: row.pid_ns,
+  bootId: row.boot_id,
+});
 
 /** Milliseconds since the epoch, by the database server's clock. */
 const NOW_MS = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
@@ -30,7 +39,7 @@ export function pgLocks(pool: Pool, schema: string) {
         );
         // Leases run on the server's clock: the hosts sharing a store need not agree on the time.
         const { rows } = await client.query<LockRow & { now: string }>(
-          `SELECT l.owner_id, l.pid, l.host, l.since, l.expires_at, ${NOW_MS} AS now FROM ${table} l WHERE l.name = $1 FOR UPDATE`,
+          `SELECT l.owner_id, l.pid, l.host, l.since, l.expires_at, l.pid_ns, l.boot_id, ${NOW_MS} AS now FROM ${table} l WHERE l.name = $1 FOR UPDATE`,
           [name],
         );
         const row = rows[0];
@@ -40,8 +49,8 @@ export function pgLocks(pool: Pool, schema: string) {
           return toOwner(row);
         }
         await client.query(
-          `UPDATE ${table} SET owner_id = $2, pid = $3, host = $4, since = $5, expires_at = $6 WHERE name = $1`,
-          [name, owner.id, owner.pid, owner.host, owner.since, now + ttlMs],
+          `UPDATE ${table} SET owner_id = $2, pid = $3, host = $4, since = $5, expires_at = $6, pid_ns = $7, boot_id = $8 WHERE name = $1`,
+          [name, owner.id, owner.pid, owner.host, owner.since, now + ttlMs, owner.pidNamespace ?? null, owner.bootId ?? null],
         );
         await client.query('COMMIT');
         return null;

@@ -31,9 +31,10 @@ CREATE TABLE IF NOT EXISTS "${s}".es_locks (
   owner_id   text   NOT NULL,
   pid        integer NOT NULL,
   host       text   NOT NULL,
-  node       text   NOT NULL DEFAULT '',
   since      text   NOT NULL,
-  expires_at bigint NOT NULL
+  expires_at bigint NOT NULL,
+  pid_ns     text,
+  boot_id    text
 );
 CREATE TABLE IF NOT EXISTS "${s}".es_meta (key text PRIMARY KEY, value text NOT NULL);
 INSERT INTO "${s}".es_meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING;

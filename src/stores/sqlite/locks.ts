@@ -7,17 +7,26 @@ interface LockRow {
   host: string;
   since: string;
   expires_at: number;
+  pid_ns: string | null;
+  boot_id: string | null;
 }
 
-const toOwner = (row: LockRow): LockOwner => ({ id: row.owner_id, pid: row.pid, host: row.host, since: row.since });
+const toOwner = (row: LockRow): LockOwner => ({
+  id: row.owner_id,
+  pid: row.pid,
+  host: row.host,
+  since: row.since,
+  pidNamespace: row.pid_ns,
+  bootId: row.boot_id,
+});
 
 /** Projection locks: a row per held lock, with a lease the holder renews. */
 export function prepareLocks(db: Database) {
-  const get = db.prepare<[string], LockRow>('SELECT owner_id, pid, host, since, expires_at FROM es_locks WHERE name = ?');
+  const get = db.prepare<[string], LockRow>('SELECT owner_id, pid, host, since, expires_at, pid_ns, boot_id FROM es_locks WHERE name = ?');
   const put = db.prepare(
-    `INSERT INTO es_locks (name, owner_id, pid, host, since, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+    `INSERT INTO es_locks (name, owner_id, pid, host, since, expires_at, pid_ns, boot_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (name) DO UPDATE SET owner_id = excluded.owner_id, pid = excluded.pid, host = excluded.host,
-       since = excluded.since, expires_at = excluded.expires_at`,
+       since = excluded.since, expires_at = excluded.expires_at, pid_ns = excluded.pid_ns, boot_id = excluded.boot_id`,
   );
   const renew = db.prepare<[number, string, string]>('UPDATE es_locks SET expires_at = ? WHERE name = ? AND owner_id = ?');
   const release = db.prepare<[string, string]>('DELETE FROM es_locks WHERE name = ? AND owner_id = ?');
@@ -27,7 +36,7 @@ export function prepareLocks(db: Database) {
       const now = Date.now();
       const row = get.get(name);
       if (row && row.owner_id !== owner.id && row.expires_at > now && !isDead(toOwner(row))) return toOwner(row);
-      put.run(name, owner.id, owner.pid, owner.host, owner.since, now + ttlMs);
+      put.run(name, owner.id, owner.pid, owner.host, owner.since, now + ttlMs, owner.pidNamespace ?? null, owner.bootId ?? null);
       return null;
     },
   );

@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import { environment } from '../../core/errors.js';
 import { ensureOrdinals, ORDINALS_SCHEMA_VERSION } from './ordinals.js';
+import { ensureLockIdentityColumns } from './lock-identity.js';
 
 /** Marks a SQLite file as an `es` event store ("es" in ASCII), so a foreign database is recognised. */
 export const APPLICATION_ID = 0x6573;
@@ -39,27 +40,76 @@ PRAGMA application_id = ${APPLICATION_ID};
 PRAGMA user_version = ${SCHEMA_VERSION};
 `;
 
-function pragmaNumber(db: Database, name: string): number {
-  return db.pragma(name, { simple: true }) as number;
+interface Header {
+  appId: number;
+  version: number;
+  /** Objects in sqlite_master: 0 for an empty database. */
+  objects: number;
 }
 
-/** Creates the schema in an empty database, or checks that an existing one is an event store. */
-export function ensureSchema(db: Database, path: string, create: boolean): void {
-  const appId = pragmaNumber(db, 'application_id');
-  if (appId === APPLICATION_ID) {
-    const version = pragmaNumber(db, 'user_version');
-    if (!OPENS_VERSIONS.includes(version)) {
-      throw environment(`${path}: event store schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
-    }
-    // Stores written before the lock table existed get it on first open.
-    const locks = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'es_locks'`).get();
-    if (!locks) db.exec(LOCKS_DDL);
-    ensureOrdinals(db);
-    return;
-  }
-  const tables = db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number };
-  if (appId !== 0 || tables.n > 0) throw environment(`${path}: not an es event store (a different SQLite database)`);
+function readHeaderNow(db: Database): Header {
+  return {
+    appId: db.pragma('application_id', { simple: true }) as number,
+    version: db.pragma('user_version', { simple: true }) as number,
+    objects: (db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n,
+  };
+}
+
+/** The header as one snapshot: read apart, another process's creation could fall between the reads. */
+function readHeader(db: Database): Header {
+  return db.transaction(() => readHeaderNow(db)).deferred();
+}
+
+/** Throws unless the database is empty and may be made an event store. */
+function refuseForeign(header: Header, path: string, create: boolean): void {
+  if (header.appId !== 0 || header.objects > 0) throw environment(`${path}: not an es event store (a different SQLite database)`);
   if (!create) throw environment(`${path}: not an es event store (the database is empty)`);
-  db.transaction(() => db.exec(DDL)).immediate();
-  ensureOrdinals(db);
+}
+
+const isReadOnly = (error: unknown): boolean => String((error as { code?: unknown } | null)?.code).startsWith('SQLITE_READONLY');
+
+/**
+ * Runs an upgrade of an older store's lock table. On a store the process may only read (a backup
+ * mounted read-only) it is skipped: reading needs no locks, and taking one says why it cannot.
+ */
+function upgrade(db: Database, step: (db: Database) => void): void {
+  try {
+    step(db);
+  } catch (error) {
+    if (!isReadOnly(error)) throw error;
+  }
+}
+
+/** Stores written before the lock table existed get it on first open. */
+function ensureLocksTable(db: Database): void {
+  const has = () => db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'es_locks'`).get() !== undefined;
+  if (has()) return;
+  db.transaction(() => {
+    if (!has()) db.exec(LOCKS_DDL);
+  }).immediate();
+}
+
+/**
+ * Creates the schema in an empty database, or checks that an existing one is an event store. Safe
+ * when many processes open a new file at once: creation re-checks under the write lock
+ * (BEGIN IMMEDIATE), so exactly one creates and the others find its store.
+ */
+export function ensureSchema(db: Database, path: string, create: boolean): void {
+  let header = readHeader(db);
+  if (header.appId !== APPLICATION_ID) {
+    refuseForeign(header, path, create);
+    db.transaction(() => {
+      header = readHeaderNow(db);
+      if (header.appId === APPLICATION_ID) return;
+      refuseForeign(header, path, create);
+      db.exec(DDL);
+      header = readHeaderNow(db);
+    }).immediate();
+  }
+  if (!OPENS_VERSIONS.includes(header.version)) {
+    throw environment(`${path}: event store schema version ${header.version} is not supported (expected ${SCHEMA_VERSION})`);
+  }
+  upgrade(db, ensureLocksTable);
+  upgrade(db, ensureLockIdentityColumns);
+  upgrade(db, ensureOrdinals);
 }

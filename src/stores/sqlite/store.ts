@@ -1,5 +1,5 @@
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { chmodSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { default as SqliteConstructor, Database } from 'better-sqlite3';
 import { EsError, environment } from '../../core/errors.js';
@@ -16,6 +16,7 @@ import type {
   ReadOptions,
 } from '../../ports/event-store.js';
 import { checkExpectedVersion, prepareAppend } from './append.js';
+import { checkStoreFile, makeStoreFolder, openError } from './files.js';
 import { prepareImport, startImport } from './import.js';
 import { prepareHead, prepareLastEvent, prepareRead } from './read.js';
 import { preparePending } from './pending.js';
@@ -23,6 +24,7 @@ import { prepareReadBatch } from './read-batch.js';
 import { ensureSchema } from './schema.js';
 import { prepareTrim } from './trim.js';
 import { prepareLocks } from './locks.js';
+import { hasLockIdentityColumns } from './lock-identity.js';
 import { withStatementCache } from './statement-cache.js';
 
 // better-sqlite3 is CommonJS: required directly, it skips the ES module loader's scan of its source
@@ -39,6 +41,31 @@ export interface SqliteOpenOptions {
   busyTimeoutMs?: number;
 }
 
+const isBusy = (error: unknown): boolean => String((error as { code?: unknown } | null)?.code).startsWith('SQLITE_BUSY');
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Switches the file to WAL (a persistent setting, so usually a no-op). The switch needs the file to
+ * itself and can fail with SQLITE_BUSY at once, without the busy handler, while another process
+ * reads it (many first writers at once): retried here up to the busy timeout.
+ */
+function useWal(db: Database, timeoutMs: number): void {
+  const mode = () => String(db.pragma('journal_mode', { simple: true })).toLowerCase();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (mode() === 'wal' || String(db.pragma('journal_mode = WAL', { simple: true })).toLowerCase() === 'wal') return;
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+    }
+    if (Date.now() >= deadline) throw new EsError('LOCKED', `${db.name}: the event store is busy: another process kept it past the busy timeout; try again later`);
+    sleepSync(5 + Math.random() * 20);
+  }
+}
+
 function openDatabase(path: string, options: SqliteOpenOptions): Database {
   const exists = existsSync(path);
   if (!exists && !options.create) {
@@ -46,27 +73,32 @@ function openDatabase(path: string, options: SqliteOpenOptions): Database {
       `no event store at ${path}: check --db, or create one with \`es append\`, \`es import\` or \`es demo\``,
     );
   }
-  if (!exists) mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  if (exists) checkStoreFile(path, options.create ?? false);
+  else makeStoreFolder(path);
   let db: Database;
   try {
     db = new Sqlite(path, { timeout: options.busyTimeoutMs ?? BUSY_TIMEOUT_MS });
   } catch (error) {
-    throw environment(`cannot open event store ${path}: ${(error as Error).message}`, error);
+    throw openError(path, error);
   }
   try {
     // Recognise the file first: a mistyped --db must not switch someone else's database to WAL.
     ensureSchema(db, path, options.create ?? false);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    if (!exists) chmodSync(path, 0o644);
+    useWal(db, options.busyTimeoutMs ?? BUSY_TIMEOUT_MS);
+    // Durable by default: a commit returns once its WAL frames are on disk. Only projection
+    // batches opt out (see relaxed()), so a write path added later is safe without thinking of it.
+    db.pragma('synchronous = FULL');
+    if (!exists) {
+      try {
+        chmodSync(path, 0o644);
+      } catch {
+        // Another user's process created the file meanwhile: its mode is theirs to choose.
+      }
+    }
   } catch (error) {
     db.close();
-    // Busy: another process holds the write lock past the timeout (upgrading the store, say): exit 75, try later.
-    if (error instanceof EsError || /^SQLITE_BUSY/.test(String((error as { code?: unknown }).code))) throw error;
-    const code = (error as { code?: string }).code;
-    const why =
-      code === 'SQLITE_NOTADB' ? 'not an es event store' : code === 'SQLITE_CORRUPT' ? 'the database file is damaged' : 'cannot open event store';
-    throw environment(`${path}: ${why} (${(error as Error).message})`, error);
+    if (error instanceof EsError) throw error;
+    throw openError(path, error);
   }
   return db;
 }
@@ -107,7 +139,16 @@ export class SqliteEventStore implements EventStore<Database> {
     this.headOp = lazy(() => prepareHead(db));
     this.pendingOp = lazy(() => preparePending(db));
     this.importOp = lazy(() => prepareImport(db, this.appendOps()));
-    this.locks = lazy(() => prepareLocks(db));
+    this.locks = lazy(() => {
+      // A read-only store of an older es could not be upgraded on open; taking a lock writes anyway.
+      if (!hasLockIdentityColumns(db)) throw this.readOnly();
+      return prepareLocks(db);
+    });
+  }
+
+  /** Running a projection writes (its lock, its checkpoints): said once, where the lock is taken. */
+  private readOnly(cause?: unknown): EsError {
+    return environment(`${this.path}: the store file is read-only, so no projection can be run on it`, cause);
   }
 
   isTransient(error: unknown): boolean {
@@ -194,8 +235,28 @@ export class SqliteEventStore implements EventStore<Database> {
     return this.pendingOp()(after, types);
   }
 
+  /**
+   * Runs a transaction under synchronous=NORMAL: its commit may be lost on power failure, but only
+   * with every later commit (WAL frames are replayed in order up to the first missing one). A
+   * projection batch and its checkpoint vanish together and are simply replayed; the next durable
+   * append syncs them anyway. WAL mode lets the level change per connection between transactions.
+   */
+  private relaxed<T>(work: () => T): T {
+    if (this.raw.inTransaction) return work();
+    this.raw.pragma('synchronous = NORMAL');
+    try {
+      return work();
+    } finally {
+      this.raw.pragma('synchronous = FULL');
+    }
+  }
+
   commitSync(unit: CommitUnit<Database>): AppendResult {
     this.notImporting();
+    return this.relaxed(() => this.commitNow(unit));
+  }
+
+  private commitNow(unit: CommitUnit<Database>): AppendResult {
     return this.db
       .transaction(() => {
         if (unit.apply) {
@@ -230,7 +291,12 @@ export class SqliteEventStore implements EventStore<Database> {
     ttlMs: number,
     isDead: (holder: LockOwner) => boolean,
   ): Promise<LockOwner | null> {
-    return this.locks().tryLock(name, owner, ttlMs, isDead);
+    try {
+      return this.locks().tryLock(name, owner, ttlMs, isDead);
+    } catch (error) {
+      if (String((error as { code?: unknown }).code).startsWith('SQLITE_READONLY')) throw this.readOnly(error);
+      throw error;
+    }
   }
 
   async renewLock(name: string, ownerId: string, ttlMs: number): Promise<boolean> {
