@@ -7,6 +7,14 @@ export interface AppendResult {
   version: number;
 }
 
+export interface AppendOptions {
+  /**
+   * PostgreSQL: a node-postgres client inside the caller's open transaction (the transactional
+   * outbox). The events appear when the caller commits and vanish if it rolls back.
+   */
+  client?: unknown;
+}
+
 export interface ReadOptions {
   /** Only this stream (system streams included when named). */
   streamId?: string;
@@ -100,7 +108,7 @@ export interface EventStore<Db = unknown> {
   readonly synchronous: boolean;
   /** A busy or locked database: worth retrying, not a fault. */
   isTransient(error: unknown): boolean;
-  append(streamId: string, events: NewEvent[], expectedVersion?: ExpectedVersion): Promise<AppendResult>;
+  append(streamId: string, events: NewEvent[], expectedVersion?: ExpectedVersion, options?: AppendOptions): Promise<AppendResult>;
   /**
    * Appends events of many streams in one transaction, all or nothing; ids already stored (or seen
    * earlier in the same call) are skipped when identical and refused when they differ (USAGE, with

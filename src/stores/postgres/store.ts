@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { EsError, usage } from '../../core/errors.js';
 import type { ExpectedVersion, NewEvent, NewStreamEvent, StoredEvent } from '../../core/events.js';
 import type {
+  AppendOptions,
   AppendResult,
   Batch,
   BatchQuery,
@@ -27,7 +28,7 @@ export interface PgOpenOptions {
   create?: boolean;
 }
 
-export interface PgAppendOptions {
+export interface PgAppendOptions extends AppendOptions {
   /** A node-postgres client inside the caller's open transaction: the events commit with it. */
   client?: pg.ClientBase;
 }
