@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateShop } from '../../demo/shop.js';
 import { runTogether } from '../../engine/run-together.js';
@@ -45,7 +45,13 @@ export async function demo(ctx: Context) {
   await work(ctx, projections, runTogether, {});
   const report = await status(store, projections);
   out.line(`head ${formatCount(report.head)}; ${report.projections.map((p) => `${p.name} ${p.state}`).join(', ')}`);
-  out.line(`next: ${nextCommands(ctx, own ? undefined : folder)}`);
+  out.line(`next: ${nextCommands(ctx, own ? undefined : shortest(folder))}`);
+}
+
+/** A folder as typed from here: relative when it is below the working directory. */
+function shortest(folder: string): string {
+  const near = relative(process.cwd(), folder);
+  return near !== '' && !near.startsWith('..') && !isAbsolute(near) ? near : folder;
 }
 
 /** A value as the shell reads it back. */
