@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EsError, errorMessage } from '../core/errors.js';
 import type { ExpectedVersion, StoredEvent } from '../core/events.js';
 import type { Projection } from '../core/projection.js';
-import type { CommitUnit, Cursor, EventStore } from '../ports/event-store.js';
+import type { Batch, CommitUnit, Cursor, EventStore } from '../ports/event-store.js';
 import {
   CHECKPOINT_KEEP,
   LIFECYCLE,
@@ -207,6 +207,11 @@ export async function runProjection<Db>(
 
   const pollMs = options.pollMs ?? 25;
   report();
+  const readNext = (after: number, from: Cursor | undefined): Promise<Batch> =>
+    retryTransient(store, () =>
+      store.readBatch({ after, types: projection.types, limit: options.batchSize, ...(from ? { cursor: from } : {}) }),
+    );
+  let prefetched: Promise<Batch> | null = null;
   batches: for (;;) {
     // A synchronous store never leaves the microtask queue; yield so signals and timers get their turn.
     await yieldToEventLoop();
@@ -215,13 +220,19 @@ export async function runProjection<Db>(
       const caughtUp = options.follow && (await store.pending(position, projection.types, cursor)).count === 0;
       return result(caughtUp ? 'up-to-date' : 'behind', { interrupted: true, deadLettered });
     }
-    const batch = await retryTransient(store, () =>
-      store.readBatch({ after: position, types: projection.types, limit: options.batchSize, ...(cursor ? { cursor } : {}) }),
-    );
+    const batch = await (prefetched ?? readNext(position, cursor));
+    prefetched = null;
     if (batch.scannedTo <= position) {
       if (!options.follow) break;
       await (store.waitForAppend ? store.waitForAppend(NOTIFIED_POLL_MS, options.signal) : sleep(pollMs, options.signal));
       continue;
+    }
+    // An async store reads the next batch while this one commits, so a rebuild is not a sum of
+    // round trips. Only when this batch is full (a backlog): a follower at the head waits for
+    // notifications instead. The read is thrown away if the commit does not go as planned.
+    if (!store.synchronous && batch.events.length >= options.batchSize) {
+      prefetched = readNext(batch.scannedTo, batch.cursor);
+      prefetched.catch(() => {});
     }
     let events = batch.events;
     let cursors = batch.cursors;
@@ -230,6 +241,7 @@ export async function runProjection<Db>(
         await commit(events, LIFECYCLE.checkpoint, { position: batch.scannedTo, ...saved(batch.cursor) });
         break;
       } catch (error) {
+        prefetched = null;
         if (!(error instanceof HandlerFailure)) throw error;
         const stoppedBy = await settleFailure(events, cursors, error);
         if (stoppedBy) return result('faulted', { error: stoppedBy, deadLettered });
