@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
-import { writeOldStore } from '../support/old-store.js';
+import { renameInPlace, writeOldStore } from '../support/old-store.js';
 import { ES_BIN, baseEnv, cleanupTempDirs, es, tempDir } from './helpers.js';
 
 afterAll(cleanupTempDirs);
@@ -107,9 +107,10 @@ describe('es read shows text from the log safely', () => {
   it('escapes control characters in stream ids and types in the table, and keeps them exact in JSON', async () => {
     const local = tempDir();
     const store = new SqliteEventStore(join(local, 'events.db'), { create: true });
-    // Written through the library, as an application could: the CLI's own checks are not the point here.
-    await store.append('evil\x1b[2J\rstream', [{ type: 'Bad\ntype\u202e', data: { note: 'x\x1by' } }]);
+    await store.append('plain', [{ type: 'Plain', data: { note: 'x\x1by' } }]);
     await store.close();
+    // es refuses such names now; a store written by an older es (or by hand) may still hold them.
+    renameInPlace(join(local, 'events.db'), { streamId: 'evil\x1b[2J\rstream', type: 'Bad\ntype\u202e' });
     const table = es(local, ['--db', 'events.db', 'read']);
     expect(table.code).toBe(0);
     expect(table.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\u202e]/);

@@ -30,3 +30,20 @@ export function writeOldStore(path: string, rows: number, systemEvery = 100): vo
   ).run({ rows, every: systemEvery });
   db.close();
 }
+
+/**
+ * Renames the store's one user event in place, with SQL: for names es refuses now (control
+ * characters) that a store written by an older es, or by hand, may still hold. The event must be
+ * the only one of its type, so its per-type ordinal stays right under the new type.
+ */
+export function renameInPlace(path: string, to: { streamId?: string; type?: string }): void {
+  const db = new Database(path);
+  try {
+    const result = db
+      .prepare('UPDATE events SET stream_id = coalesce(?, stream_id), type = coalesce(?, type) WHERE system = 0')
+      .run(to.streamId ?? null, to.type ?? null);
+    if (result.changes !== 1) throw new Error(`renameInPlace: expected one user event, found ${result.changes}`);
+  } finally {
+    db.close();
+  }
+}
