@@ -3,9 +3,10 @@ export type { Handler, Projection, ProjectionDefinition } from './core/projectio
 export type { ExpectedVersion, JsonObject, NewEvent, NewStreamEvent, StoredEvent } from './core/events.js';
 export { EsError, isEsError } from './core/errors.js';
 export type { ErrorCode } from './core/errors.js';
-export type { AppendResult, EventStore, ReadOptions } from './ports/event-store.js';
+export type { AppendOptions, AppendResult, EventStore, ReadOptions } from './ports/event-store.js';
 export { openStore, openSqliteStore } from './stores/open.js';
 export { SqliteEventStore } from './stores/sqlite/store.js';
+export { PostgresEventStore } from './stores/postgres/store.js';
 export { loadProjections, loadProjectionFile } from './load-projections.js';
 export { runProjection } from './engine/run.js';
 export { rebuildProjection, replayFrom } from './engine/rebuild.js';

@@ -1,6 +1,8 @@
 import { type Command, CommanderError } from 'commander';
 import { EXIT_CODES, isEsError } from '../core/errors.js';
+import { redact } from '../core/secrets.js';
 import { buildProgram } from './program.js';
+import { isConnectionError } from '../stores/postgres/connect.js';
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -23,7 +25,7 @@ function exitCodeOf(error: unknown): number {
     if (error.code === 'commander.help') return error.exitCode === 0 ? 0 : 2;
     return 2;
   }
-  if (isDamagedStore(error)) return EXIT_CODES.ENVIRONMENT;
+  if (isDamagedStore(error) || isConnectionError(error)) return EXIT_CODES.ENVIRONMENT;
   if (isBusyStore(error)) return EXIT_CODES.LOCKED;
   if (isEsError(error)) {
     if (error.code === 'INTERRUPTED') return SIGNAL_EXIT[String(error.details?.signal)] ?? 130;
@@ -47,7 +49,8 @@ export async function main(argv: string[]): Promise<number> {
   configure(program);
   const verbose = argv.includes('--verbose');
   const jsonLog = argv.some((arg, i) => arg === '--log-format=json' || (arg === '--log-format' && argv[i + 1] === 'json'));
-  const fail = (message: string, code: string): void => {
+  const fail = (raw: string, code: string): void => {
+    const message = redact(raw);
     if (jsonLog) process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: message, code })}\n`);
     else process.stderr.write(`es: ${message}\n`);
   };
@@ -64,12 +67,14 @@ export async function main(argv: string[]): Promise<number> {
       if (!error.details?.reported) fail(error.message, error.code);
     } else if (isBusyStore(error)) {
       fail('the event store is busy: another process held its write lock for over 30s; try again later', 'LOCKED');
+    } else if (isConnectionError(error)) {
+      fail(`lost the connection to the event store, and retrying did not bring it back: ${(error as Error).message}`, 'ENVIRONMENT');
     } else if (isDamagedStore(error)) {
       fail(`the event store cannot be used: ${(error as Error).message}`, 'ENVIRONMENT');
     } else {
       fail(`unexpected error: ${(error as Error)?.message ?? String(error)}`, 'UNEXPECTED');
     }
-    if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    if (verbose && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack)}\n`);
     return code;
   }
 }

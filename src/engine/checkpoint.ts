@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../core/events.js';
-import type { EventStore } from '../ports/event-store.js';
+import type { Cursor, EventStore } from '../ports/event-store.js';
 
 /** Every event of a checkpoint stream carries `position` and `version`; the last one tells both. */
 export const LIFECYCLE = {
@@ -36,13 +36,22 @@ export interface CheckpointState {
   streamVersion: number;
   last: StoredEvent | undefined;
   fault: FaultInfo | null;
+  /** Stores that read in commit order: where to resume (`data.cursor`); absent, the store starts after `position`. */
+  cursor: Cursor | undefined;
+}
+
+function cursorOf(value: unknown): Cursor | undefined {
+  const c = value as Partial<Cursor> | null | undefined;
+  return c && typeof c.transactionId === 'string' && typeof c.position === 'number'
+    ? { transactionId: c.transactionId, position: c.position }
+    : undefined;
 }
 
 export async function loadCheckpoint(store: EventStore, name: string): Promise<CheckpointState> {
   const last = await store.lastEvent(checkpointStream(name));
-  if (!last) return { position: 0, version: null, streamVersion: 0, last, fault: null };
+  if (!last) return { position: 0, version: null, streamVersion: 0, last, fault: null, cursor: undefined };
   const position = typeof last.data.position === 'number' ? last.data.position : 0;
   const version = typeof last.data.version === 'number' ? last.data.version : null;
   const fault = last.type === LIFECYCLE.faulted ? ((last.data.error as FaultInfo | undefined) ?? null) : null;
-  return { position, version, streamVersion: last.version, last, fault };
+  return { position, version, streamVersion: last.version, last, fault, cursor: cursorOf(last.data.cursor) };
 }

@@ -12,7 +12,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** Retries an operation while the store calls its error transient (busy, locked), with backoff. */
-export async function retryTransient<T>(store: { isTransient(error: unknown): boolean }, work: () => Promise<T>, attempts = 8): Promise<T> {
+/** About 15 s of backoff in all: long enough for a database server's restart. */
+export async function retryTransient<T>(store: { isTransient(error: unknown): boolean }, work: () => Promise<T>, attempts = 12): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await work();

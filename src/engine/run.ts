@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { EsError, errorMessage } from '../core/errors.js';
 import type { ExpectedVersion, StoredEvent } from '../core/events.js';
 import type { Projection } from '../core/projection.js';
-import type { CommitUnit, EventStore } from '../ports/event-store.js';
+import type { Batch, CommitUnit, Cursor, EventStore } from '../ports/event-store.js';
 import {
   CHECKPOINT_KEEP,
   LIFECYCLE,
@@ -13,6 +14,9 @@ import {
 import type { RunOptions, RunResult } from './types.js';
 import { fault } from './results.js';
 import { isThenable, retryTransient, sleep, yieldToEventLoop } from './retry.js';
+
+/** With notifications (PostgreSQL's LISTEN), polling is only the fallback for a lost one. */
+const NOTIFIED_POLL_MS = 1000;
 
 /** Thrown inside a batch transaction to roll it back and say which event's handler failed. */
 class HandlerFailure extends Error {
@@ -49,6 +53,8 @@ function applier<Db>(store: EventStore<Db>, projection: Projection<Db>, events: 
       try {
         await projection.handlerFor(event.type)?.(event, db);
       } catch (error) {
+        // A connection lost under the handler is the store's trouble, not the event's: retry the batch.
+        if (store.isTransient(error)) throw error;
         throw new HandlerFailure(i, error);
       }
     }
@@ -61,6 +67,9 @@ function lostCheckpoint(name: string, error: unknown): unknown {
     cause: error,
   });
 }
+
+/** The commit-order cursor, saved beside the position where the store has one. */
+const saved = (cursor: Cursor | undefined): { cursor?: Cursor } => (cursor ? { cursor } : {});
 
 export function faultOf(event: StoredEvent, error: unknown): FaultInfo {
   return { message: errorMessage(error), position: event.position, eventId: event.id, type: event.type };
@@ -93,11 +102,12 @@ export async function runProjection<Db>(
     ...extra,
   });
   let position = from;
+  let cursor = checkpoint.cursor;
   let processed = 0;
   if (checkpoint.version !== null && checkpoint.version !== projection.version) return result('stale-version');
 
   try {
-    await projection.setup(store.readModel);
+    await retryTransient(store, async () => projection.setup(store.readModel));
   } catch (error) {
     return result('faulted', { error: fault(`setup failed: ${errorMessage(error)}`) });
   }
@@ -111,7 +121,7 @@ export async function runProjection<Db>(
     options.onIncident?.({ kind: 'recovered', name: projection.name, position, fault: faultedAt });
     faultedAt = null;
   };
-  const total = options.countTotal ? (await store.pending(position, projection.types)).count : null;
+  const total = options.countTotal ? (await store.pending(position, projection.types, cursor)).count : null;
   const report = (): void => options.onProgress?.({ name: projection.name, position, processed, total });
   const commit = async (
     events: readonly StoredEvent[],
@@ -119,16 +129,29 @@ export async function runProjection<Db>(
     data: Record<string, unknown>,
     also?: CommitUnit['also'],
   ): Promise<void> => {
-    const appended = await retryTransient(store, () =>
-      store.commit({
-        apply: events.length > 0 ? applier(store, projection, events) : undefined,
-        streamId,
-        expectedVersion: expected,
-        event: { type, data: { ...data, version: projection.version } },
-        keep: CHECKPOINT_KEEP,
-        also,
-      }),
-    ).catch((error: unknown) => {
+    // The same id on every attempt: a connection lost during COMMIT leaves its outcome unknown, and
+    // the retry's conflict then means "committed" exactly when the stream ends with this event.
+    const id = randomUUID();
+    let retried = false;
+    const appended = await retryTransient(store, async () => {
+      try {
+        return await store.commit({
+          apply: events.length > 0 ? applier(store, projection, events) : undefined,
+          streamId,
+          expectedVersion: expected,
+          event: { id, type, data: { ...data, version: projection.version } },
+          keep: CHECKPOINT_KEEP,
+          also,
+        });
+      } catch (error) {
+        if (store.isTransient(error)) retried = true;
+        throw error;
+      }
+    }).catch(async (error: unknown) => {
+      if (retried && (error as { code?: unknown }).code === 'CONFLICT') {
+        const last = await store.lastEvent(streamId);
+        if (last?.id === id) return { position: last.position, version: last.version };
+      }
       throw lostCheckpoint(projection.name, error);
     });
     expected = appended.version;
@@ -139,30 +162,37 @@ export async function runProjection<Db>(
    * and either records the fault (stop) or dead-letters the event and moves past it (skip).
    * Returns the fault when the projection must stop.
    */
-  const settleFailure = async (events: readonly StoredEvent[], failure: HandlerFailure): Promise<FaultInfo | null> => {
+  const settleFailure = async (
+    events: readonly StoredEvent[],
+    cursors: readonly Cursor[] | undefined,
+    failure: HandlerFailure,
+  ): Promise<FaultInfo | null> => {
     const good = events.slice(0, failure.index);
     const failed = events[failure.index] as StoredEvent;
     const failedWith = faultOf(failed, failure.original);
     const lastGood = good.length > 0 ? (good[good.length - 1] as StoredEvent).position : position;
+    const lastGoodCursor = failure.index > 0 ? cursors?.[failure.index - 1] : cursor;
+    const failedCursor = cursors?.[failure.index];
     try {
       if (options.onError === 'skip') {
         const letter = { type: 'DeadLetter', data: { projection: projection.name, event: failed, error: failedWith } };
-        await commit(good, LIFECYCLE.checkpoint, { position: failed.position }, [
+        await commit(good, LIFECYCLE.checkpoint, { position: failed.position, ...saved(failedCursor) }, [
           { streamId: deadLetterStream(projection.name), event: letter },
         ]);
       } else {
-        await commit(good, LIFECYCLE.faulted, { position: lastGood, error: failedWith });
+        await commit(good, LIFECYCLE.faulted, { position: lastGood, ...saved(lastGoodCursor), error: failedWith });
       }
     } catch (again) {
       if (!(again instanceof HandlerFailure)) throw again;
       // A handler that passed the first time failed the second: keep the checkpoint where it was.
       const first = faultOf(events[again.index] as StoredEvent, again.original);
-      await commit([], LIFECYCLE.faulted, { position, error: first });
+      await commit([], LIFECYCLE.faulted, { position, ...saved(cursor), error: first });
       return first;
     }
     processed += good.length;
     if (options.onError === 'skip') {
       position = failed.position;
+      cursor = failedCursor;
       deadLettered += 1;
       options.onIncident?.({ kind: 'dead-letter', name: projection.name, stream: deadLetterStream(projection.name), fault: failedWith });
       advanced();
@@ -170,45 +200,61 @@ export async function runProjection<Db>(
       return null;
     }
     position = lastGood;
+    cursor = lastGoodCursor;
     report();
     return failedWith;
   };
 
   const pollMs = options.pollMs ?? 25;
   report();
+  const readNext = (after: number, from: Cursor | undefined): Promise<Batch> =>
+    retryTransient(store, () =>
+      store.readBatch({ after, types: projection.types, limit: options.batchSize, ...(from ? { cursor: from } : {}) }),
+    );
+  let prefetched: Promise<Batch> | null = null;
   batches: for (;;) {
     // A synchronous store never leaves the microtask queue; yield so signals and timers get their turn.
     await yieldToEventLoop();
     if (options.signal?.aborted) {
       // Stopping is how --follow ends: say whether it had caught up, not merely that it stopped.
-      const caughtUp = options.follow && (await store.pending(position, projection.types)).count === 0;
+      const caughtUp = options.follow && (await store.pending(position, projection.types, cursor)).count === 0;
       return result(caughtUp ? 'up-to-date' : 'behind', { interrupted: true, deadLettered });
     }
-    const batch = await retryTransient(store, () =>
-      store.readBatch({ after: position, types: projection.types, limit: options.batchSize }),
-    );
+    const batch = await (prefetched ?? readNext(position, cursor));
+    prefetched = null;
     if (batch.scannedTo <= position) {
       if (!options.follow) break;
-      await sleep(pollMs, options.signal);
+      await (store.waitForAppend ? store.waitForAppend(NOTIFIED_POLL_MS, options.signal) : sleep(pollMs, options.signal));
       continue;
     }
+    // An async store reads the next batch while this one commits, so a rebuild is not a sum of
+    // round trips. Only when this batch is full (a backlog): a follower at the head waits for
+    // notifications instead. The read is thrown away if the commit does not go as planned.
+    if (!store.synchronous && batch.events.length >= options.batchSize) {
+      prefetched = readNext(batch.scannedTo, batch.cursor);
+      prefetched.catch(() => {});
+    }
     let events = batch.events;
+    let cursors = batch.cursors;
     for (;;) {
       try {
-        await commit(events, LIFECYCLE.checkpoint, { position: batch.scannedTo });
+        await commit(events, LIFECYCLE.checkpoint, { position: batch.scannedTo, ...saved(batch.cursor) });
         break;
       } catch (error) {
+        prefetched = null;
         if (!(error instanceof HandlerFailure)) throw error;
-        const stoppedBy = await settleFailure(events, error);
+        const stoppedBy = await settleFailure(events, cursors, error);
         if (stoppedBy) return result('faulted', { error: stoppedBy, deadLettered });
         // Dead-lettered: go on with the rest of this batch. Reading the batch again after each
         // poison event made a run of them cost a full batch read apiece.
         events = events.slice(error.index + 1);
+        cursors = cursors?.slice(error.index + 1);
         await yieldToEventLoop();
         if (options.signal?.aborted) continue batches;
       }
     }
     position = batch.scannedTo;
+    cursor = batch.cursor;
     processed += events.length;
     advanced();
     report();

@@ -42,7 +42,7 @@ export async function projectionStatus(
   thresholds: Thresholds = {},
 ): Promise<StatusRow> {
   const checkpoint = await loadCheckpoint(store, projection.name);
-  const pending = await store.pending(checkpoint.position, projection.types);
+  const pending = await store.pending(checkpoint.position, projection.types, checkpoint.cursor);
   // Stream versions count from 1 and the stream is never trimmed: its last version is its size.
   const deadLetters = (await store.lastEvent(deadLetterStream(projection.name)))?.version ?? 0;
   const now = thresholds.now ?? Date.now();

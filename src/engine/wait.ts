@@ -48,7 +48,12 @@ async function look(store: EventStore, projection: Projection<unknown>, target: 
   const faulted = checkpoint.last?.type === LIFECYCLE.faulted;
   let reached = checkpoint.position >= target;
   if (!reached && head >= target) {
-    const next = await store.readBatch({ after: checkpoint.position, types: projection.types, limit: 1 });
+    const next = await store.readBatch({
+      after: checkpoint.position,
+      types: projection.types,
+      limit: 1,
+      ...(checkpoint.cursor ? { cursor: checkpoint.cursor } : {}),
+    });
     const first = next.events[0];
     reached = first === undefined || first.position > target;
   }

@@ -7,6 +7,14 @@ export interface AppendResult {
   version: number;
 }
 
+export interface AppendOptions {
+  /**
+   * PostgreSQL: a node-postgres client inside the caller's open transaction (the transactional
+   * outbox). The events appear when the caller commits and vanish if it rolls back.
+   */
+  client?: unknown;
+}
+
 export interface ReadOptions {
   /** Only this stream (system streams included when named). */
   streamId?: string;
@@ -19,9 +27,24 @@ export interface ReadOptions {
 export interface BatchQuery {
   /** Events strictly after this position. */
   after: number;
+  /**
+   * Stores that read in commit order (PostgreSQL): where the last batch stopped, as it returned it.
+   * Absent before the first batch and after a replay-from: the store then starts before `after + 1`.
+   */
+  cursor?: Cursor;
   /** Only these types; null for every type. System streams are never returned. */
   types: readonly string[] | null;
   limit: number;
+}
+
+/**
+ * A place in commit order, for stores whose positions are drawn before their transactions commit
+ * (PostgreSQL): the writer's transaction id and the position within it. Opaque to the engine,
+ * which saves it in the checkpoint's `data.cursor` and hands it back.
+ */
+export interface Cursor {
+  transactionId: string;
+  position: number;
 }
 
 export interface Batch {
@@ -31,6 +54,10 @@ export interface Batch {
    * as it was in the same snapshot. A projection may checkpoint here even when it skipped events.
    */
   scannedTo: number;
+  /** Stores that read in commit order: where the next batch starts, saved with the checkpoint. */
+  cursor?: Cursor;
+  /** With `cursor`: the cursor just past each event, for a checkpoint taken at that event. */
+  cursors?: Cursor[];
 }
 
 export interface Pending {
@@ -81,7 +108,7 @@ export interface EventStore<Db = unknown> {
   readonly synchronous: boolean;
   /** A busy or locked database: worth retrying, not a fault. */
   isTransient(error: unknown): boolean;
-  append(streamId: string, events: NewEvent[], expectedVersion?: ExpectedVersion): Promise<AppendResult>;
+  append(streamId: string, events: NewEvent[], expectedVersion?: ExpectedVersion, options?: AppendOptions): Promise<AppendResult>;
   /**
    * Appends events of many streams in one transaction, all or nothing; ids already stored (or seen
    * earlier in the same call) are skipped when identical and refused when they differ (USAGE, with
@@ -107,7 +134,7 @@ export interface EventStore<Db = unknown> {
   lastEvent(streamId: string): Promise<StoredEvent | undefined>;
   /** Position of the last event outside system streams (0 when there is none). */
   head(): Promise<number>;
-  pending(after: number, types: readonly string[] | null): Promise<Pending>;
+  pending(after: number, types: readonly string[] | null, cursor?: Cursor): Promise<Pending>;
   commit(unit: CommitUnit<Db>): Promise<AppendResult>;
   /**
    * Takes the named lock unless a live holder has it. A holder whose lease (ttlMs since its last
@@ -117,5 +144,7 @@ export interface EventStore<Db = unknown> {
   /** Extends the lease; false when the lock is no longer this owner's. */
   renewLock(name: string, ownerId: string, ttlMs: number): Promise<boolean>;
   releaseLock(name: string, ownerId: string): Promise<void>;
+  /** Resolves when events may have been appended, or after `ms`; stores without notifications omit it. */
+  waitForAppend?(ms: number, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,4 +1,3 @@
-import { environment } from '../core/errors.js';
 import type { EventStore } from '../ports/event-store.js';
 import { parseStoreUrl } from './location.js';
 import { SqliteEventStore } from './sqlite/store.js';
@@ -12,7 +11,10 @@ export { parseStoreUrl, type StoreLocation } from './location.js';
 
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<EventStore<unknown>> {
   const location = parseStoreUrl(url);
-  if (location.kind === 'postgres') throw environment('the PostgreSQL store is not available yet; use sqlite:<path>');
+  if (location.kind === 'postgres') {
+    const { PostgresEventStore } = await import('./postgres/store.js');
+    return (await PostgresEventStore.open(location.url, options)) as unknown as EventStore<unknown>;
+  }
   return new SqliteEventStore(location.path, options) as EventStore<unknown>;
 }
 

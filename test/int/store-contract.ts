@@ -102,6 +102,8 @@ async function seed(store: EventStore<unknown>) {
 }
 
 const positions = (events: readonly StoredEvent[]) => events.map((e) => e.position);
+/** What every store's batch says; a store that reads in commit order adds its cursor besides. */
+const shape = (batch: Batch) => ({ events: batch.events, scannedTo: batch.scannedTo });
 
 export function eventStoreContract(name: string, open: OpenStore): void {
   describe(`EventStore contract: ${name}`, () => {
@@ -271,7 +273,7 @@ export function eventStoreContract(name: string, open: OpenStore): void {
         const rest = await store.readBatch({ after: second.scannedTo, types: null, limit: 3 });
         expect(positions(rest.events)).toEqual(positions(user.slice(6)));
         expect(rest.scannedTo).toBe(head); // not full: the head
-        expect(await store.readBatch({ after: head, types: null, limit: 3 })).toEqual({ events: [], scannedTo: head });
+        expect(shape(await store.readBatch({ after: head, types: null, limit: 3 }))).toEqual({ events: [], scannedTo: head });
       });
 
       it('with one type returns only that type and, when not full, scans to the head', async () => {
@@ -318,10 +320,10 @@ export function eventStoreContract(name: string, open: OpenStore): void {
       });
 
       it('never returns system events, even of a requested type; an empty store scans to 0', async () => {
-        expect(await store.readBatch({ after: 0, types: null, limit: 10 })).toEqual({ events: [], scannedTo: 0 });
-        expect(await store.readBatch({ after: 0, types: ['A', 'B'], limit: 10 })).toEqual({ events: [], scannedTo: 0 });
+        expect(shape(await store.readBatch({ after: 0, types: null, limit: 10 }))).toEqual({ events: [], scannedTo: 0 });
+        expect(shape(await store.readBatch({ after: 0, types: ['A', 'B'], limit: 10 }))).toEqual({ events: [], scannedTo: 0 });
         const { head } = await seed(store);
-        expect(await store.readBatch({ after: 0, types: ['Tick'], limit: 100 })).toEqual({ events: [], scannedTo: head });
+        expect(shape(await store.readBatch({ after: 0, types: ['Tick'], limit: 100 }))).toEqual({ events: [], scannedTo: head });
         const as = await store.readBatch({ after: 0, types: ['A'], limit: 100 });
         expect(as.events).toHaveLength(3);
         expect(as.events.every((e) => !e.streamId.startsWith('$'))).toBe(true);

@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateShop } from '../../demo/shop.js';
 import { runTogether } from '../../engine/run-together.js';
 import { status } from '../../engine/status.js';
 import { loadProjections } from '../../load-projections.js';
+import { parseStoreUrl } from '../../stores/open.js';
+import { redact } from '../../core/secrets.js';
 import type { Context } from '../context.js';
 import { formatCount } from '../output.js';
 import { checkProjectionOptions } from '../settings.js';
@@ -25,21 +27,31 @@ export async function demo(ctx: Context) {
   const { out } = ctx;
   // Projections load first: one that fails to load, or a configuration naming one that is not there,
   // stops the demo before it writes anything.
-  const own = existsSync(ctx.settings.projections);
-  const folder = own ? ctx.settings.projections : bundledProjections();
+  // The shipped projections come in two dialects: SQLite's in the folder, PostgreSQL's (async,
+  // `await db.query`) in its postgres/ subfolder, which the loader skips as a subfolder.
+  const shipped = bundledProjections();
+  const postgres = parseStoreUrl(ctx.settings.db).kind === 'postgres';
+  const own = existsSync(ctx.settings.projections) && !(postgres && resolve(ctx.settings.projections) === shipped);
+  const folder = own ? ctx.settings.projections : postgres ? join(shipped, 'postgres') : shipped;
   const projections = await loadProjections(folder);
   if (own) checkProjectionOptions(ctx.settings, projections.map((p) => p.name));
   const store = await ctx.openStore(true);
   const events = generateShop();
   const written = await store.appendMany(events);
   out.line(
-    `wrote the demo shop to ${ctx.settings.db}: ${formatCount(written.appended)} new events` +
+    `wrote the demo shop to ${store.url}: ${formatCount(written.appended)} new events` +
       (written.skipped > 0 ? `, ${formatCount(written.skipped)} already there` : ''),
   );
   await work(ctx, projections, runTogether, {});
   const report = await status(store, projections);
   out.line(`head ${formatCount(report.head)}; ${report.projections.map((p) => `${p.name} ${p.state}`).join(', ')}`);
-  out.line(`next: ${nextCommands(ctx, own ? undefined : folder)}`);
+  out.line(`next: ${nextCommands(ctx, own ? undefined : shortest(folder))}`);
+}
+
+/** A folder as typed from here: relative when it is below the working directory. */
+function shortest(folder: string): string {
+  const near = relative(process.cwd(), folder);
+  return near !== '' && !near.startsWith('..') && !isAbsolute(near) ? near : folder;
 }
 
 /** A value as the shell reads it back. */
@@ -55,7 +67,8 @@ function quote(value: string): string {
 function nextCommands(ctx: Context, shippedProjections: string | undefined): string {
   const { db, config } = ctx.flags;
   const projections = shippedProjections ?? ctx.flags.projections;
-  const store = [db === undefined ? '' : ` --db ${quote(db)}`, config === undefined ? '' : ` --config ${quote(config)}`].join('');
+  // A password is never printed, not even to make a command copyable: it shows as ***.
+  const store = [db === undefined ? '' : ` --db ${quote(redact(db))}`, config === undefined ? '' : ` --config ${quote(config)}`].join('');
   const folder = projections === undefined ? '' : ` --projections ${quote(projections)}`;
   return `es project status${store}${folder} · es read${store} --limit 5 · es project rebuild --all${store}${folder}`;
 }

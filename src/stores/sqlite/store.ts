@@ -5,6 +5,7 @@ import type { default as SqliteConstructor, Database } from 'better-sqlite3';
 import { EsError, environment } from '../../core/errors.js';
 import { checkNames, type ExpectedVersion, type NewEvent, type NewStreamEvent, type StoredEvent } from '../../core/events.js';
 import type {
+  AppendOptions,
   AppendResult,
   Batch,
   BatchQuery,
@@ -172,7 +173,10 @@ export class SqliteEventStore implements EventStore<Database> {
       .immediate();
   }
 
-  async append(streamId: string, events: NewEvent[], expected: ExpectedVersion = 'any'): Promise<AppendResult> {
+  async append(streamId: string, events: NewEvent[], expected: ExpectedVersion = 'any', options: AppendOptions = {}): Promise<AppendResult> {
+    if (options.client !== undefined) {
+      throw new EsError('USAGE', 'append(…, { client }) is for the PostgreSQL store; on SQLite, write your rows and events through the store itself');
+    }
     return this.appendSync(streamId, events, expected);
   }
 

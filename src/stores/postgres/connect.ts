@@ -1,0 +1,81 @@
+import { createRequire } from 'node:module';
+import { userInfo } from 'node:os';
+import type pg from 'pg';
+import { EsError, environment } from '../../core/errors.js';
+import { registerSecret } from '../../core/secrets.js';
+import type { PostgresLocation } from './url.js';
+
+/** A server that cannot be reached fails within this, never hangs. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+export const MIN_SERVER_VERSION = 130000;
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+
+/** Connection-level failures: the server went away or is restarting; worth retrying mid-run. */
+export function isConnectionError(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (CONNECTION_CODES.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message);
+}
+
+/** The server was there and went away (shut down, restarting, a terminated backend). */
+export function isDroppedConnection(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  if (e?.code === '57P01' || e?.code === '57P02' || e?.code === '57P03' || e?.code === 'ECONNRESET') return true;
+  return typeof e?.message === 'string' && /Connection terminated unexpectedly/.test(e.message);
+}
+
+/** Why a first connection failed, in one line a user can act on. */
+export function describeConnectFailure(error: unknown, location: PostgresLocation): EsError {
+  const e = error as { code?: string; message?: string };
+  const where = location.display;
+  const message = e.message ?? String(error);
+  if (e.code === '28P01' || e.code === '28000') return environment(`${where}: authentication failed (${message})`, error);
+  if (e.code === '3D000') return environment(`${where}: ${message}; es never creates the database, create it first`, error);
+  if (/timeout/i.test(message)) return environment(`${where}: no answer within ${CONNECT_TIMEOUT_MS / 1000}s (${message})`, error);
+  if (isConnectionError(error)) return environment(`${where}: cannot connect (${message})`, error);
+  return environment(`${where}: ${message}`, error);
+}
+
+/**
+ * node-postgres is loaded on first use: the CLI is one bundle, and a static import would load the
+ * driver at every start of every command, SQLite ones included.
+ */
+function driver(): typeof pg {
+  return createRequire(import.meta.url)('pg') as typeof pg;
+}
+
+/** libpq's default when neither the URL nor PGUSER names a user: the operating-system user. */
+function withDefaultUser(connectionString: string): string {
+  const url = new URL(connectionString);
+  if (url.username || process.env.PGUSER) return connectionString;
+  url.username = encodeURIComponent(userInfo().username);
+  return url.toString();
+}
+
+export function createPool(location: PostgresLocation): pg.Pool {
+  registerSecret(process.env.PGPASSWORD);
+  const pool = new (driver().Pool)({
+    connectionString: withDefaultUser(location.connectionString),
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    max: 6,
+    application_name: 'es',
+  });
+  // A client whose server went away emits 'error' (the pool's while idle, the client's own while
+  // checked out); unheard, it would crash the process. The next query on it fails instead, and that
+  // failure is what the caller sees, retries or reports.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
+}
+
+export async function checkServerVersion(client: pg.PoolClient, display: string): Promise<void> {
+  const { rows } = await client.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version_num']);
+  const version = Number(rows[0]?.v ?? 0);
+  if (version < MIN_SERVER_VERSION) {
+    const major = Math.floor(version / 10000);
+    throw environment(`${display}: PostgreSQL ${major} is too old; es needs PostgreSQL 13 or later`);
+  }
+}

@@ -1,0 +1,70 @@
+import type { ClientBase, Pool } from 'pg';
+import type { StoredEvent } from '../../core/events.js';
+import type { Cursor as PgCursor } from '../../ports/event-store.js';
+import { PG_EVENT_COLUMNS, toEvent, toNumber, type PgEventRow } from './rows.js';
+
+
+export interface PgBatch {
+  events: StoredEvent[];
+  cursors: PgCursor[];
+  /** Where the next read starts: the last event's (transaction, position), or the snapshot's horizon. */
+  cursor: PgCursor;
+  /** The position to show: the last event's, or the head below the horizon when the batch is not full. */
+  scannedTo: number;
+}
+
+/**
+ * A projection's next batch, in commit order. Only transactions older than the oldest one still in
+ * flight (`pg_snapshot_xmin`) are read: a slower writer that drew a smaller position and has not
+ * committed yet can then never be overtaken. One statement, one snapshot, one round trip.
+ */
+export async function readBatch(
+  db: Pool | ClientBase,
+  schema: string,
+  query: { cursor: PgCursor; types: readonly string[] | null; limit: number; floor: number },
+): Promise<PgBatch> {
+  const { rows } = await db.query<PgEventRow & { horizon: string; head: string | null }>(
+    `SELECT snap.horizon::text AS horizon,
+            (SELECT h.position FROM "${schema}".events h WHERE NOT h.system AND h.transaction_id < snap.horizon
+             ORDER BY h.position DESC LIMIT 1) AS head,
+            e.transaction_id::text AS transaction_id, ${PG_EVENT_COLUMNS}
+     FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) snap
+     LEFT JOIN LATERAL (
+       SELECT e.* FROM "${schema}".events e
+       WHERE NOT e.system AND (e.transaction_id, e.position) > ($1::xid8, $2::bigint) AND e.transaction_id < snap.horizon
+         AND ($3::text[] IS NULL OR e.type = ANY($3::text[]))
+       ORDER BY e.transaction_id, e.position LIMIT $4
+     ) e ON true`,
+    [query.cursor.transactionId, query.cursor.position, query.types, query.limit],
+  );
+  const first = rows[0];
+  const found = rows.filter((row) => row.id !== null);
+  const events = found.map(toEvent);
+  const cursors = found.map((row) => ({ transactionId: row.transaction_id as string, position: toNumber(row.position) }));
+  const last = events[events.length - 1];
+  if (events.length >= query.limit && last) {
+    return {
+      events,
+      cursors,
+      cursor: cursors[cursors.length - 1] as PgCursor,
+      scannedTo: Math.max(query.floor, ...events.map((event) => event.position)),
+    };
+  }
+  const horizon = first?.horizon ?? query.cursor.transactionId;
+  const atHorizon = { transactionId: horizon, position: 0 };
+  return {
+    events,
+    cursors,
+    cursor: compareCursor(atHorizon, query.cursor) > 0 ? atHorizon : query.cursor,
+    scannedTo: Math.max(query.floor, toNumber(first?.head ?? null)),
+  };
+}
+
+export type { PgCursor };
+
+export function compareCursor(a: PgCursor, b: PgCursor): number {
+  const ta = BigInt(a.transactionId);
+  const tb = BigInt(b.transactionId);
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return a.position - b.position;
+}

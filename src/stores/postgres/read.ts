@@ -1,0 +1,108 @@
+import type { ClientBase, Pool } from 'pg';
+import { EsError } from '../../core/errors.js';
+import type { StoredEvent } from '../../core/events.js';
+import type { Pending, ReadOptions } from '../../ports/event-store.js';
+import { PG_EVENT_COLUMNS, toEvent, toNumber, type PgEventRow } from './rows.js';
+
+type Queryable = Pool | ClientBase;
+
+/** `es read`: all events, or one stream's, in position order (committed ones only). */
+export async function readEvents(db: Queryable, schema: string, options: ReadOptions): Promise<StoredEvent[]> {
+  const from = options.from ?? 0;
+  const limit = options.limit ?? null;
+  const { rows } =
+    options.streamId !== undefined
+      ? await db.query<PgEventRow>(
+          `SELECT ${PG_EVENT_COLUMNS} FROM "${schema}".events e WHERE e.stream_id = $1 AND e.position >= $2
+           ORDER BY e.version LIMIT $3`,
+          [options.streamId, from, limit],
+        )
+      : await db.query<PgEventRow>(
+          `SELECT ${PG_EVENT_COLUMNS} FROM "${schema}".events e WHERE e.position >= $1 ${options.includeSystem ? '' : 'AND NOT e.system'}
+           ORDER BY e.position LIMIT $2`,
+          [from, limit],
+        );
+  return rows.map(toEvent);
+}
+
+export async function lastEvent(db: Queryable, schema: string, streamId: string): Promise<StoredEvent | undefined> {
+  const { rows } = await db.query<PgEventRow>(
+    `SELECT ${PG_EVENT_COLUMNS} FROM "${schema}".events e WHERE e.stream_id = $1 ORDER BY e.version DESC LIMIT 1`,
+    [streamId],
+  );
+  return rows[0] ? toEvent(rows[0]) : undefined;
+}
+
+/** The last committed position outside system streams. */
+export async function head(db: Queryable, schema: string): Promise<number> {
+  const { rows } = await db.query<{ position: string }>(
+    `SELECT e.position FROM "${schema}".events e WHERE NOT e.system ORDER BY e.position DESC LIMIT 1`,
+  );
+  return toNumber(rows[0]?.position);
+}
+
+/**
+ * What a projection at cursor (transaction, position) still has to process: committed events after
+ * it in commit order, including those held back behind a transaction still in flight.
+ */
+export async function pending(
+  db: Queryable,
+  schema: string,
+  cursor: { transactionId: string; position: number },
+  types: readonly string[] | null,
+): Promise<Pending> {
+  const { rows } = await db.query<{ n: string; oldest: Date | null }>(
+    `SELECT count(*) AS n, min(e.recorded_at) AS oldest FROM "${schema}".events e
+     WHERE NOT e.system AND (e.transaction_id, e.position) > ($1::xid8, $2::bigint)
+       AND ($3::text[] IS NULL OR e.type = ANY($3::text[]))`,
+    [cursor.transactionId, cursor.position, types],
+  );
+  const row = rows[0];
+  return { count: toNumber(row?.n), oldestRecordedAt: row?.oldest ? row.oldest.toISOString() : null };
+}
+
+/**
+ * The cursor before every event at or after `position`: the oldest transaction that wrote one of
+ * them, or that is still in flight and may yet commit one. Events of later transactions below
+ * `position` come along (PostgreSQL may re-handle a few events before P on replay-from), but none
+ * at or after it is left out.
+ */
+export async function cursorBefore(db: Queryable, schema: string, position: number): Promise<{ transactionId: string; position: number }> {
+  if (position <= 1) return { transactionId: '0', position: 0 };
+  const { rows } = await db.query<{ tx: string }>(
+    `SELECT least(
+       (SELECT min(e.transaction_id::text::numeric) FROM "${schema}".events e WHERE NOT e.system AND e.position >= $1),
+       pg_snapshot_xmin(pg_current_snapshot())::text::numeric)::text AS tx`,
+    [position],
+  );
+  // Strictly after (tx, position - 1): that transaction's events from \`position\` on, and all later ones.
+  return { transactionId: rows[0]?.tx ?? '0', position: position - 1 };
+}
+
+/** `readEvents` a page at a time, each page read when asked for: by position, or by version in a stream. */
+export async function* readEventPages(db: Queryable, schema: string, options: ReadOptions, pageSize: number): AsyncGenerator<StoredEvent[]> {
+  if (!(pageSize >= 1)) throw new EsError('USAGE', `page size must be at least 1 (got ${pageSize})`);
+  let left = options.limit ?? Number.POSITIVE_INFINITY;
+  let from = options.from ?? 0;
+  let afterVersion = 0;
+  while (left > 0) {
+    const wanted = Math.min(pageSize, left);
+    const page =
+      options.streamId !== undefined
+        ? (
+            await db.query<PgEventRow>(
+              `SELECT ${PG_EVENT_COLUMNS} FROM "${schema}".events e WHERE e.stream_id = $1 AND e.position >= $2 AND e.version > $3
+               ORDER BY e.version LIMIT $4`,
+              [options.streamId, from, afterVersion, wanted],
+            )
+          ).rows.map(toEvent)
+        : await readEvents(db, schema, { ...options, from, limit: wanted });
+    const last = page[page.length - 1];
+    if (!last) return;
+    from = options.streamId !== undefined ? from : last.position + 1;
+    afterVersion = last.version;
+    left -= page.length;
+    yield page;
+    if (page.length < wanted) return;
+  }
+}

@@ -1,0 +1,271 @@
+import type pg from 'pg';
+import { EsError, usage } from '../../core/errors.js';
+import type { ExpectedVersion, NewEvent, NewStreamEvent, StoredEvent } from '../../core/events.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  Batch,
+  BatchQuery,
+  CommitUnit,
+  Cursor,
+  EventStore,
+  ImportResult,
+  LockOwner,
+  Pending,
+  ReadOptions,
+} from '../../ports/event-store.js';
+import { NOTIFY_CHANNEL, OlderTransaction, appendInTransaction, isIdTaken, isVersionTaken } from './append.js';
+import { commitInTransaction } from './commit.js';
+import { checkServerVersion, createPool, describeConnectFailure, isConnectionError, isDroppedConnection } from './connect.js';
+import { finishImport, importChunk, startImport } from './import.js';
+import { pgLocks } from './locks.js';
+import { cursorBefore, head, lastEvent, pending, readEventPages, readEvents } from './read.js';
+import { readBatch } from './read-batch.js';
+import { ensureSchema } from './schema.js';
+import { parsePostgresUrl, type PostgresLocation } from './url.js';
+
+export interface PgOpenOptions {
+  create?: boolean;
+}
+
+export interface PgAppendOptions extends AppendOptions {
+  /** A node-postgres client inside the caller's open transaction: the events commit with it. */
+  client?: pg.ClientBase;
+}
+
+const MAX_ATTEMPTS = 50;
+
+/** Runs `work` in a transaction on a pool client, again in a new one when it must (see OlderTransaction). */
+async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>, retryOn: (error: unknown) => boolean): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      if (attempt < MAX_ATTEMPTS && retryOn(error)) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50, attempt * 2) * Math.random()));
+        continue;
+      }
+      throw error;
+    } finally {
+      client.release(broken || undefined);
+    }
+  }
+}
+
+/** The event store on PostgreSQL: es's tables in one schema, positions in commit order by transaction id. */
+export class PostgresEventStore implements EventStore<pg.ClientBase> {
+  readonly url: string;
+  readonly synchronous = false;
+  readonly schema: string;
+  private readonly locks: ReturnType<typeof pgLocks>;
+  private listener: pg.PoolClient | null = null;
+  private wake: (() => void)[] = [];
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    location: PostgresLocation,
+  ) {
+    this.url = location.display;
+    this.schema = location.schema;
+    this.locks = pgLocks(pool, this.schema);
+  }
+
+  static async open(url: string, options: PgOpenOptions = {}): Promise<PostgresEventStore> {
+    const location = parsePostgresUrl(url);
+    const pool = createPool(location);
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient | undefined;
+      try {
+        client = await pool.connect();
+        await checkServerVersion(client, location.display);
+        await ensureSchema(client, location.schema, options.create ?? false, location.display);
+        client.release();
+        return new PostgresEventStore(pool, location);
+      } catch (error) {
+        client?.release(true);
+        // A server that answered, then dropped us (restarting, an administrator's kill): try again
+        // briefly. One that refuses, or says no, is reported at once.
+        if (attempt < 4 && isDroppedConnection(error)) {
+          await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+          continue;
+        }
+        await pool.end().catch(() => {});
+        if (error instanceof EsError) throw error;
+        throw describeConnectFailure(error, location);
+      }
+    }
+  }
+
+  /** The pool: `setup` and ad-hoc queries; batch handlers get the transaction's client instead. */
+  get readModel(): pg.ClientBase {
+    return this.pool as unknown as pg.ClientBase;
+  }
+
+  isTransient(error: unknown): boolean {
+    const code = (error as { code?: unknown } | null)?.code;
+    return code === '40001' || code === '40P01' || code === '55P03' || isConnectionError(error);
+  }
+
+  async append(streamId: string, events: NewEvent[], expected: ExpectedVersion = 'any', options: PgAppendOptions = {}): Promise<AppendResult> {
+    if (options.client) {
+      try {
+        return await appendInTransaction(options.client, this.schema, streamId, events, expected);
+      } catch (error) {
+        throw this.appendError(error, streamId);
+      }
+    }
+    try {
+      return await inTransaction(
+        this.pool,
+        (client) => appendInTransaction(client, this.schema, streamId, events, expected),
+        (error) => error instanceof OlderTransaction || (expected === 'any' && isVersionTaken(error)),
+      );
+    } catch (error) {
+      throw this.appendError(error, streamId);
+    }
+  }
+
+  private appendError(error: unknown, streamId: string): unknown {
+    if (error instanceof OlderTransaction) return new EsError('CONFLICT', error.message, { cause: error });
+    if (isVersionTaken(error)) {
+      return new EsError('CONFLICT', `append conflict: another writer appended to stream "${streamId}" at the same time`, { cause: error });
+    }
+    if (isIdTaken(error)) return usage(`an event with that id is stored already (${(error as Error).message})`);
+    return error;
+  }
+
+  /**
+   * One transaction on one client across the awaited chunks. An array input is retried in a new
+   * transaction when a stream turns out to have been written by a newer one (see OlderTransaction);
+   * a streamed input cannot be read twice, so that is reported as a conflict instead.
+   */
+  async importEvents<E extends NewStreamEvent>(chunks: AsyncIterable<readonly E[]> | Iterable<readonly E[]>): Promise<ImportResult> {
+    const replayable = Array.isArray(chunks);
+    try {
+      return await inTransaction(
+        this.pool,
+        async (client) => {
+          const state = startImport();
+          for await (const chunk of chunks) await importChunk(client, this.schema, state, chunk);
+          return finishImport(client, this.schema, state);
+        },
+        (error) => replayable && (error instanceof OlderTransaction || isVersionTaken(error)),
+      );
+    } catch (error) {
+      if (error instanceof OlderTransaction || isVersionTaken(error)) {
+        throw new EsError('CONFLICT', `another writer appended to a stream of this import while it ran; import again (events with ids are skipped when stored)`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async appendMany(events: readonly NewStreamEvent[]): Promise<ImportResult> {
+    return this.importEvents([events]);
+  }
+
+  async read(options: ReadOptions): Promise<StoredEvent[]> {
+    return readEvents(this.pool, this.schema, options);
+  }
+
+  readPages(options: ReadOptions, pageSize: number): AsyncIterable<StoredEvent[]> {
+    return readEventPages(this.pool, this.schema, options, pageSize);
+  }
+
+  async readBatch(query: BatchQuery): Promise<Batch> {
+    if (!(query.limit >= 1)) throw new EsError('USAGE', `batch size must be at least 1 (got ${query.limit})`);
+    const cursor = await this.cursorOf(query.after, query.cursor);
+    return readBatch(this.pool, this.schema, { cursor, types: query.types, limit: query.limit, floor: query.after });
+  }
+
+  /** A checkpoint without a transaction id (before the first event, or a replay-from): find one. */
+  private async cursorOf(position: number, cursor: Cursor | undefined): Promise<Cursor> {
+    return cursor ?? cursorBefore(this.pool, this.schema, position + 1);
+  }
+
+  async lastEvent(streamId: string): Promise<StoredEvent | undefined> {
+    return lastEvent(this.pool, this.schema, streamId);
+  }
+
+  async head(): Promise<number> {
+    return head(this.pool, this.schema);
+  }
+
+  async pending(after: number, types: readonly string[] | null, cursor?: Cursor): Promise<Pending> {
+    return pending(this.pool, this.schema, await this.cursorOf(after, cursor), types);
+  }
+
+  async commit(unit: CommitUnit<pg.ClientBase>): Promise<AppendResult> {
+    try {
+      return await inTransaction(this.pool, (client) => commitInTransaction(client, this.schema, unit), () => false);
+    } catch (error) {
+      if (isVersionTaken(error)) {
+        throw new EsError('CONFLICT', `append conflict: stream "${unit.streamId}" was written by another process`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  async tryLock(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LockOwner | null> {
+    return this.locks.tryLock(name, owner, ttlMs, isDead);
+  }
+
+  async renewLock(name: string, ownerId: string, ttlMs: number): Promise<boolean> {
+    return this.locks.renew(name, ownerId, ttlMs);
+  }
+
+  async releaseLock(name: string, ownerId: string): Promise<void> {
+    await this.locks.release(name, ownerId);
+  }
+
+  /**
+   * Resolves when an append is notified or after `ms`, whichever comes first. A lost notification
+   * (a dropped LISTEN connection) only delays: the caller polls again.
+   */
+  async waitForAppend(ms: number, signal?: AbortSignal): Promise<void> {
+    await this.listen().catch(() => {});
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.wake = this.wake.filter((w) => w !== done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+      this.wake.push(done);
+    });
+  }
+
+  private async listen(): Promise<void> {
+    if (this.listener) return;
+    const client = await this.pool.connect();
+    this.listener = client;
+    client.on('notification', (message) => {
+      if (message.payload !== this.schema) return;
+      for (const wake of this.wake.splice(0)) wake();
+    });
+    client.on('error', () => {
+      if (this.listener === client) this.listener = null;
+      client.release(true);
+    });
+    await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.listener) {
+      this.listener.release(true);
+      this.listener = null;
+    }
+    await this.pool.end().catch(() => {});
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Concurrent writers against a tailing projection on PostgreSQL: positions are drawn before their
+ * transactions commit, so a naive `position > checkpoint` reader skips events for ever. Writers here
+ * hold their transactions open for random times after drawing positions, write an unrelated row
+ * first, or roll back, while `runProjection` follows. The read model must end with every committed
+ * event exactly once (a primary key per event id), no rolled-back one, each stream in version order.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { normalizeProjection } from '../../src/core/projection.js';
+import { runProjection } from '../../src/engine/run.js';
+import { status } from '../../src/engine/status.js';
+import { PostgresEventStore } from '../../src/stores/postgres/store.js';
+import { freshPgStore } from '../support/pg.js';
+
+const WRITERS = 16;
+const ROUNDS = 25;
+const STREAMS = 12;
+
+let fresh: ReturnType<typeof freshPgStore>;
+let store: PostgresEventStore;
+
+beforeAll(async () => {
+  fresh = freshPgStore();
+  store = await PostgresEventStore.open(fresh.url, { create: true });
+});
+afterAll(async () => {
+  await store.close();
+  await fresh.drop();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+it('a following projection sees every committed event once, in commit and stream order', async () => {
+  const s = fresh.schema;
+  const admin = new pg.Pool({ connectionString: new URL(fresh.url).toString().replace(/[?&]schema=[^&]*/, ''), max: WRITERS + 2 });
+  await admin.query(`CREATE TABLE "${s}".seen (id text PRIMARY KEY, stream text NOT NULL, version int NOT NULL, seq bigserial)`);
+  await admin.query(`CREATE TABLE "${s}".unrelated (n int)`);
+  const projection = normalizeProjection<pg.ClientBase>(
+    {
+      name: 'seen',
+      handlers: {
+        async '*'(event: { id: string; streamId: string; version: number }, db: pg.ClientBase) {
+          await db.query(`INSERT INTO "${s}".seen (id, stream, version) VALUES ($1, $2, $3)`, [event.id, event.streamId, event.version]);
+        },
+      },
+    },
+    'seen.mjs',
+    'seen',
+  );
+  const stop = new AbortController();
+  const follower = runProjection(store as never, projection as never, { batchSize: 7, follow: true, signal: stop.signal, pollMs: 5 });
+
+  const committed = new Set<string>();
+  const rolledBack = new Set<string>();
+  let seed = 12345;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const writer = async (w: number) => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const streamId = `s-${Math.floor(random() * STREAMS)}`;
+      const id = `w${w}-r${round}`;
+      const rollback = random() < 0.15;
+      const unrelatedFirst = random() < 0.3;
+      const hold = random() < 0.4 ? Math.floor(random() * 60) : 0;
+      for (;;) {
+        const client = await admin.connect();
+        try {
+          await client.query('BEGIN');
+          if (unrelatedFirst) await client.query(`INSERT INTO "${s}".unrelated (n) VALUES ($1)`, [w]);
+          await store.append(streamId, [{ id, type: 'Tick', data: { w, round } }], 'any', { client });
+          if (hold) await sleep(hold);
+          if (rollback) {
+            await client.query('ROLLBACK');
+            rolledBack.add(id);
+          } else {
+            await client.query('COMMIT');
+            committed.add(id);
+          }
+          break;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => {});
+          const code = (error as { code?: string }).code;
+          // Another writer took the version, or wrote the stream from a newer transaction: again.
+          if (code !== 'CONFLICT' && code !== '23505') throw error;
+        } finally {
+          client.release();
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: WRITERS }, (_, w) => writer(w)));
+
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const report = await status(store as never, [projection as never]);
+    if (report.projections[0]?.lag === 0 && report.projections[0]?.state === 'up-to-date') break;
+    if (Date.now() > deadline) throw new Error(`not caught up: ${JSON.stringify(report)}`);
+    await sleep(50);
+  }
+  stop.abort();
+  const result = await follower;
+  expect(result.error).toBeNull();
+
+  const { rows } = await admin.query<{ id: string; stream: string; version: number }>(
+    `SELECT id, stream, version FROM "${s}".seen ORDER BY seq`,
+  );
+  await admin.end();
+  const seenIds = rows.map((r) => r.id);
+  expect(new Set(seenIds).size).toBe(seenIds.length);
+  expect([...committed].filter((id) => !seenIds.includes(id))).toEqual([]);
+  expect(seenIds.filter((id) => rolledBack.has(id))).toEqual([]);
+  expect(seenIds.length).toBe(committed.size);
+  const lastVersion = new Map<string, number>();
+  for (const row of rows) {
+    expect(row.version, `stream ${row.stream}`).toBe((lastVersion.get(row.stream) ?? 0) + 1);
+    lastVersion.set(row.stream, row.version);
+  }
+}, 120_000);
+
+it('a writer idle in its transaction holds readers back, and status shows the lag rather than a healthy stall', async () => {
+  const projection = normalizeProjection<pg.ClientBase>({ name: 'held', handlers: { async Held() {} } }, 'held.mjs', 'held');
+  await store.append('h-1', [{ type: 'Held' }]);
+  expect((await runProjection(store as never, projection as never, { batchSize: 10 })).processed).toBe(1);
+  const writer = new pg.Client({ connectionString: fresh.url.replace(/[?&]schema=[^&]*/, '') });
+  await writer.connect();
+  try {
+    await writer.query('BEGIN');
+    await store.append('h-2', [{ type: 'Held' }], 'any', { client: writer });
+    // Committed after the open one drew its position: held back behind it.
+    await store.append('h-3', [{ type: 'Held' }]);
+    await sleep(1100);
+    const run = await runProjection(store as never, projection as never, { batchSize: 10 });
+    expect(run.processed).toBe(0);
+    const report = await status(store as never, [projection as never], { maxAgeMs: 1000 });
+    expect(report.projections[0]).toMatchObject({ lag: 1, state: 'behind', healthy: false });
+    expect(report.projections[0]!.lagSeconds).toBeGreaterThan(1);
+    await writer.query('COMMIT');
+    const after = await runProjection(store as never, projection as never, { batchSize: 10 });
+    expect(after.processed).toBe(2);
+    expect((await status(store as never, [projection as never])).projections[0]).toMatchObject({ lag: 0, state: 'up-to-date' });
+  } finally {
+    await writer.end();
+  }
+});

