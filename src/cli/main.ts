@@ -2,7 +2,7 @@ import { type Command, CommanderError } from 'commander';
 import { EXIT_CODES, isEsError } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import { buildProgram } from './program.js';
-import { isConnectionError } from '../stores/postgres/connect.js';
+import { STATEMENT_TIMEOUT, isConnectionError, isStatementTimeout } from '../stores/postgres/connect.js';
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -25,7 +25,7 @@ function exitCodeOf(error: unknown): number {
     if (error.code === 'commander.help') return error.exitCode === 0 ? 0 : 2;
     return 2;
   }
-  if (isDamagedStore(error) || isConnectionError(error)) return EXIT_CODES.ENVIRONMENT;
+  if (isDamagedStore(error) || isConnectionError(error) || isStatementTimeout(error)) return EXIT_CODES.ENVIRONMENT;
   if (isBusyStore(error)) return EXIT_CODES.LOCKED;
   if (isEsError(error)) {
     if (error.code === 'INTERRUPTED') return SIGNAL_EXIT[String(error.details?.signal)] ?? 130;
@@ -67,6 +67,8 @@ export async function main(argv: string[]): Promise<number> {
       if (!error.details?.reported) fail(error.message, error.code);
     } else if (isBusyStore(error)) {
       fail('the event store is busy: another process held its write lock for over 30s; try again later', 'LOCKED');
+    } else if (isStatementTimeout(error)) {
+      fail(`${STATEMENT_TIMEOUT} (${(error as Error).message})`, 'ENVIRONMENT');
     } else if (isConnectionError(error)) {
       fail(`lost the connection to the event store, and retrying did not bring it back: ${(error as Error).message}`, 'ENVIRONMENT');
     } else if (isDamagedStore(error)) {

@@ -205,6 +205,15 @@ describe('es on PostgreSQL', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(hung.stderr).not.toContain('Sup3rSecretPw');
 
+    // A statement_timeout es cannot work within: exit 3 saying so, in one line.
+    const strict = new URL(base);
+    strict.searchParams.set('schema', 'st_timeout');
+    strict.searchParams.set('options', '-c statement_timeout=1');
+    const timedOut = es(dir, ['--db', strict.toString(), 'append', 's', 'A']);
+    expect(timedOut.code).toBe(3);
+    expect(timedOut.stderr).toMatch(/statement_timeout/);
+    expect(timedOut.stderr.trim().split('\n')).toHaveLength(1);
+
     const badSchema = new URL(base);
     badSchema.searchParams.set('schema', 'bad-name"; drop');
     expect(es(dir, ['--db', badSchema.toString(), 'append', 's', 'A']).code).toBe(2);

@@ -20,6 +20,14 @@ export function isConnectionError(error: unknown): boolean {
   return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message);
 }
 
+export const STATEMENT_TIMEOUT =
+  'a statement of es ran past statement_timeout: raise it for es (its role, or options=-c statement_timeout=… in the URL)';
+
+/** A statement cancelled by the server (statement_timeout, or pg_cancel_backend). */
+export function isStatementTimeout(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '57014';
+}
+
 /** The server was there and went away (shut down, restarting, a terminated backend). */
 export function isDroppedConnection(error: unknown): boolean {
   const e = error as { code?: unknown; message?: unknown } | null;
@@ -34,6 +42,7 @@ export function describeConnectFailure(error: unknown, location: PostgresLocatio
   const message = e.message ?? String(error);
   if (e.code === '28P01' || e.code === '28000') return environment(`${where}: authentication failed (${message})`, error);
   if (e.code === '3D000') return environment(`${where}: ${message}; es never creates the database, create it first`, error);
+  if (e.code === '57014') return environment(`${where}: ${STATEMENT_TIMEOUT} (${message})`, error);
   if (/timeout/i.test(message)) return environment(`${where}: no answer within ${CONNECT_TIMEOUT_MS / 1000}s (${message})`, error);
   if (isConnectionError(error)) return environment(`${where}: cannot connect (${message})`, error);
   return environment(`${where}: ${message}`, error);
