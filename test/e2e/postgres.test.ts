@@ -205,14 +205,25 @@ describe('es on PostgreSQL', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(hung.stderr).not.toContain('Sup3rSecretPw');
 
-    // A statement_timeout es cannot work within: exit 3 saying so, in one line.
-    const strict = new URL(base);
-    strict.searchParams.set('schema', 'st_timeout');
-    strict.searchParams.set('options', '-c statement_timeout=1');
-    const timedOut = es(dir, ['--db', strict.toString(), 'append', 's', 'A']);
-    expect(timedOut.code).toBe(3);
-    expect(timedOut.stderr).toMatch(/statement_timeout/);
-    expect(timedOut.stderr.trim().split('\n')).toHaveLength(1);
+    // A statement_timeout es cannot work within (here: its store's table is locked by someone
+    // else for longer): exit 3 saying so, in one line.
+    const held = freshPgStore();
+    schemas.push(held);
+    expect(es(dir, ['--db', held.url, 'append', 's', 'A']).code).toBe(0);
+    const locker = await admin.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE "${held.schema}".es_meta IN ACCESS EXCLUSIVE MODE`);
+      const strict = new URL(held.url);
+      strict.searchParams.set('options', '-c statement_timeout=300');
+      const timedOut = es(dir, ['--db', strict.toString(), 'read']);
+      expect(timedOut.code).toBe(3);
+      expect(timedOut.stderr).toMatch(/statement_timeout/);
+      expect(timedOut.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
 
     const badSchema = new URL(base);
     badSchema.searchParams.set('schema', 'bad-name"; drop');
