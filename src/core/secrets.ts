@@ -10,8 +10,12 @@ export function registerSecret(secret: string | undefined): void {
 }
 
 export function redact(text: string): string {
-  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/\s]*@/gi, '$1***@');
-  // Longest first, so a password that contains another is replaced whole.
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(secret).join('***');
-  return out;
+  let out = text;
+  // Known secrets first (longest first, so one that contains another goes whole), in the forms a
+  // URL may carry them; then whatever still has a password's place in a URL.
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('***');
+  }
+  out = out.replace(/([?&]password=)[^&\s]*/gi, '$1***');
+  return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^\s]*@(?=[^@\s]*$|[^@\s]*\s)/gi, '$1***@');
 }

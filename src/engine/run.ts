@@ -222,7 +222,10 @@ export async function runProjection<Db>(
     }
     const batch = await (prefetched ?? readNext(position, cursor));
     prefetched = null;
-    if (batch.scannedTo <= position) {
+    if (batch.events.length === 0 && batch.scannedTo <= position) {
+      // Nothing new. A commit-order cursor may still have moved past other transactions: keep that
+      // in memory (saving it would write a checkpoint at every poll on a busy database).
+      cursor = batch.cursor ?? cursor;
       if (!options.follow) break;
       await (store.waitForAppend ? store.waitForAppend(NOTIFIED_POLL_MS, options.signal) : sleep(pollMs, options.signal));
       continue;
@@ -238,7 +241,9 @@ export async function runProjection<Db>(
     let cursors = batch.cursors;
     for (;;) {
       try {
-        await commit(events, LIFECYCLE.checkpoint, { position: batch.scannedTo, ...saved(batch.cursor) });
+        // On a commit-order store a batch can hold events below the position already shown (a
+        // newer transaction committed smaller positions): the position shown never goes back.
+        await commit(events, LIFECYCLE.checkpoint, { position: Math.max(position, batch.scannedTo), ...saved(batch.cursor) });
         break;
       } catch (error) {
         prefetched = null;
@@ -253,7 +258,7 @@ export async function runProjection<Db>(
         if (options.signal?.aborted) continue batches;
       }
     }
-    position = batch.scannedTo;
+    position = Math.max(position, batch.scannedTo);
     cursor = batch.cursor;
     processed += events.length;
     advanced();

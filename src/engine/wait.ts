@@ -47,12 +47,15 @@ async function look(store: EventStore, projection: Projection<unknown>, target: 
   const stale = checkpoint.version !== null && checkpoint.version !== projection.version;
   const faulted = checkpoint.last?.type === LIFECYCLE.faulted;
   let reached = checkpoint.position >= target;
-  if (!reached && head >= target) {
+  if (checkpoint.cursor) {
+    // Commit order: events at or below the target may still follow the checkpoint's cursor even
+    // when its position is past the target (a newer transaction committed smaller positions).
+    reached = head >= target && (await store.pending(checkpoint.position, projection.types, checkpoint.cursor, target)).count === 0;
+  } else if (!reached && head >= target) {
     const next = await store.readBatch({
       after: checkpoint.position,
       types: projection.types,
       limit: 1,
-      ...(checkpoint.cursor ? { cursor: checkpoint.cursor } : {}),
     });
     const first = next.events[0];
     reached = first === undefined || first.position > target;

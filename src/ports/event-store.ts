@@ -134,7 +134,8 @@ export interface EventStore<Db = unknown> {
   lastEvent(streamId: string): Promise<StoredEvent | undefined>;
   /** Position of the last event outside system streams (0 when there is none). */
   head(): Promise<number>;
-  pending(after: number, types: readonly string[] | null, cursor?: Cursor): Promise<Pending>;
+  /** With `upTo` (stores with a cursor): only pending events at or below that position. */
+  pending(after: number, types: readonly string[] | null, cursor?: Cursor, upTo?: number): Promise<Pending>;
   commit(unit: CommitUnit<Db>): Promise<AppendResult>;
   /**
    * Takes the named lock unless a live holder has it. A holder whose lease (ttlMs since its last

@@ -142,3 +142,43 @@ it('a writer idle in its transaction holds readers back, and status shows the la
     await writer.end();
   }
 });
+
+it('events a newer transaction committed below the position already reached are still handled, and waited for', async () => {
+  const { waitForProjections } = await import('../../src/engine/wait.js');
+  const seen: number[] = [];
+  const projection = normalizeProjection<pg.ClientBase>(
+    { name: 'late', handlers: { async Late(event: { position: number }) { seen.push(event.position); } } },
+    'late.mjs',
+    'late',
+  );
+  const connect = async () => {
+    const client = new pg.Client({ connectionString: fresh.url.replace(/[?&]schema=[^&]*/, '') });
+    await client.connect();
+    return client;
+  };
+  await store.append('late-0', [{ type: 'Late' }]);
+  const older = await connect();
+  const newer = await connect();
+  try {
+    await older.query('BEGIN');
+    await older.query('SELECT pg_current_xact_id()'); // the older transaction id
+    await newer.query('BEGIN');
+    await store.append('late-1', [{ type: 'Late' }, { type: 'Late' }, { type: 'Late' }], 'any', { client: newer });
+    await store.append('late-2', [{ type: 'Late' }], 'any', { client: older }); // a larger position
+    await older.query('COMMIT');
+    const first = await runProjection(store as never, projection as never, { batchSize: 2 });
+    expect(first.processed).toBe(2); // late-0 and the older transaction's event
+    await newer.query('COMMIT');
+    // Committed now, below the position the checkpoint shows: pending, and not "reached".
+    const waited = await waitForProjections(store as never, [projection as never], { timeoutMs: 300, pollMs: 50 });
+    expect(waited.outcome).toBe('timed-out');
+    const second = await runProjection(store as never, projection as never, { batchSize: 2 });
+    expect(second.processed).toBe(3);
+    expect(new Set(seen).size).toBe(5);
+    expect((await status(store as never, [projection as never])).projections[0]).toMatchObject({ lag: 0, state: 'up-to-date' });
+    expect((await waitForProjections(store as never, [projection as never], { timeoutMs: 2000, pollMs: 50 })).outcome).toBe('reached');
+  } finally {
+    await older.end();
+    await newer.end();
+  }
+});

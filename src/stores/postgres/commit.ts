@@ -14,9 +14,11 @@ async function trim(client: ClientBase, schema: string, streamId: string, upToVe
  * its expected version, the trim, and any further events (dead letters, other checkpoints).
  */
 export async function commitInTransaction(client: ClientBase, schema: string, unit: CommitUnit<ClientBase>): Promise<AppendResult> {
-  if (unit.apply) await unit.apply(client);
+  // The expected version first: a retry of a commit that did land (its connection lost during
+  // COMMIT) must conflict, not run its handlers a second time over their own writes.
   const head = await streamHead(client, schema, unit.streamId);
   checkExpectedVersion(unit.streamId, head.version, unit.expectedVersion);
+  if (unit.apply) await unit.apply(client);
   const appended = await insertEvents(client, schema, unit.streamId, head.version, [unit.event]);
   if (unit.keep !== undefined) await trim(client, schema, unit.streamId, appended.version - Math.max(1, unit.keep));
   for (const extra of unit.also ?? []) {

@@ -1,4 +1,5 @@
 import type { ClientBase, Pool } from 'pg';
+import { environment } from '../../core/errors.js';
 import type { StoredEvent } from '../../core/events.js';
 import type { Cursor as PgCursor } from '../../ports/event-store.js';
 import { PG_EVENT_COLUMNS, toEvent, toNumber, type PgEventRow } from './rows.js';
@@ -23,8 +24,8 @@ export async function readBatch(
   schema: string,
   query: { cursor: PgCursor; types: readonly string[] | null; limit: number; floor: number },
 ): Promise<PgBatch> {
-  const { rows } = await db.query<PgEventRow & { horizon: string; head: string | null }>(
-    `SELECT snap.horizon::text AS horizon,
+  const { rows } = await db.query<PgEventRow & { horizon: string; head: string | null; next: string }>(
+    `SELECT snap.horizon::text AS horizon, pg_snapshot_xmax(pg_current_snapshot())::text AS next,
             (SELECT h.position FROM "${schema}".events h WHERE NOT h.system AND h.transaction_id < snap.horizon
              ORDER BY h.position DESC LIMIT 1) AS head,
             e.transaction_id::text AS transaction_id, ${PG_EVENT_COLUMNS}
@@ -38,6 +39,7 @@ export async function readBatch(
     [query.cursor.transactionId, query.cursor.position, query.types, query.limit],
   );
   const first = rows[0];
+  if (first) checkCursorBelow(query.cursor, first.next);
   const found = rows.filter((row) => row.id !== null);
   const events = found.map(toEvent);
   const cursors = found.map((row) => ({ transactionId: row.transaction_id as string, position: toNumber(row.position) }));
@@ -61,6 +63,19 @@ export async function readBatch(
 }
 
 export type { PgCursor };
+
+/**
+ * A cursor past the server's next transaction id was saved on another cluster (a restored dump, a
+ * new server): every event here would sort below it and be skipped in silence. Refused instead.
+ */
+export function checkCursorBelow(cursor: PgCursor, next: string): void {
+  if (BigInt(cursor.transactionId) > BigInt(next)) {
+    throw environment(
+      `a checkpoint's transaction id (${cursor.transactionId}) is ahead of this server's (${next}): the store was restored ` +
+        'or moved to another PostgreSQL cluster; rebuild its projections (es project rebuild --all)',
+    );
+  }
+}
 
 export function compareCursor(a: PgCursor, b: PgCursor): number {
   const ta = BigInt(a.transactionId);

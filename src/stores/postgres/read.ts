@@ -3,6 +3,7 @@ import { EsError } from '../../core/errors.js';
 import type { StoredEvent } from '../../core/events.js';
 import type { Pending, ReadOptions } from '../../ports/event-store.js';
 import { PG_EVENT_COLUMNS, toEvent, toNumber, type PgEventRow } from './rows.js';
+import { checkCursorBelow } from './read-batch.js';
 
 type Queryable = Pool | ClientBase;
 
@@ -50,14 +51,16 @@ export async function pending(
   schema: string,
   cursor: { transactionId: string; position: number },
   types: readonly string[] | null,
+  upTo?: number,
 ): Promise<Pending> {
-  const { rows } = await db.query<{ n: string; oldest: Date | null }>(
-    `SELECT count(*) AS n, min(e.recorded_at) AS oldest FROM "${schema}".events e
+  const { rows } = await db.query<{ n: string; oldest: Date | null; next: string }>(
+    `SELECT count(*) AS n, min(e.recorded_at) AS oldest, pg_snapshot_xmax(pg_current_snapshot())::text AS next FROM "${schema}".events e
      WHERE NOT e.system AND (e.transaction_id, e.position) > ($1::xid8, $2::bigint)
-       AND ($3::text[] IS NULL OR e.type = ANY($3::text[]))`,
-    [cursor.transactionId, cursor.position, types],
+       AND ($3::text[] IS NULL OR e.type = ANY($3::text[])) AND ($4::bigint IS NULL OR e.position <= $4::bigint)`,
+    [cursor.transactionId, cursor.position, types, upTo ?? null],
   );
   const row = rows[0];
+  if (row) checkCursorBelow(cursor, row.next);
   return { count: toNumber(row?.n), oldestRecordedAt: row?.oldest ? row.oldest.toISOString() : null };
 }
 

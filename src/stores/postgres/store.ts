@@ -68,6 +68,9 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   private readonly locks: ReturnType<typeof pgLocks>;
   private listener: pg.PoolClient | null = null;
   private wake: (() => void)[] = [];
+  /** Notifications received, and how many had been when the last batch read began. */
+  private notified = 0;
+  private notifiedBeforeRead = 0;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -183,6 +186,7 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
 
   async readBatch(query: BatchQuery): Promise<Batch> {
     if (!(query.limit >= 1)) throw new EsError('USAGE', `batch size must be at least 1 (got ${query.limit})`);
+    this.notifiedBeforeRead = this.notified;
     const cursor = await this.cursorOf(query.after, query.cursor);
     return readBatch(this.pool, this.schema, { cursor, types: query.types, limit: query.limit, floor: query.after });
   }
@@ -200,8 +204,8 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
     return head(this.pool, this.schema);
   }
 
-  async pending(after: number, types: readonly string[] | null, cursor?: Cursor): Promise<Pending> {
-    return pending(this.pool, this.schema, await this.cursorOf(after, cursor), types);
+  async pending(after: number, types: readonly string[] | null, cursor?: Cursor, upTo?: number): Promise<Pending> {
+    return pending(this.pool, this.schema, await this.cursorOf(after, cursor), types, upTo);
   }
 
   async commit(unit: CommitUnit<pg.ClientBase>): Promise<AppendResult> {
@@ -233,6 +237,8 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
    */
   async waitForAppend(ms: number, signal?: AbortSignal): Promise<void> {
     await this.listen().catch(() => {});
+    // An append notified while the last batch was being read: that read may not have seen it.
+    if (this.notified > this.notifiedBeforeRead) return;
     await new Promise<void>((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -246,19 +252,35 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
     });
   }
 
-  private async listen(): Promise<void> {
-    if (this.listener) return;
+  private listening: Promise<void> | null = null;
+
+  private listen(): Promise<void> {
+    if (this.listener) return Promise.resolve();
+    this.listening ??= this.startListening().finally(() => {
+      this.listening = null;
+    });
+    return this.listening;
+  }
+
+  private async startListening(): Promise<void> {
     const client = await this.pool.connect();
-    this.listener = client;
     client.on('notification', (message) => {
       if (message.payload !== this.schema) return;
+      this.notified += 1;
       for (const wake of this.wake.splice(0)) wake();
     });
     client.on('error', () => {
       if (this.listener === client) this.listener = null;
       client.release(true);
     });
-    await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+    try {
+      await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+    } catch (error) {
+      client.release(true);
+      throw error;
+    }
+    // Only a client that listens counts as the listener; a failed LISTEN is tried again next time.
+    this.listener = client;
   }
 
   async close(): Promise<void> {

@@ -20,9 +20,11 @@ export function parsePostgresUrl(url: string): PostgresLocation {
   try {
     parsed = new URL(url);
   } catch {
-    throw usage(`"${redactUrl(url)}" is not a valid PostgreSQL URL`);
+    // Shown without the part between :// and the host: an unparsable URL may hide its password anywhere.
+    throw usage(`the PostgreSQL URL in --db cannot be parsed (a password holding / @ : ? # must be percent-encoded)`);
   }
   if (parsed.password) registerSecret(decodeURIComponent(parsed.password));
+  registerSecret(parsed.searchParams.get('password') ?? undefined);
   const schema = parsed.searchParams.get('schema') ?? DEFAULT_SCHEMA;
   if (!IDENTIFIER.test(schema)) {
     throw usage(`schema "${schema}" is not a plain identifier (lower-case letters, digits, _; at most 63)`);

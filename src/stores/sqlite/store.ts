@@ -263,6 +263,10 @@ export class SqliteEventStore implements EventStore<Database> {
   private commitNow(unit: CommitUnit<Database>): AppendResult {
     return this.db
       .transaction(() => {
+        // The expected version first: a retry of a commit that did land must conflict, not run its
+        // handlers a second time over their own writes.
+        const current = this.appendOps().version(unit.streamId);
+        checkExpectedVersion(unit.streamId, current, unit.expectedVersion);
         if (unit.apply) {
           const result = unit.apply(this.readModel) as unknown;
           if (result instanceof Promise) {
@@ -270,8 +274,6 @@ export class SqliteEventStore implements EventStore<Database> {
             throw new EsError('USAGE', 'a handler returned a Promise: handlers on the SQLite store must be synchronous');
           }
         }
-        const current = this.appendOps().version(unit.streamId);
-        checkExpectedVersion(unit.streamId, current, unit.expectedVersion);
         const appended = this.appendOps().insert(unit.streamId, current, [unit.event]);
         if (unit.keep !== undefined) this.trimOp()(unit.streamId, appended.version - Math.max(1, unit.keep));
         for (const extra of unit.also ?? []) {

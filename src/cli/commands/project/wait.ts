@@ -2,7 +2,7 @@ import { parseDuration, parseWholeNumber } from '../../../core/duration.js';
 import { EsError } from '../../../core/errors.js';
 import { waitForProjections, type WaitProgress, type WaitResult } from '../../../engine/wait.js';
 import type { Context } from '../../context.js';
-import { formatCount, formatDuration, type Output } from '../../output.js';
+import { formatCount, formatDuration, printable, type Output } from '../../output.js';
 import { trapStopSignals } from '../../signals.js';
 
 export interface WaitFlags {
@@ -15,8 +15,8 @@ function problem(p: WaitProgress, target: number): string {
     return `${p.name} is stale-version (its version changed) and will not be run before \`es project rebuild ${p.name}\``;
   }
   const e = p.error;
-  const where = e?.position != null ? ` at position ${e.position} (${e.type}, id ${e.eventId})` : '';
-  return `${p.name} is faulted${where}: ${e?.message ?? 'unknown error'}; it will not reach position ${formatCount(target)}`;
+  const where = e?.position != null ? ` at position ${e.position} (${printable(String(e.type))}, id ${printable(String(e.eventId))})` : '';
+  return `${p.name} is faulted${where}: ${printable(e?.message ?? 'unknown error')}; it will not reach position ${formatCount(target)}`;
 }
 
 function report(out: Output, result: WaitResult, timeout: string | undefined): void {

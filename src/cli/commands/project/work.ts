@@ -8,7 +8,7 @@ import { fault, idleResult } from '../../../engine/results.js';
 import type { Context } from '../../context.js';
 import { afterBatch } from '../../heap.js';
 import { trapStopSignals } from '../../signals.js';
-import { formatCount, formatDuration, formatRate, plural, type Output } from '../../output.js';
+import { formatCount, formatDuration, formatRate, plural, printable, type Output } from '../../output.js';
 
 export interface WorkFlags {
   follow?: boolean;
@@ -50,8 +50,9 @@ function summary(out: Output, result: RunResult): string {
   switch (result.state) {
     case 'faulted': {
       const e = result.error;
-      const where = e?.position != null ? ` at position ${e.position} (${e.type}, id ${e.eventId})` : '';
-      return `${color.red('✖')} ${withRate}  ${color.red(`faulted${where}: ${e?.message ?? ''}`)}`;
+      const where = e?.position != null ? ` at position ${e.position} (${printable(String(e.type))}, id ${printable(String(e.eventId))})` : '';
+      // Text from the log and from handler code: escaped, so the line stays one line.
+      return `${color.red('✖')} ${withRate}  ${color.red(`faulted${where}: ${printable(e?.message ?? '')}`)}`;
     }
     case 'stale-version':
       return `${color.yellow('!')} ${color.bold(result.name)}  ${color.yellow('stale-version')}: its version changed; run \`es project rebuild ${result.name}\``;
@@ -96,10 +97,10 @@ function reportOutcome(out: Output, { result, failure }: Outcome): void {
  */
 function logIncident(out: Output, incident: Incident): void {
   const { name, fault: f } = incident;
-  const at = `the event at position ${f.position} (${f.type}, id ${f.eventId})`;
+  const at = `the event at position ${f.position} (${printable(String(f.type))}, id ${printable(String(f.eventId))})`;
   const fields = { projection: name, position: f.position, eventId: f.eventId, type: f.type };
   if (incident.kind === 'dead-letter') {
-    const text = `${name}: dead-lettered ${at} to ${incident.stream}: ${f.message}`;
+    const text = `${name}: dead-lettered ${at} to ${incident.stream}: ${printable(f.message)}`;
     if (out.logFormat === 'json') out.report('warn', text, { ...fields, deadLetter: true, stream: incident.stream, error: f });
     else out.note(`${out.color.yellow('!')} ${text}`);
   } else {
