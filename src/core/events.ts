@@ -70,3 +70,37 @@ export function checkNames(streamId: string, type: string): void {
     }
   }
 }
+
+/** JSON with object keys sorted, so two encodings of the same value compare equal. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as JsonObject).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+/** Whether an event given again (an import re-run) is the one stored under its id. */
+export function sameEvent(
+  stored: { streamId: string; type: string; data: unknown; metadata: unknown },
+  given: NewStreamEvent,
+): boolean {
+  return (
+    stored.streamId === given.streamId &&
+    stored.type === given.type &&
+    canonicalJson(stored.data) === canonicalJson(given.data ?? {}) &&
+    canonicalJson(stored.metadata) === canonicalJson(given.metadata ?? {})
+  );
+}
+
+/** Throws CONFLICT unless a stream at `current` satisfies the expected version. */
+export function checkExpectedVersion(streamId: string, current: number, expected: ExpectedVersion): void {
+  if (expected === 'any') return;
+  const wanted = expected === 'no-stream' ? 0 : expected;
+  if (current === wanted) return;
+  const have = current === 0 ? 'does not exist' : `is at version ${current}`;
+  const want = wanted === 0 ? 'no stream' : `version ${wanted}`;
+  throw new EsError('CONFLICT', `append conflict: stream "${streamId}" ${have}, expected ${want}`, {
+    details: { streamId, current, expected: wanted },
+  });
+}

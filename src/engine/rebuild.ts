@@ -2,7 +2,7 @@ import { errorMessage, usage } from '../core/errors.js';
 import type { Projection } from '../core/projection.js';
 import type { EventStore } from '../ports/event-store.js';
 import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint } from './checkpoint.js';
-import { isThenable, retryTransient } from './retry.js';
+import { commitWithRetry, isThenable } from './retry.js';
 import { runProjection } from './run.js';
 import { runTogether } from './run-together.js';
 import { fault, idleResult } from './results.js';
@@ -17,15 +17,13 @@ async function moveCheckpoint<Db>(
   apply?: (db: Db) => void | Promise<void>,
 ): Promise<void> {
   const checkpoint = await loadCheckpoint(store, projection.name);
-  await retryTransient(store, () =>
-    store.commit({
-      apply,
-      streamId: checkpointStream(projection.name),
-      expectedVersion: checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion,
-      event: { type: event.type, data: { position: event.position, version: projection.version, ...event.extra } },
-      keep: CHECKPOINT_KEEP,
-    }),
-  );
+  await commitWithRetry(store, {
+    apply,
+    streamId: checkpointStream(projection.name),
+    expectedVersion: checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion,
+    event: { type: event.type, data: { position: event.position, version: projection.version, ...event.extra } },
+    keep: CHECKPOINT_KEEP,
+  });
 }
 
 /** Thrown inside the reset's transaction to roll it back and carry the projection's own error. */

@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import type { AppendResult, CommitUnit, EventStore } from '../ports/event-store.js';
+
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
@@ -29,4 +32,30 @@ export const isThenable = (value: unknown): value is PromiseLike<unknown> =>
 
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Commits a unit, retrying transient failures. The event keeps one id over every attempt: a
+ * connection lost during COMMIT leaves its outcome unknown, and the retry's conflict then means
+ * "committed" exactly when the stream ends with this event.
+ */
+export async function commitWithRetry<Db>(store: EventStore<Db>, unit: CommitUnit<Db>): Promise<AppendResult> {
+  const id = unit.event.id ?? randomUUID();
+  let retried = false;
+  try {
+    return await retryTransient(store, async () => {
+      try {
+        return await store.commit({ ...unit, event: { ...unit.event, id } });
+      } catch (error) {
+        if (store.isTransient(error)) retried = true;
+        throw error;
+      }
+    });
+  } catch (error) {
+    if (retried && (error as { code?: unknown }).code === 'CONFLICT') {
+      const last = await store.lastEvent(unit.streamId);
+      if (last?.id === id) return { position: last.position, version: last.version };
+    }
+    throw error;
+  }
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { EsError, errorMessage } from '../core/errors.js';
 import type { ExpectedVersion, StoredEvent } from '../core/events.js';
 import type { Projection } from '../core/projection.js';
@@ -13,7 +12,7 @@ import {
 } from './checkpoint.js';
 import type { RunOptions, RunResult } from './types.js';
 import { fault } from './results.js';
-import { isThenable, retryTransient, sleep, yieldToEventLoop } from './retry.js';
+import { commitWithRetry, isThenable, retryTransient, sleep, yieldToEventLoop } from './retry.js';
 
 /** With notifications (PostgreSQL's LISTEN), polling is only the fallback for a lost one. */
 const NOTIFIED_POLL_MS = 1000;
@@ -129,29 +128,14 @@ export async function runProjection<Db>(
     data: Record<string, unknown>,
     also?: CommitUnit['also'],
   ): Promise<void> => {
-    // The same id on every attempt: a connection lost during COMMIT leaves its outcome unknown, and
-    // the retry's conflict then means "committed" exactly when the stream ends with this event.
-    const id = randomUUID();
-    let retried = false;
-    const appended = await retryTransient(store, async () => {
-      try {
-        return await store.commit({
-          apply: events.length > 0 ? applier(store, projection, events) : undefined,
-          streamId,
-          expectedVersion: expected,
-          event: { id, type, data: { ...data, version: projection.version } },
-          keep: CHECKPOINT_KEEP,
-          also,
-        });
-      } catch (error) {
-        if (store.isTransient(error)) retried = true;
-        throw error;
-      }
-    }).catch(async (error: unknown) => {
-      if (retried && (error as { code?: unknown }).code === 'CONFLICT') {
-        const last = await store.lastEvent(streamId);
-        if (last?.id === id) return { position: last.position, version: last.version };
-      }
+    const appended = await commitWithRetry(store, {
+      apply: events.length > 0 ? applier(store, projection, events) : undefined,
+      streamId,
+      expectedVersion: expected,
+      event: { type, data: { ...data, version: projection.version } },
+      keep: CHECKPOINT_KEEP,
+      also,
+    }).catch((error: unknown) => {
       throw lostCheckpoint(projection.name, error);
     });
     expected = appended.version;

@@ -3,7 +3,7 @@ import type { ClientBase } from 'pg';
 import { EsError } from '../../core/errors.js';
 import { checkNames, isSystemStream, type ExpectedVersion, type NewEvent } from '../../core/events.js';
 import type { AppendResult } from '../../ports/event-store.js';
-import { checkExpectedVersion } from '../sqlite/append.js';
+import { checkExpectedVersion } from '../../core/events.js';
 import { toNumber } from './rows.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { ClientBase } from 'pg';
-import { checkExpectedVersion } from '../sqlite/append.js';
+import { checkExpectedVersion } from '../../core/events.js';
 import type { AppendResult, CommitUnit } from '../../ports/event-store.js';
 import { insertEvents, streamHead } from './append.js';
 

@@ -1,27 +1,8 @@
 import type { ClientBase } from 'pg';
 import { EsError } from '../../core/errors.js';
-import { checkNames, type JsonObject, type NewStreamEvent } from '../../core/events.js';
+import { checkNames, sameEvent, type NewStreamEvent } from '../../core/events.js';
 import type { ImportResult } from '../../ports/event-store.js';
 import { NOTIFY_CHANNEL, OlderTransaction, insertEvents, streamHead } from './append.js';
-
-/** JSON with object keys sorted, so two encodings of the same value compare equal. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as JsonObject).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
-
-interface Comparable {
-  streamId: string;
-  type: string;
-  data: unknown;
-  metadata: unknown;
-}
-
-const sameEvent = (a: Comparable, b: NewStreamEvent): boolean =>
-  a.streamId === b.streamId && a.type === b.type && canonical(a.data) === canonical(b.data ?? {}) && canonical(a.metadata) === canonical(b.metadata ?? {});
 
 /** Stream versions remembered across chunks; past this many streams, the table is asked again. */
 const VERSION_CACHE = 10_000;
@@ -46,7 +27,7 @@ export async function importChunk(client: ClientBase, schema: string, state: Imp
   const refuse = (message: string, offset: number, event: NewStreamEvent): EsError =>
     new EsError('USAGE', message, { details: { index: first + offset, event } });
   const ids = chunk.flatMap((event) => (event.id === undefined ? [] : [event.id]));
-  const stored = new Map<string, Comparable>();
+  const stored = new Map<string, Parameters<typeof sameEvent>[0]>();
   if (ids.length > 0) {
     const { rows } = await client.query<{ id: string; stream_id: string; type: string; data: string; metadata: string }>(
       `SELECT e.id, e.stream_id, e.type, e.data::text AS data, e.metadata::text AS metadata FROM "${schema}".events e WHERE e.id = ANY($1::text[])`,

@@ -1,20 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
-import { EsError } from '../../core/errors.js';
-import { isSystemStream, type ExpectedVersion, type NewEvent } from '../../core/events.js';
+import { isSystemStream, type NewEvent } from '../../core/events.js';
 import type { AppendResult } from '../../ports/event-store.js';
 import { ORDINAL_VALUES } from './ordinals.js';
-
-export function checkExpectedVersion(streamId: string, current: number, expected: ExpectedVersion): void {
-  if (expected === 'any') return;
-  const wanted = expected === 'no-stream' ? 0 : expected;
-  if (current === wanted) return;
-  const have = current === 0 ? 'does not exist' : `is at version ${current}`;
-  const want = wanted === 0 ? 'no stream' : `version ${wanted}`;
-  throw new EsError('CONFLICT', `append conflict: stream "${streamId}" ${have}, expected ${want}`, {
-    details: { streamId, current, expected: wanted },
-  });
-}
 
 /** Appends within the caller's transaction; returns a function bound to prepared statements. */
 export function prepareAppend(db: Database) {

@@ -1,17 +1,8 @@
 import type { Database } from 'better-sqlite3';
 import { EsError } from '../../core/errors.js';
-import { checkNames, type JsonObject, type NewStreamEvent } from '../../core/events.js';
+import { checkNames, sameEvent, type NewStreamEvent } from '../../core/events.js';
 import type { ImportResult } from '../../ports/event-store.js';
 import type { prepareAppend } from './append.js';
-
-/** JSON with object keys sorted, so two encodings of the same value compare equal. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as JsonObject).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
 
 interface StoredById {
   stream_id: string;
@@ -53,11 +44,10 @@ export function prepareImport(db: Database, append: ReturnType<typeof prepareApp
       if (event.id !== undefined) {
         const stored = byId.get(event.id);
         if (stored) {
-          const same =
-            stored.stream_id === event.streamId &&
-            stored.type === event.type &&
-            canonical(JSON.parse(stored.data)) === canonical(event.data ?? {}) &&
-            canonical(JSON.parse(stored.metadata)) === canonical(event.metadata ?? {});
+          const same = sameEvent(
+            { streamId: stored.stream_id, type: stored.type, data: JSON.parse(stored.data), metadata: JSON.parse(stored.metadata) },
+            event,
+          );
           if (!same) {
             throw new EsError('USAGE', `event id "${event.id}" is stored already with different content`, {
               details: { index, event },

@@ -16,7 +16,8 @@ import type {
   Pending,
   ReadOptions,
 } from '../../ports/event-store.js';
-import { checkExpectedVersion, prepareAppend } from './append.js';
+import { prepareAppend } from './append.js';
+import { checkExpectedVersion } from '../../core/events.js';
 import { checkStoreFile, makeStoreFolder, openError } from './files.js';
 import { prepareImport, startImport } from './import.js';
 import { prepareHead, prepareLastEvent, prepareRead } from './read.js';
