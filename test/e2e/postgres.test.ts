@@ -281,3 +281,36 @@ describe('es demo on PostgreSQL', () => {
     expect(rows[0].n).toBe(1703);
   }, 120_000);
 });
+
+describe('es on PostgreSQL: wait and signals', () => {
+  it('wait blocks until a follower catches up; SIGINT mid-run exits 130 with its work checkpointed', async () => {
+    const { dir, schema } = workspace();
+    writeFile(dir, 'events.ndjson', ndjson(4000, 9));
+    expect(es(dir, ['import', 'events.ndjson']).code).toBe(0);
+
+    // SIGINT in the middle of a run: 130, and what it did is kept.
+    const run = esBackground(dir, ['project', 'run', '--batch-size', '20']);
+    for (let i = 0; i < 200; i++) {
+      const { rows } = await admin.query('SELECT to_regclass($1) AS t', [`"${schema}".recorded`]);
+      if (rows[0].t && (await recorded(schema)).length >= 100) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    run.child.kill('SIGINT');
+    const stopped = await run.exited;
+    expect(stopped.code).toBe(130);
+    const partial = (await recorded(schema)).length;
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(4000);
+    const status = parseJson(es(dir, ['project', 'status', '--json']).stdout).projections[0];
+    expect(status.lag).toBe(4000 - partial);
+
+    // wait: times out while nothing runs, then returns once a follower has caught up.
+    expect(es(dir, ['project', 'wait', '--timeout', '1s']).code).toBe(1);
+    const follower = esBackground(dir, ['project', 'run', '--follow']);
+    const waited = es(dir, ['project', 'wait', '--timeout', '60s'], { timeoutMs: 70_000 });
+    expect(waited.code, waited.stderr).toBe(0);
+    expect((await recorded(schema)).length).toBe(4000);
+    follower.child.kill('SIGTERM');
+    expect((await follower.exited).code).toBe(0);
+  }, 120_000);
+});
