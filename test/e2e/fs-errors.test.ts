@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { writeOldStore } from '../support/old-store.js';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appendOne, baseEnv, cleanupTempDirs, es, ES_BIN, tempDir, writeRecorder } from './helpers.js';
@@ -109,20 +110,9 @@ describe('file-system problems opening the store are exit 3 with one line naming
     mkdirSync(folder);
     chmodSync(folder, 0o777);
     const db = join(folder, 'events.db');
+    writeOldStore(db, 1);
     const raw = new Database(db);
-    raw.exec(`
-      CREATE TABLE events (
-        position INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, stream_id TEXT NOT NULL,
-        version INTEGER NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL,
-        recorded_at TEXT NOT NULL, system INTEGER NOT NULL, UNIQUE (stream_id, version));
-      CREATE INDEX events_type_position ON events (type, position) WHERE system = 0;
-      CREATE TABLE es_locks (name TEXT PRIMARY KEY, owner_id TEXT NOT NULL, pid INTEGER NOT NULL,
-        host TEXT NOT NULL, since TEXT NOT NULL, expires_at INTEGER NOT NULL);
-      INSERT INTO events (id, stream_id, version, type, data, metadata, recorded_at, system)
-        VALUES ('e-1', 'a', 1, 'X', '{}', '{}', '2026-01-01T00:00:00.000Z', 0);
-      PRAGMA application_id = ${0x6573};
-      PRAGMA user_version = 1;
-      PRAGMA journal_mode = WAL;`);
+    raw.pragma('journal_mode = WAL');
     raw.close();
     giveAway(db);
     chmodSync(db, 0o444);
@@ -130,7 +120,7 @@ describe('file-system problems opening the store are exit 3 with one line naming
     const read = esUnprivileged(dir, ['--db', db, 'read', '--json']);
     expect(read.stderr).toBe('');
     expect(read.code).toBe(0);
-    expect(JSON.parse(read.stdout).id).toBe('e-1');
+    expect(JSON.parse(read.stdout).id).toBe('e-000000000');
     expectOneLine(esUnprivileged(dir, ['--db', db, 'project', 'run', 'rec']), 3, db, 'read-only');
   });
 });

@@ -1,24 +1,10 @@
 import type { Pool } from 'pg';
 import type { LockOwner } from '../../ports/event-store.js';
+import { toOwner, type LockRow } from '../lock-row.js';
 
-interface LockRow {
-  owner_id: string;
-  pid: number;
-  host: string;
-  since: string;
+interface StoredLock extends LockRow {
   expires_at: string;
-  pid_ns: string | null;
-  boot_id: string | null;
 }
-
-const toOwner = (row: LockRow): LockOwner => ({
-  id: row.owner_id,
-  pid: row.pid,
-  host: row.host,
-  since: row.since,
-  pidNamespace: row.pid_ns,
-  bootId: row.boot_id,
-});
 
 /** Milliseconds since the epoch, by the database server's clock. */
 const NOW_MS = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
@@ -38,7 +24,7 @@ export function pgLocks(pool: Pool, schema: string) {
           [name],
         );
         // Leases run on the server's clock: the hosts sharing a store need not agree on the time.
-        const { rows } = await client.query<LockRow & { now: string }>(
+        const { rows } = await client.query<StoredLock & { now: string }>(
           `SELECT l.owner_id, l.pid, l.host, l.since, l.expires_at, l.pid_ns, l.boot_id, ${NOW_MS} AS now FROM ${table} l WHERE l.name = $1 FOR UPDATE`,
           [name],
         );

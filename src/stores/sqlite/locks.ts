@@ -1,28 +1,14 @@
 import type { Database } from 'better-sqlite3';
 import type { LockOwner } from '../../ports/event-store.js';
+import { toOwner, type LockRow } from '../lock-row.js';
 
-interface LockRow {
-  owner_id: string;
-  pid: number;
-  host: string;
-  since: string;
+interface StoredLock extends LockRow {
   expires_at: number;
-  pid_ns: string | null;
-  boot_id: string | null;
 }
-
-const toOwner = (row: LockRow): LockOwner => ({
-  id: row.owner_id,
-  pid: row.pid,
-  host: row.host,
-  since: row.since,
-  pidNamespace: row.pid_ns,
-  bootId: row.boot_id,
-});
 
 /** Projection locks: a row per held lock, with a lease the holder renews. */
 export function prepareLocks(db: Database) {
-  const get = db.prepare<[string], LockRow>('SELECT owner_id, pid, host, since, expires_at, pid_ns, boot_id FROM es_locks WHERE name = ?');
+  const get = db.prepare<[string], StoredLock>('SELECT owner_id, pid, host, since, expires_at, pid_ns, boot_id FROM es_locks WHERE name = ?');
   const put = db.prepare(
     `INSERT INTO es_locks (name, owner_id, pid, host, since, expires_at, pid_ns, boot_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (name) DO UPDATE SET owner_id = excluded.owner_id, pid = excluded.pid, host = excluded.host,
