@@ -4,13 +4,13 @@ import Database from 'better-sqlite3';
 import { writeOldStore } from '../support/old-store.js';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { appendOne, baseEnv, cleanupTempDirs, es, ES_BIN, tempDir, writeRecorder } from './helpers.js';
+import { appendOne, baseEnv, cleanupTempDirs, es, ES_BIN, letNobodyRunEs, NOBODY, tempDir, writeRecorder } from './helpers.js';
 
 afterAll(cleanupTempDirs);
 
 // Permissions mean nothing to root: as root (CI), the CLI runs as nobody for these cases.
 const ROOT = process.getuid?.() === 0;
-const NOBODY = 65534;
+letNobodyRunEs();
 
 /** Runs es as an unprivileged user (nobody when the tests run as root, else the test's own user). */
 function esUnprivileged(cwd: string, args: string[]) {

@@ -3,7 +3,7 @@
  * fresh temporary directory used as the working directory, against real SQLite files.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -263,3 +263,29 @@ export async function waitFor(check: () => boolean, timeoutMs: number, intervalM
 }
 
 export const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
+export const NOBODY = 65534;
+
+/**
+ * As root, the permission tests run es as nobody (permissions mean nothing to root), so nobody must
+ * reach bin/es.js and its node_modules. A checkout below a folder of mode 0700 (what mktemp -d makes)
+ * is out of its reach: such folders above the repository get the search bit for others (x only, no
+ * listing), and the test run says so on stderr. Nothing else is changed.
+ */
+export function letNobodyRunEs(): void {
+  if (process.getuid?.() !== 0) return;
+  const probe = () =>
+    spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(ES_BIN)}, require('fs').constants.R_OK)`], {
+      uid: NOBODY,
+      gid: NOBODY,
+    }).status === 0;
+  if (probe()) return;
+  for (let dir = dirname(dirname(ES_BIN)); ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, mode | 0o001);
+      process.stderr.write(`es tests: gave others the search bit on ${dir}, so that user nobody can run bin/es.js\n`);
+    }
+    if (dirname(dir) === dir) break;
+  }
+}

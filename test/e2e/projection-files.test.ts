@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ES_BIN, baseEnv, cleanupTempDirs, es, parseJson, tempDir, writeFile } from './helpers.js';
+import { ES_BIN, baseEnv, cleanupTempDirs, es, letNobodyRunEs, parseJson, tempDir, writeFile } from './helpers.js';
 
 afterAll(cleanupTempDirs);
 
@@ -102,6 +102,7 @@ describe('a projection file that fails to load: file, line, column and the messa
     try {
       // root reads any folder: run es as nobody there, as an unprivileged user runs it.
       const asRoot = process.getuid?.() === 0;
+      letNobodyRunEs();
       const r = spawnSync(process.execPath, [ES_BIN, 'project', 'list'], {
         cwd: dir,
         env: baseEnv(),
