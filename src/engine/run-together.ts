@@ -44,7 +44,13 @@ export async function runTogether<Db>(
   if (projections.length === 1 || !store.synchronous) {
     const results: RunResult[] = [];
     for (const projection of projections) {
-      if (options.signal?.aborted) break;
+      // Stopped before its turn: reported as interrupted where it stands, so every projection asked
+      // for has a result.
+      if (options.signal?.aborted) {
+        const { position } = await loadCheckpoint(store, projection.name);
+        results.push(idleResult(projection.name, position, 'behind', { interrupted: true }));
+        continue;
+      }
       results.push(await runProjection(store, projection, options));
     }
     return results;

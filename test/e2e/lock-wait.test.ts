@@ -54,6 +54,29 @@ describe('run --wait', () => {
     expect((await holder.exited).code).toBe(0);
   });
 
+  for (const command of [['run'], ['rebuild']]) {
+    it(`a signal while waiting, with a free projection named beside the held one (${command[0]}): 143, the free one untouched`, async () => {
+      const { dir, holder } = await heldWorkspace();
+      writeRecorder(join(dir, 'projections'), 'free');
+      expect(es(dir, ['project', 'run', 'free']).code).toBe(0);
+      // The holder follows rec and other; free is not held. One group (same options): rec, free.
+      const waiter = background(dir, ['project', ...command, 'rec', 'free', '--wait', '60s', '--json']);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      waiter.child.kill('SIGTERM');
+      const end = await Promise.race([waiter.exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 10_000))]);
+      const { stdout, stderr } = waiter.output();
+      expect(end, stderr).toEqual({ code: 143, signal: null });
+      expect(stderr).not.toMatch(/unexpected error/);
+      const rows = parseJson(stdout).projections as { name: string; state: string }[];
+      expect(rows.map((row) => row.name).sort()).toEqual(['free', 'rec']);
+      // Nothing of free was reset: its checkpoint stream ends with a Checkpoint, not RebuildStarted.
+      const free = es(dir, ['read', '--stream', '$checkpoint-free', '--json']).stdout.trim().split('\n');
+      expect(JSON.parse(free[free.length - 1] as string).type).toBe('Checkpoint');
+      holder.child.kill('SIGTERM');
+      expect((await holder.exited).code).toBe(0);
+    });
+  }
+
   for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
     it(`${signal} while waiting for a held projection exits ${code}, not 75`, async () => {
       const { dir, holder } = await heldWorkspace();

@@ -142,7 +142,12 @@ async function runGroup(
         outcomes.set(projection.name, { result: idleResult(projection.name, 0, 'behind', { interrupted }), failure: error });
       }
     }
-    if (held.length > 0) {
+    if (held.length > 0 && options.signal?.aborted) {
+      // A signal came while waiting for another projection's lock: nothing of these was started.
+      for (const { projection } of held) {
+        outcomes.set(projection.name, { result: idleResult(projection.name, 0, 'behind', { interrupted: true }) });
+      }
+    } else if (held.length > 0) {
       const { out } = ctx;
       const spinner = options.follow ? null : await out.spinner(held.map((h) => h.projection.name).join(', '));
       const startedAt = performance.now();
