@@ -46,6 +46,13 @@ function ndjsonLine(raw: string, line: number): ParsedEvent | undefined {
   if (value.id !== undefined && (typeof value.id !== 'string' || value.id === '')) {
     throw lineError(line, '"id" must be a non-empty string');
   }
+  if (value.id !== undefined) {
+    try {
+      checkNames(streamId, type, value.id as string);
+    } catch (error) {
+      throw lineError(line, (error as Error).message);
+    }
+  }
   return { line, streamId, type, data, metadata, ...(value.id === undefined ? {} : { id: value.id as string }) };
 }
 

@@ -2,6 +2,7 @@ import { type Command, CommanderError } from 'commander';
 import { EXIT_CODES, isEsError } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import { buildProgram } from './program.js';
+import { checkRawArguments } from './raw-args.js';
 import { STATEMENT_TIMEOUT, isConnectionError, isStatementTimeout } from '../stores/postgres/connect.js';
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -55,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     else process.stderr.write(`es: ${message}\n`);
   };
   try {
+    if (argv === process.argv) checkRawArguments();
     await program.parseAsync(argv);
     return 0;
   } catch (error) {

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { environment } from '../core/errors.js';
@@ -100,7 +101,10 @@ export function readConfigFile(path: string, required: boolean): ConfigFile {
   let parsed: unknown;
   try {
     // Editors on Windows save UTF-8 with a byte order mark, which JSON.parse refuses.
-    parsed = JSON.parse(readFileSync(path, 'utf8').replace(/^\uFEFF/, ''));
+    const bytes = readFileSync(path);
+    // Read leniently, a byte that is not UTF-8 would become U+FFFD: a --db of another name.
+    if (!isUtf8(bytes)) throw new Error('not valid UTF-8 text');
+    parsed = JSON.parse(bytes.toString('utf8').replace(/^\uFEFF/, ''));
   } catch (error) {
     throw environment(`${path}: invalid JSON: ${(error as Error).message}`);
   }

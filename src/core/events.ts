@@ -62,14 +62,24 @@ export function escapeControls(value: string): string {
  * Throws a USAGE error when a stream id or event type holds a control character. One check for
  * `append`, `import` and the library, so what one refuses the others refuse too.
  */
-export function checkNames(streamId: string, type: string): void {
-  for (const [what, value] of [['stream id', streamId], ['event type', type]] as const) {
+export function checkNames(streamId: string, type: string, id?: string): void {
+  const names = [['stream id', streamId], ['event type', type], ...(id === undefined ? [] : [['event id', id]])] as const;
+  for (const [what, value] of names) {
+    // A lone surrogate (a \ud800 escape in JSON) has no UTF-8 form: stored, it would read back as
+    // something else, and two such ids could print the same.
+    if (LONE_SURROGATE.test(value)) {
+      throw new EsError('USAGE', `the ${what} "${escapeControls(value.replace(LONE_SURROGATE_ALL, '\ufffd'))}" contains a lone surrogate (not Unicode text)`);
+    }
+    if (what === 'event id') continue;
     const found = CONTROL.exec(value);
     if (found) {
       throw new EsError('USAGE', `the ${what} "${escapeControls(value)}" contains a control character (${hex(found[0])})`);
     }
   }
 }
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATE_ALL = new RegExp(LONE_SURROGATE.source, 'g');
 
 /** JSON with object keys sorted, so two encodings of the same value compare equal. */
 export function canonicalJson(value: unknown): string {

@@ -1,8 +1,9 @@
-import { copyFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendMany, cleanupTempDirs, es, tempDir, writeFile, writeRecorder } from './helpers.js';
+import { appendMany, baseEnv, cleanupTempDirs, es, ES_BIN, tempDir, writeFile, writeRecorder } from './helpers.js';
 
 afterAll(cleanupTempDirs);
 
@@ -113,5 +114,28 @@ describe('bad input: one clear line, the documented exit code, an unchanged stor
     const check = new Database(foreign, { readonly: true });
     expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()).toEqual(['customers']);
     check.close();
+  });
+});
+
+describe('bytes that are not UTF-8 in arguments, ES_DB and es.config.json', () => {
+  // Node would read them as U+FFFD in silence; a shell passes the raw bytes.
+  const sh = (dir: string, command: string, env: Record<string, string> = {}) =>
+    spawnSync('sh', ['-c', command], { cwd: dir, env: { ...baseEnv(), ...env }, encoding: 'utf8' });
+
+  it('are refused with exit 2 (exit 3 in the configuration file), and nothing is stored or created', () => {
+    const dir = tempDir();
+    const es = `"${process.execPath}" "${ES_BIN}"`;
+    expect(sh(dir, `${es} --db ok.db append s T '{"a":1}'`).status).toBe(0);
+    const data = sh(dir, `${es} --db ok.db append s T "{\\"a\\":\\"$(printf 'x\\377')\\"}"`);
+    expect(data.status).toBe(2);
+    expect(data.stderr).toMatch(/^es: argument 6 is not valid UTF-8 text/);
+    expect(sh(dir, `${es} --db ok.db read --json`).stdout.trim().split('\n')).toHaveLength(1);
+    expect(sh(dir, `${es} --db "$(printf 'caf\\351').db" append s T`).status).toBe(2);
+    expect(sh(dir, `ES_DB="$(printf 'caf\\351').db" ${es} append s T`).status).toBe(2);
+    writeFileSync(join(dir, 'es.config.json'), Buffer.from('{"db":"caf\xe9.db"}', 'latin1'));
+    const config = sh(dir, `${es} append s T`);
+    expect(config.status).toBe(3);
+    expect(config.stderr).toMatch(/not valid UTF-8/);
+    expect(readdirSync(dir).filter((f) => f.startsWith('caf'))).toEqual([]);
   });
 });

@@ -135,6 +135,23 @@ describe('control characters in stream ids and types', () => {
     refused(es(fresh, ['append', 'a\x1b', 'T']), /\\x1b/);
     expect(existsSync(join(fresh, '.es/events.db'))).toBe(false);
   });
+
+  it('lone surrogates (\\ud800 escapes) in stream ids, types and ids are refused; in data they round-trip', () => {
+    const { dir, before } = seeded();
+    // Written as JSON escapes: a lone surrogate has no UTF-8 form, so it can only come this way.
+    writeFile(dir, 's.ndjson', `${line(1)}\n{"streamId":"s\\ud800x","type":"T"}\n`);
+    refused(es(dir, ['import', 's.ndjson']), /line 2: the stream id "s\uFFFDx" contains a lone surrogate/);
+    writeFile(dir, 't.ndjson', '{"streamId":"s","type":"T\\udfff"}\n');
+    refused(es(dir, ['import', 't.ndjson']), /line 1: the event type .* lone surrogate/);
+    // Two such ids would both print as "id\uFFFD": a re-import elsewhere would drop one in silence.
+    writeFile(dir, 'i.ndjson', '{"streamId":"s","type":"T","id":"id\\ud800"}\n{"streamId":"s","type":"T","id":"id\\udc00"}\n');
+    refused(es(dir, ['import', 'i.ndjson']), /line 1: the event id .* lone surrogate/);
+    expect(readAll(dir)).toEqual(before);
+    writeFile(dir, 'd.ndjson', '{"streamId":"s-d","type":"T","data":{"k":"x\\ud800y"}}\n');
+    expect(es(dir, ['import', 'd.ndjson']).code).toBe(0);
+    const stored = readAll(dir).find((e) => e.streamId === 's-d');
+    expect(stored?.data).toEqual({ k: 'x\ud800y' });
+  });
 });
 
 describe('es import streams its input', () => {

@@ -89,7 +89,7 @@ export async function appendInTransaction(
   expected: ExpectedVersion,
 ): Promise<AppendResult> {
   if (events.length === 0) throw new EsError('USAGE', 'nothing to append');
-  for (const event of events) checkNames(streamId, event.type);
+  for (const event of events) checkNames(streamId, event.type, event.id);
   const head = await streamHead(client, schema, streamId);
   checkExpectedVersion(streamId, head.version, expected);
   if (head.newer) throw new OlderTransaction(streamId);

@@ -56,7 +56,7 @@ export async function importChunk(client: ClientBase, schema: string, state: Imp
   };
   for (const [offset, event] of chunk.entries()) {
     try {
-      checkNames(event.streamId, event.type);
+      checkNames(event.streamId, event.type, event.id);
     } catch (error) {
       throw refuse((error as Error).message, offset, event);
     }

@@ -37,7 +37,7 @@ export function prepareImport(db: Database, append: ReturnType<typeof prepareApp
     for (const event of events) {
       const index = state.index++;
       try {
-        checkNames(event.streamId, event.type);
+        checkNames(event.streamId, event.type, event.id);
       } catch (error) {
         throw new EsError('USAGE', (error as Error).message, { details: { index, event } });
       }

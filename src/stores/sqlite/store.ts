@@ -163,7 +163,7 @@ export class SqliteEventStore implements EventStore<Database> {
   }
 
   appendSync(streamId: string, events: readonly NewEvent[], expected: ExpectedVersion = 'any'): AppendResult {
-    for (const event of events) checkNames(streamId, event.type);
+    for (const event of events) checkNames(streamId, event.type, event.id);
     this.notImporting();
     return this.db
       .transaction(() => {
