@@ -43,9 +43,11 @@ interface ConfigFile extends ProjectionOptions {
 
 type Check = { ok: (value: unknown) => boolean; expected: string };
 const nonEmpty: Check = { ok: (v) => typeof v === 'string' && v !== '', expected: 'a non-empty string' };
+/** A batch is held in memory whole: past this, memory would follow the log instead of the batch. */
+export const MAX_BATCH_SIZE = 100_000;
 const batch: Check = {
-  ok: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1,
-  expected: 'a whole number of at least 1',
+  ok: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= MAX_BATCH_SIZE,
+  expected: `a whole number from 1 to ${MAX_BATCH_SIZE}`,
 };
 const onError: Check = { ok: (v) => v === 'stop' || v === 'skip', expected: '"stop" or "skip"' };
 const PROJECTION_KEYS: Record<keyof ProjectionOptions, Check> = { batchSize: batch, onError };

@@ -167,6 +167,7 @@ describe('projection files', () => {
       ['project', 'run', '--frobnicate'],
       ['project', 'run', '--batch-size', '0'],
       ['project', 'run', '--batch-size', 'lots'],
+      ['project', 'run', '--batch-size', '100001'],
       ['project', 'status', '--max-lag', 'x'],
       ['project', 'replay-from', 'known', 'abc'],
     ]) {

@@ -1,6 +1,7 @@
 import { parseDuration, parseWholeNumber } from '../../../core/duration.js';
 import { acquireProjectionLock, lockLostError, type HeldLock } from '../../../engine/lock.js';
 import { EsError, isEsError, usage, type ErrorCode } from '../../../core/errors.js';
+import { MAX_BATCH_SIZE } from '../../settings.js';
 import type { Projection } from '../../../core/projection.js';
 import type { EventStore } from '../../../ports/event-store.js';
 import type { Incident, Progress, RunOptions, RunResult } from '../../../engine/types.js';
@@ -184,6 +185,9 @@ async function runGroup(
 /** Runs a job (run, rebuild, replay-from) for each projection, reports, and decides the exit. */
 export async function work(ctx: Context, projections: Projection<unknown>[], job: Job, flags: WorkFlags): Promise<void> {
   const batchFlag = flags.batchSize === undefined ? undefined : parseWholeNumber(flags.batchSize, '--batch-size', 1);
+  if (batchFlag !== undefined && batchFlag > MAX_BATCH_SIZE) {
+    throw usage(`--batch-size: at most ${MAX_BATCH_SIZE.toLocaleString('en-US')} (a batch is held in memory whole)`);
+  }
   const waitMs = flags.wait === undefined ? 0 : parseDuration(flags.wait, '--wait');
   // Taken before the store opens, so the whole command, not each projection, waits at most --wait.
   const wait: LockWait = { deadline: Date.now() + waitMs, asked: flags.wait?.trim() };
