@@ -14,7 +14,9 @@ export function describeLoadError(file: string, error: unknown): string {
     const [, count, where, line, column, text] = transform;
     const more = Number(count) > 1 ? ` (and ${Number(count) - 1} more)` : '';
     // esbuild counts columns from 0; editors and V8 count from 1.
-    return `${where}:${line}:${Number(column) + 1}: cannot load projection: ${text}${more}`;
+    // tsx names .mts and .cts sources as .ts: the projection file itself, under its real name.
+    const named = (where ?? file).replace(/\.ts$/, '') === file.replace(/\.[cm]?ts$/, '') ? file : where;
+    return `${named}:${line}:${Number(column) + 1}: cannot load projection: ${text}${more}`;
   }
   const what = `${err.name === 'Error' || err.message.startsWith(`${err.name}:`) ? '' : `${err.name}: `}${firstLine(err.message)}`;
   const javascript = /\.[cm]?js$/.test(file);

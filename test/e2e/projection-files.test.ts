@@ -76,6 +76,11 @@ describe('a projection file that fails to load: file, line, column and the messa
       if (extra.length === 0) expect(rest).toEqual([]);
       expect(r.stderr).not.toContain('Transform failed');
     }
+    // .mts and .cts are named as they are, not as the .ts tsx compiles them under.
+    for (const file of ['bad.mts', 'bad.cts']) {
+      const { dir, r } = listOne(file, broken, []);
+      expect(r.stderr.trim()).toBe(`es: ${join(dir, 'projections', file)}:3:34: cannot load projection: Unexpected ";"`);
+    }
   });
 
   it('a JavaScript syntax error, in ES module and CommonJS files', () => {
