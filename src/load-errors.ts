@@ -21,7 +21,12 @@ export function describeLoadError(file: string, error: unknown): string {
   const what = `${err.name === 'Error' || err.message.startsWith(`${err.name}:`) ? '' : `${err.name}: `}${firstLine(err.message)}`;
   const javascript = /\.[cm]?js$/.test(file);
   const at = err.name === 'SyntaxError' ? ((javascript && syntaxErrorAt(file)) || '') : (thrownAt(file, err.stack) ?? '');
-  return `${file}${at}: cannot load projection: ${what}`;
+  // Node reads a .js file as CommonJS unless its package says "type": "module".
+  const hint =
+    /\.js$/.test(file) && /Unexpected token 'export'|Cannot use import statement outside a module/.test(err.message)
+      ? ' (a .js file is CommonJS in a package without "type": "module": name it .mjs, or use module.exports)'
+      : '';
+  return `${file}${at}: cannot load projection: ${what}${hint}`;
 }
 
 function firstLine(text: string): string {

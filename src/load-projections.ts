@@ -55,7 +55,13 @@ let typescriptImport: Promise<ScopedImport> | undefined;
  * costs tens of milliseconds each.
  */
 function importTypeScript(): Promise<ScopedImport> {
-  typescriptImport ??= import('tsx/esm/api').then(({ register }) => register({ namespace: 'es-projections' }).import);
+  typescriptImport ??= Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]).then(([esm, cjs]) => {
+    // In a package of "type": "commonjs" (npm init's default), a .ts file is compiled to CommonJS,
+    // and its imports of helpers (`./_money.js` for `_money.ts`) go through require: that loader
+    // needs tsx's hooks too.
+    cjs.register({ namespace: 'es-projections' });
+    return esm.register({ namespace: 'es-projections' }).import;
+  });
   return typescriptImport;
 }
 

@@ -64,6 +64,26 @@ describe('which files in the projections folder are projections', () => {
   });
 });
 
+describe('projections in a package of "type": "commonjs" (what npm init writes)', () => {
+  it('a .ts projection imports its _helper.ts as ./_helper.js; a .js with export default gets a hint', () => {
+    const dir = tempDir('es-cjs-');
+    writeFile(dir, 'package.json', JSON.stringify({ name: 'shop', version: '1.0.0', type: 'commonjs' }));
+    writeFile(dir, 'projections/_money.ts', 'export function cents(n: number): string { return (n / 100).toFixed(2); }\n');
+    writeFile(
+      dir,
+      'projections/order-totals.ts',
+      "import { cents } from './_money.js';\nexport default { name: 'order-totals', handlers: { A() { cents(1); } } };\n",
+    );
+    const r = es(dir, ['project', 'list', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(parseJson(r.stdout)).toMatchObject({ projections: [{ name: 'order-totals' }] });
+    writeFile(dir, 'projections/plain.js', projection('plain'));
+    const js = es(dir, ['project', 'list']);
+    expect(js.code).toBe(3);
+    expect(js.stderr).toMatch(/plain\.js.*name it \.mjs, or use module\.exports/);
+  });
+});
+
 describe('a projection file that fails to load: file, line, column and the message, on one line, exit 3', () => {
   const broken = 'export default {\n  name: "x",\n  handlers: { A(e, db) { let x = ; } },\n};\n';
 
