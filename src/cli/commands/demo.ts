@@ -39,7 +39,7 @@ export async function demo(ctx: Context) {
   const events = generateShop();
   const written = await store.appendMany(events);
   out.line(
-    `wrote the demo shop to ${store.url}: ${formatCount(written.appended)} new events` +
+    `wrote the demo shop to ${redact(ctx.settings.db)}: ${formatCount(written.appended)} new events` +
       (written.skipped > 0 ? `, ${formatCount(written.skipped)} already there` : ''),
   );
   await work(ctx, projections, runTogether, {});
