@@ -5,6 +5,7 @@ import Sqlite from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sharesPidSpace } from '../../src/engine/holder-identity.js';
 import type { LockOwner } from '../../src/ports/event-store.js';
+import { writeOldStore } from '../support/old-store.js';
 import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'es-lock-identity-'));
@@ -13,17 +14,10 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe('es_locks holder identity', () => {
   it('adds the identity columns to a store whose es_locks predates them, keeping a held lock', async () => {
     const path = join(root, 'old.db');
+    // A store of schema version 1, whose es_locks predates the identity columns, with a held lock.
+    writeOldStore(path, 0);
     const raw = new Sqlite(path);
-    raw.exec(`
-      CREATE TABLE events (
-        position INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, stream_id TEXT NOT NULL,
-        version INTEGER NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL,
-        recorded_at TEXT NOT NULL, system INTEGER NOT NULL, UNIQUE (stream_id, version));
-      CREATE TABLE es_locks (name TEXT PRIMARY KEY, owner_id TEXT NOT NULL, pid INTEGER NOT NULL,
-        host TEXT NOT NULL, since TEXT NOT NULL, expires_at INTEGER NOT NULL);
-      INSERT INTO es_locks VALUES ('p', 'old-owner', 1, 'elsewhere', '2026-01-01T00:00:00.000Z', ${Date.now() + 60_000});
-      PRAGMA application_id = ${0x6573};
-      PRAGMA user_version = 1;`);
+    raw.exec(`INSERT INTO es_locks VALUES ('p', 'old-owner', 1, 'elsewhere', '2026-01-01T00:00:00.000Z', ${Date.now() + 60_000});`);
     raw.close();
     const store = new SqliteEventStore(path);
     try {

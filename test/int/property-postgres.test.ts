@@ -4,6 +4,7 @@
  * applied once (a primary key per event id turns a second application into a fault).
  */
 import fc from 'fast-check';
+import { eventArb, expectedFromLog, runArb } from '../support/ledger-log.js';
 import type pg from 'pg';
 import { expect, it } from 'vitest';
 import type { NewStreamEvent, StoredEvent } from '../../src/core/events.js';
@@ -54,16 +55,6 @@ function projections(s: string): Projection<pg.ClientBase>[] {
   return [ledger, credits];
 }
 
-const eventArb = fc.record({
-  stream: fc.integer({ min: 0, max: 5 }),
-  type: fc.constantFrom('A', 'B', 'C', 'D'),
-  amount: fc.integer({ min: -100, max: 100 }),
-});
-const runArb = fc.record({
-  batchSize: fc.integer({ min: 1, max: 25 }),
-  stopAfter: fc.integer({ min: 1, max: 5 }),
-  add: fc.integer({ min: 0, max: 150 }),
-});
 
 it('interrupted runs on PostgreSQL end in the read model the log dictates, each event applied once', async () => {
   let interruptions = 0;
@@ -112,20 +103,12 @@ it('interrupted runs on PostgreSQL end in the read model the log dictates, each 
           const db = store.readModel;
           const ledger = (await db.query(`SELECT event_id FROM "${s}".ledger_applied ORDER BY seq`)).rows.map((r) => r.event_id);
           expect(ledger).toEqual(events.map((e) => e.id));
-          const sums = new Map<string, { sum: number; n: number }>();
-          let creditTotal = 0;
-          for (const e of log) {
-            const key = `acct-${e.stream}`;
-            const entry = sums.get(key) ?? { sum: 0, n: 0 };
-            sums.set(key, { sum: entry.sum + e.amount, n: entry.n + 1 });
-            if (e.type === 'A') creditTotal += e.amount;
-            if (e.type === 'B') creditTotal -= e.amount;
-          }
+          const expected = expectedFromLog(log);
           const totals = (await db.query(`SELECT stream, sum, n FROM "${s}".ledger_totals ORDER BY stream`)).rows;
-          expect(totals).toEqual([...sums.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([stream, v]) => ({ stream, ...v })));
-          expect((await db.query(`SELECT total FROM "${s}".credits_total`)).rows[0].total).toBe(creditTotal);
+          expect(totals).toEqual(expected.totals);
+          expect((await db.query(`SELECT total FROM "${s}".credits_total`)).rows[0].total).toBe(expected.creditTotal);
           const credited = (await db.query(`SELECT count(*)::int AS n FROM "${s}".credits_applied`)).rows[0].n;
-          expect(credited).toBe(log.filter((e) => e.type === 'A' || e.type === 'B').length);
+          expect(credited).toBe(expected.credited);
         } finally {
           await store.close();
           await fresh.drop();

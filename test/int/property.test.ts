@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import fc from 'fast-check';
+import { eventArb, expectedFromLog, runArb } from '../support/ledger-log.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewStreamEvent, StoredEvent } from '../../src/core/events.js';
 import { normalizeProjection, type Projection } from '../../src/core/projection.js';
@@ -74,17 +75,6 @@ function readModel(db: Database) {
   };
 }
 
-const eventArb = fc.record({
-  stream: fc.integer({ min: 0, max: 5 }),
-  type: fc.constantFrom('A', 'B', 'C', 'D'),
-  amount: fc.integer({ min: -100, max: 100 }),
-});
-const runArb = fc.record({
-  batchSize: fc.integer({ min: 1, max: 25 }),
-  stopAfter: fc.integer({ min: 1, max: 5 }),
-  /** How many more events of the log are appended before this run starts. */
-  add: fc.integer({ min: 0, max: 150 }),
-});
 
 describe('interrupted runs', () => {
   it('any sequence of interrupted runs ends in the read model of one uninterrupted run, each event applied once', async () => {
@@ -144,20 +134,10 @@ describe('interrupted runs', () => {
 
             // And both equal what the log says, computed directly.
             expect(got.ledger).toEqual(events.map((e) => e.id));
-            const sums = new Map<string, { sum: number; n: number }>();
-            let creditTotal = 0;
-            for (const e of log) {
-              const key = `acct-${e.stream}`;
-              const entry = sums.get(key) ?? { sum: 0, n: 0 };
-              sums.set(key, { sum: entry.sum + e.amount, n: entry.n + 1 });
-              if (e.type === 'A') creditTotal += e.amount;
-              if (e.type === 'B') creditTotal -= e.amount;
-            }
-            expect(got.totals).toEqual(
-              [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([stream, v]) => ({ stream, ...v })),
-            );
-            expect(got.creditTotal).toBe(creditTotal);
-            expect(got.credits).toHaveLength(log.filter((e) => e.type === 'A' || e.type === 'B').length);
+            const expected = expectedFromLog(log);
+            expect(got.totals).toEqual(expected.totals);
+            expect(got.creditTotal).toBe(expected.creditTotal);
+            expect(got.credits).toHaveLength(expected.credited);
           } finally {
             await interrupted.close();
             await reference.close();
