@@ -24,6 +24,8 @@ const json = () => new Option('--json', 'print JSON on stdout (logs go to stderr
 const batchSize = () => new Option('--batch-size <n>', 'events per transaction (default 1000)');
 const wait = () =>
   new Option('--wait <duration>', 'wait up to this long in all (one deadline for the command) for other runners to let go (e.g. 30s)');
+const lease = () =>
+  new Option('--lease <duration>', 'lease on each projection worked on, renewed every third of it; a dead holder blocks others this long (default 30s, at least 5s)');
 const onError = () =>
   new Option('--on-error <mode>', 'stop: a failing handler faults the projection; skip: dead-letter the event and go on').choices(['stop', 'skip']);
 
@@ -106,6 +108,7 @@ export function buildProgram(): Command {
     .option('--follow', 'keep running as new events arrive (stop with SIGINT/SIGTERM)')
     .addOption(batchSize())
     .addOption(wait())
+    .addOption(lease())
     .addOption(onError())
     .addOption(json())
     .addHelpText('after', '\nExamples:\n  $ es project run\n  $ es project run order-summary --follow')
@@ -118,6 +121,7 @@ export function buildProgram(): Command {
     .option('--all', 'rebuild every projection')
     .addOption(batchSize())
     .addOption(wait())
+    .addOption(lease())
     .addOption(onError())
     .addOption(json())
     .addHelpText('after', '\nExample:\n  $ es project rebuild order-summary')
@@ -130,6 +134,7 @@ export function buildProgram(): Command {
     .argument('<position>', 'the first position to process again')
     .addOption(batchSize())
     .addOption(wait())
+    .addOption(lease())
     .addOption(onError())
     .addOption(json())
     .addHelpText('after', '\nExample:\n  $ es project replay-from order-summary 1200')

@@ -7,6 +7,7 @@ import { runProjection } from './run.js';
 import { runTogether } from './run-together.js';
 import { fault, idleResult } from './results.js';
 import type { RunOptions, RunResult } from './types.js';
+import { fenced } from './fences.js';
 
 
 /** Moves the checkpoint (and, for a rebuild, empties the read model) in one transaction. */
@@ -14,10 +15,12 @@ async function moveCheckpoint<Db>(
   store: EventStore<Db>,
   projection: Projection<Db>,
   event: { type: string; position: number; extra?: Record<string, unknown> },
-  apply?: (db: Db) => void | Promise<void>,
+  apply: ((db: Db) => void | Promise<void>) | undefined,
+  options: Pick<RunOptions, 'fenceFor'>,
 ): Promise<void> {
   const checkpoint = await loadCheckpoint(store, projection.name);
   await commitWithRetry(store, {
+    ...fenced(options, [projection.name]),
     apply,
     streamId: checkpointStream(projection.name),
     expectedVersion: checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion,
@@ -79,7 +82,11 @@ function resetApply<Db>(synchronous: boolean, reset: (db: Db) => void | Promise<
  * nothing changed, when the projection cannot be reset: it has no reset, its reset is async on a
  * synchronous store, or its setup or reset throws. Otherwise null.
  */
-export async function resetProjection<Db>(store: EventStore<Db>, projection: Projection<Db>): Promise<RunResult | null> {
+export async function resetProjection<Db>(
+  store: EventStore<Db>,
+  projection: Projection<Db>,
+  options: Pick<RunOptions, 'fenceFor'> = {},
+): Promise<RunResult | null> {
   const checkpoint = await loadCheckpoint(store, projection.name);
   const refuse = (message: string): RunResult =>
     idleResult(projection.name, checkpoint.position, 'faulted', { error: fault(message) });
@@ -95,7 +102,7 @@ export async function resetProjection<Db>(store: EventStore<Db>, projection: Pro
     return refuse(`setup failed: ${errorMessage(error)}`);
   }
   try {
-    await moveCheckpoint(store, projection, { type: LIFECYCLE.reset, position: 0 }, resetApply(store.synchronous, reset));
+    await moveCheckpoint(store, projection, { type: LIFECYCLE.reset, position: 0 }, resetApply(store.synchronous, reset), options);
   } catch (error) {
     if (!(error instanceof ResetFailure)) throw error;
     return refuse(`reset failed: ${errorMessage(error.original)}`);
@@ -112,7 +119,7 @@ export async function rebuildProjections<Db>(
   const results = new Map<string, RunResult>();
   const ready: Projection<Db>[] = [];
   for (const projection of projections) {
-    const failure = await resetProjection(store, projection);
+    const failure = await resetProjection(store, projection, options);
     if (failure) results.set(projection.name, failure);
     else ready.push(projection);
   }
@@ -146,7 +153,7 @@ export async function replayFrom<Db>(
     return idleResult(projection.name, checkpoint.position, 'stale-version');
   }
   const position = Math.max(0, from - 1);
-  await moveCheckpoint(store, projection, { type: LIFECYCLE.replay, position, extra: { from } });
+  await moveCheckpoint(store, projection, { type: LIFECYCLE.replay, position, extra: { from } }, undefined, options);
   const result = await runProjection(store, projection, options);
   return { ...result, from: position };
 }

@@ -6,6 +6,7 @@ import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint, type Faul
 import { isThenable, retryTransient, yieldToEventLoop } from './retry.js';
 import { fault, idleResult } from './results.js';
 import { runProjection } from './run.js';
+import { fenced } from './fences.js';
 import type { RunOptions, RunResult } from './types.js';
 
 interface Member<Db> {
@@ -120,7 +121,12 @@ export async function runTogether<Db>(
       event: { type: LIFECYCLE.checkpoint, data: { position: batch.scannedTo, version: m.projection.version } },
       keep: CHECKPOINT_KEEP,
     }));
-    const unit: CommitUnit<Db> = { apply, ...(first as NonNullable<typeof first>), also: rest };
+    const unit: CommitUnit<Db> = {
+      apply,
+      ...(first as NonNullable<typeof first>),
+      also: rest,
+      ...fenced(options, advancing.map((m) => m.projection.name)),
+    };
     try {
       await retryTransient(store, () => {
         handled.clear();

@@ -12,6 +12,7 @@ import {
 } from './checkpoint.js';
 import type { RunOptions, RunResult } from './types.js';
 import { fault } from './results.js';
+import { fenced } from './fences.js';
 import { commitWithRetry, isThenable, retryTransient, sleep, yieldToEventLoop } from './retry.js';
 
 /** With notifications (PostgreSQL's LISTEN), polling is only the fallback for a lost one. */
@@ -135,6 +136,7 @@ export async function runProjection<Db>(
       event: { type, data: { ...data, version: projection.version } },
       keep: CHECKPOINT_KEEP,
       also,
+      ...fenced(options, [projection.name]),
     }).catch((error: unknown) => {
       throw lostCheckpoint(projection.name, error);
     });

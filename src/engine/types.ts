@@ -1,3 +1,4 @@
+import type { Fence } from '../ports/event-store.js';
 import type { FaultInfo } from './checkpoint.js';
 
 export type ProjectionState = 'up-to-date' | 'behind' | 'never-run' | 'faulted' | 'stale-version';
@@ -27,6 +28,8 @@ export interface RunOptions {
   onError?: 'stop' | 'skip';
   /** Told when an event is dead-lettered or a faulted projection gets past its event, as it happens. */
   onIncident?: (incident: Incident) => void;
+  /** The lease a projection's commits must still hold (many workers, cron locks); none: unchecked. */
+  fenceFor?: (name: string) => Fence | undefined;
 }
 
 /**

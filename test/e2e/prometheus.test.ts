@@ -231,9 +231,10 @@ describe('es project status --format prometheus', () => {
     const name = 'we"ird\\name\nwith {braces}, commas="and" \\n';
     const report: StatusReport = {
       head: 7,
+      workers: 0,
       healthy: true,
       projections: [
-        { name, version: 1, position: 7, lag: 0, lagSeconds: 0, state: 'up-to-date', lastCheckpointAt: '2026-01-02T03:04:05.678Z', error: null, healthy: true, deadLetters: 0 },
+        { name, version: 1, position: 7, lag: 0, lagSeconds: 0, state: 'up-to-date', lastCheckpointAt: '2026-01-02T03:04:05.678Z', error: null, healthy: true, deadLetters: 0, owner: null },
       ],
     };
     const text = renderPrometheus(report);
