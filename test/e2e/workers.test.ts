@@ -171,3 +171,51 @@ describe.each<Backend>(['sqlite', 'postgres'])('many workers on %s', (backend) =
     }
   }, 60_000);
 });
+
+describe('many workers: flags, cron and health', () => {
+  it('refuses a --lease below 5s, or not a duration, with exit 2', async () => {
+    const ws = await workspace('sqlite', ['p-a']);
+    try {
+      for (const cmd of [['project', 'run', '--follow'], ['project', 'rebuild', 'p-a'], ['project', 'replay-from', 'p-a', '1']]) {
+        const short = es(ws.dir, [...cmd, '--lease', '4s']);
+        expect(short.code).toBe(2);
+        expect(short.stderr).toMatch(/--lease: at least 5s/);
+        expect(es(ws.dir, [...cmd, '--lease', 'soon']).code).toBe(2);
+      }
+    } finally {
+      await ws.close();
+    }
+  });
+
+  it('leaves a projection a worker holds to it: cron exits 75 naming the holder; status calls an unheld one with events waiting unhealthy only while workers run', async () => {
+    const ws = await workspace('sqlite', ['p-a', 'p-b']);
+    try {
+      // Both have run once (cron): neither is never-run.
+      await ws.append(3);
+      expect(es(ws.dir, ['project', 'run']).code).toBe(0);
+      const worker = start(ws.dir, { args: ['p-a'] });
+      const pid = await worker.pid();
+      await until('the worker to hold p-a', async () => spread(await ws.leases(), ['p-a']).has(pid), 10_000);
+      const cron = es(ws.dir, ['project', 'run', 'p-a']);
+      expect(cron.code).toBe(75);
+      expect(cron.stderr).toMatch(new RegExp(`p-a is being run by pid ${pid}`));
+      await ws.append(6);
+      const as = readAll(ws.dir).filter((e) => e.type === 'A').length;
+      await until('p-a to catch up', async () => (await ws.ledger('p-a')).size === as, 10_000);
+      // p-b is in no worker's set: with a worker running, its waiting events make it unhealthy.
+      const status = es(ws.dir, ['project', 'status']);
+      expect(status.code).toBe(1);
+      expect(status.stdout).toMatch(/p-b: \d+ events? waiting and no worker holds it \(1 worker running\)/);
+      const json = parseJson(es(ws.dir, ['project', 'status', '--json']).stdout);
+      expect(json.projections.find((p: { name: string }) => p.name === 'p-b').owner).toBeNull();
+      worker.child.kill('SIGTERM');
+      expect((await worker.exited).code).toBe(0);
+      // No worker registered any more (cron set-up): behind between runs is healthy, as before.
+      const after = es(ws.dir, ['project', 'status', '--json']);
+      expect(after.code).toBe(0);
+      expect(parseJson(after.stdout).projections.map((p: { owner: unknown }) => p.owner)).toEqual([null, null]);
+    } finally {
+      await ws.close();
+    }
+  }, 60_000);
+});
