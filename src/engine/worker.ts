@@ -23,7 +23,7 @@ export interface WorkerOptions {
   /** The run options of a projection (batch size, on-error, incidents); follow and signal are the worker's. */
   optionsFor: (projection: Projection<unknown>) => RunOptions;
   onNews?: (news: WorkerNews) => void;
-  /** How often the worker looks at the others (default 250 ms, at most a tenth of the lease). */
+  /** How often the worker looks at the others (default 100 ms, at most a tenth of the lease). */
   tickMs?: number;
 }
 
@@ -64,7 +64,7 @@ export async function runWorker(
   options: WorkerOptions,
 ): Promise<RunResult[]> {
   const { leaseMs, signal } = options;
-  const tickMs = Math.min(options.tickMs ?? 250, leaseMs / 10);
+  const tickMs = Math.min(options.tickMs ?? 100, leaseMs / 10);
   const renewEvery = leaseMs / RENEWALS_PER_LEASE;
   // A free projection waits this long for a worker with fewer projections before anyone takes it.
   const graceMs = tickMs * 3;
@@ -81,7 +81,9 @@ export async function runWorker(
 
   const working = (): Holding[] => [...held.values()].filter((h) => h.leaving === null);
 
+  let leaving: Promise<void> | null = null;
   const release = async (h: Holding): Promise<void> => {
+    if (leaving) await leaving;
     // Token-checked: a lease taken over meanwhile is not touched.
     await store.releaseLock(h.projection.name, me.id, h.token).catch(() => {});
   };
@@ -130,7 +132,8 @@ export async function runWorker(
           tell({ kind: 'stopped', result });
           return;
         }
-        if (h.leaving !== 'lost') results.set(name, result);
+        // A stint handed over or lost is not this worker's result; what it holds when it stops is.
+        if (h.leaving === 'stop' || signal.aborted) results.set(name, result);
       } catch (error) {
         if (isFenced(error)) lose(h, 'another worker took it over; nothing more was committed');
         else {
@@ -163,7 +166,10 @@ export async function runWorker(
 
   const balance = async (): Promise<void> => {
     const [workers, leases] = await Promise.all([store.liveWorkers(), store.leases()]);
-    const ids = new Set(workers.map((w) => w.id));
+    // A worker whose process is seen dead here (same host and PID namespace) no longer counts, so
+    // its projections are shared out without waiting for its heartbeat to run out.
+    const dead = new Set(leases.filter((l) => l.owner.id !== me.id && processIsDead(l.owner)).map((l) => l.owner.id));
+    const ids = new Set(workers.map((w) => w.id).filter((id) => !dead.has(id)));
     ids.add(me.id);
     const share = shareOf(names.size, ids.size);
     const byName = new Map(leases.filter((l) => names.has(l.name)).map((l) => [l.name, l]));
@@ -238,11 +244,13 @@ export async function runWorker(
     await sleep(tickMs, signal);
   }
 
-  // Stopping: a tick under way (it may be taking a lease) ends first, briefly waited for.
-  if (ticking) await Promise.race([ticking, sleep(1000)]);
-  // Leave before letting go, so the others count one worker fewer and take the projections at once.
-  await store.leaveWorker(me.id).catch(() => {});
+  // Stopping: the runs stop at their batch boundary while the worker leaves; the leases are let go
+  // after it has left, so the others count one worker fewer and take the projections at once. A
+  // lease a tick under way takes now is let go too (its run sees the stop before its first batch).
+  leaving = store.leaveWorker(me.id).catch(() => {});
   for (const h of held.values()) drop(h, 'stop');
+  await Promise.all([...held.values()].map((h) => h.done));
+  if (ticking) await Promise.race([ticking, sleep(1000)]);
   await Promise.all([...held.values()].map((h) => h.done));
   return [...results.values()];
 }

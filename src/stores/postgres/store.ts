@@ -71,6 +71,7 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   readonly schema: string;
   private readonly locks: ReturnType<typeof pgLocks>;
   private readonly workers: ReturnType<typeof pgWorkers>;
+  private readonly leasePool: pg.Pool;
   private listener: pg.PoolClient | null = null;
   private wake: (() => void)[] = [];
   /** Notifications received, and how many had been when the last batch read began. */
@@ -83,8 +84,11 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   ) {
     this.url = location.display;
     this.schema = location.schema;
-    this.locks = pgLocks(pool, this.schema);
-    this.workers = pgWorkers(pool, this.schema);
+    // Leases and heartbeats on connections of their own: queued behind batch transactions (which
+    // hold a pooled connection each), a renewal could come too late and lose a lease that was fine.
+    this.leasePool = createPool(location, 2);
+    this.locks = pgLocks(this.leasePool, this.schema);
+    this.workers = pgWorkers(this.leasePool, this.schema);
   }
 
   static async open(url: string, options: PgOpenOptions = {}): Promise<PostgresEventStore> {
@@ -316,5 +320,6 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
       this.listener = null;
     }
     await this.pool.end().catch(() => {});
+    await this.leasePool.end().catch(() => {});
   }
 }
