@@ -120,6 +120,6 @@ describe('normalizeProjection: handlers and events', () => {
     const withOwn = normalizeProjection({ handlers: { toString: own } }, FILE, 'orders');
     expect(withOwn.types).toEqual(['toString']);
     expect(withOwn.handlerFor('toString')).toBe(own);
-    expect(() => withOwn.handlerFor('toString')!(event('toString'), undefined)).not.toThrow();
+    expect(() => withOwn.handlerFor('toString')!(event('toString'), undefined, { replaying: false })).not.toThrow();
   });
 });
