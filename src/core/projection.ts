@@ -82,7 +82,7 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
   }
   if (def.batch !== undefined) return batchProjection<Db>(def, file, name, version);
   if (def.handlers === undefined) {
-    throw invalid(file, 'it defines neither handlers (event type → function) nor batch(events, db, context)');
+    throw invalid(file, 'handlers must be an object mapping event types to functions, or batch a function (events, db, context); it defines neither');
   }
   const handlers = def.handlers;
   if (typeof handlers !== 'object' || handlers === null || Array.isArray(handlers)) {

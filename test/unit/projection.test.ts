@@ -134,7 +134,7 @@ describe('normalizeProjection: set-based projections (batch)', () => {
       expect(error.message).toContain(FILE);
     }
     expect((invalid({ handlers: { A: noop }, batch }) as Error).message).toContain('both handlers and batch');
-    expect((invalid({}) as Error).message).toContain('neither handlers');
+    expect((invalid({}) as Error).message).toContain('it defines neither');
   });
 
   it('refuses a batch that is not a function, or an empty or malformed events list', () => {
