@@ -6,7 +6,7 @@
 // The server: --url, else ES_BENCH_PG_URL or ES_TEST_PG_URL, else postgres://postgres@127.0.0.1:5432/test.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -19,11 +19,13 @@ const flag = (name, fallback) => {
   return i >= 0 ? args[i + 1] : fallback;
 };
 const URL_ = flag('--url', process.env.ES_BENCH_PG_URL ?? process.env.ES_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
-const EVENTS = Number(flag('--events', '20000'));
+const QUICK = args.includes('--quick');
+const EVENTS = Number(flag('--events', QUICK ? '3000' : '20000'));
 const PROJECTIONS = 12;
 const LEASE = flag('--lease', '5s');
 const LEASE_MS = Number(/^(\d+)s$/.exec(LEASE)?.[1] ?? 5) * 1000;
-const FAILOVERS = Number(flag('--failovers', '3'));
+const FAILOVERS = Number(flag('--failovers', QUICK ? '1' : '3'));
+const REPORT = flag('--out', join(ROOT, QUICK ? 'bench/.data/workers.quick.md' : 'bench/reports/workers.md'));
 const log = (line) => process.stderr.write(`${line}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const admin = new pg.Pool({ connectionString: URL_, max: 3 });
@@ -251,6 +253,31 @@ async function main() {
     },
   };
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  const yes = (ok) => (ok ? 'met' : 'missed');
+  const secs = (ms) => (ms === null ? '-' : `${(ms / 1000).toFixed(2)} s`);
+  mkdirSync(dirname(REPORT), { recursive: true });
+  writeFileSync(
+    REPORT,
+    `# Many workers on PostgreSQL (\`npm run bench:workers\`)
+
+${new Date().toISOString()}: ${EVENTS} events, ${PROJECTIONS} projections (one upsert per event each), lease ${LEASE},
+load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${require_cpus()} cores.
+
+| figure | measured | goal |
+| --- | --- | --- |
+| spread of 12 over 3 workers, settled | ${settledSpread.join(' / ')} | 4 ± 1 each: ${yes(summary.goals.spread)} |
+| time to settle (3 workers started together, while catching up) | ${secs(summary.settleMs)} | |
+| all 12 from 0 to the head, 1 worker | ${secs(summary.catchUpOneWorkerMs)} | |
+| all 12 from 0 to the head, 3 workers | ${secs(summary.catchUpThreeWorkersMs)} (${summary.threeVsOne}x) | ≥ 1.5x: ${yes(summary.goals.threeVsOne)} |
+| kill -9 → successor's first batch (worst of ${results.kill.length}${hosts ? ', workers under their own host names' : ''}) | ${secs(summary.killMaxMs)} | ≤ lease + 1 s: ${yes(summary.goals.kill)} |
+| SIGTERM → successor's first batch (worst of ${results.term.length}) | ${secs(summary.sigtermMaxMs)} | < 1 s: ${yes(summary.goals.sigterm)} |
+`,
+  );
+  log(`  report: ${REPORT}`);
+}
+
+function require_cpus() {
+  return spawnSync('nproc', { encoding: 'utf8' }).stdout.trim();
 }
 
 main().catch((error) => {
