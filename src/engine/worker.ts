@@ -213,6 +213,10 @@ export async function runWorker(
   };
 
   let ticking: Promise<void> | null = null;
+  const stopped = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
   const tick = async (): Promise<void> => {
     const now = performance.now();
     const overdue = [...held.values()].some((h) => h.leaving === null && now >= h.confirmedUntil - renewEvery);
@@ -234,7 +238,10 @@ export async function runWorker(
       ticking = null;
     });
     // A tick that hangs (a store that does not answer) must not keep the lease checks below waiting.
-    await Promise.race([ticking, sleep(renewEvery / 2, signal)]);
+    // A plain timer, cleared after the race: one abort listener per tick would pile up on `signal`.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ticking, stopped, new Promise((resolve) => (timer = setTimeout(resolve, renewEvery / 2)))]);
+    clearTimeout(timer);
     // A lease not confirmed in time is given up: the worker stops committing under it (each commit is
     // fenced anyway) and stands by until it can take projections again.
     const now = performance.now();
