@@ -101,28 +101,33 @@ async function floorSet(url, schema) {
   return { ms: r.wallMs };
 }
 
-/** Both read models hold the same rows: the set-based projection is measured doing the same work. */
-const SAME_ROWS = `SELECT (SELECT count(*) FROM (SELECT stream_id, events, last_type, last_position, last_at FROM bench_streams
-    EXCEPT SELECT stream_id, events, last_type, last_position, last_at FROM bench_streams_set) d)
-  + (SELECT count(*) FROM (SELECT stream_id, events, last_type, last_position, last_at FROM bench_streams_set
-    EXCEPT SELECT stream_id, events, last_type, last_position, last_at FROM bench_streams) d) AS differ,
-  (SELECT count(*) FROM bench_streams) AS rows`;
+/** The read models measured: each per-event projection beside its set-based version (same rows). */
+const MODELS = [
+  { name: 'streams', set: 'streams-set', table: 'bench_streams', columns: 'stream_id, events, last_type, last_position, last_at' },
+  { name: 'daily', set: 'daily-set', table: 'bench_daily', columns: 'day, type, events' },
+];
 
-async function pgSameRows(url, schema) {
+/** Rows in one table and not the other, both ways: 0 when the set-based version built the same read model. */
+const sameRows = ({ table, columns }) => `SELECT
+  (SELECT count(*) FROM (SELECT ${columns} FROM ${table} EXCEPT SELECT ${columns} FROM ${table}_set) d)
+  + (SELECT count(*) FROM (SELECT ${columns} FROM ${table}_set EXCEPT SELECT ${columns} FROM ${table}) d) AS differ,
+  (SELECT count(*) FROM ${table}) AS rows`;
+
+async function pgSameRows(url, schema, model) {
   const client = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
   await client.connect();
   try {
-    const { rows } = await client.query(SAME_ROWS);
+    const { rows } = await client.query(sameRows(model));
     return { differ: Number(rows[0].differ), rows: Number(rows[0].rows) };
   } finally {
     await client.end();
   }
 }
 
-function sqliteSameRows(path) {
+function sqliteSameRows(path, model) {
   const db = new Sqlite(path, { readonly: true });
   try {
-    const row = db.prepare(SAME_ROWS).get();
+    const row = db.prepare(sameRows(model)).get();
     return { differ: row.differ, rows: row.rows };
   } finally {
     db.close();
@@ -150,26 +155,26 @@ try {
   const started = performance.now();
   const main = await pgLog(url, PG_EVENTS);
   const lite = (await cachedStore(join(ROOT, 'bench/.data'), EVENTS, log)).path;
-  const pgPerEvent = [];
-  const pgSet = [];
-  const pgFloor = [];
-  const litePerEvent = [];
-  const liteSet = [];
+  const times = {};
+  const add = (key, r) => (times[key] ??= []).push(r);
   for (let run = 1; run <= RUNS; run++) {
-    pgFloor.push(await floorSet(url, main.schema));
-    pgSet.push(await rebuild(main.storeUrl, 'bench/postgres-set', 'streams-set'));
-    pgPerEvent.push(await rebuild(main.storeUrl, 'bench/postgres', 'streams'));
-    liteSet.push(await rebuild(lite, 'bench/projections-set', 'streams-set'));
-    litePerEvent.push(await rebuild(lite, 'bench/projections', 'streams'));
-    const ms = (list) => Math.round(list.at(-1).ms);
-    log(
-      `run ${run}: PostgreSQL ${PG_EVENTS}: set-based floor ${ms(pgFloor)} ms, es set-based ${ms(pgSet)} ms, es per-event ${ms(pgPerEvent)} ms; ` +
-        `SQLite ${EVENTS}: es set-based ${ms(liteSet)} ms, es per-event ${ms(litePerEvent)} ms`,
-    );
+    add('pg.floorSet', await floorSet(url, main.schema));
+    add('lite.none', await rebuild(lite, 'bench/projections-set', 'none'));
+    for (const model of MODELS) {
+      add(`pg.${model.name}.set`, await rebuild(main.storeUrl, 'bench/postgres-set', model.set));
+      add(`pg.${model.name}.perEvent`, await rebuild(main.storeUrl, 'bench/postgres', model.name));
+      add(`lite.${model.name}.set`, await rebuild(lite, 'bench/projections-set', model.set));
+      add(`lite.${model.name}.perEvent`, await rebuild(lite, 'bench/projections', model.name));
+    }
+    log(`run ${run}: ${Object.entries(times).map(([k, v]) => `${k} ${Math.round(v.at(-1).ms)} ms`).join(', ')}`);
   }
-  const pgRows = await pgSameRows(url, main.schema);
-  const liteRows = sqliteSameRows(lite);
-  if (pgRows.differ !== 0 || liteRows.differ !== 0) throw new Error(`the set-based read model differs: ${JSON.stringify({ pgRows, liteRows })}`);
+  const rows = {};
+  for (const model of MODELS) {
+    const pgRows = await pgSameRows(url, main.schema, model);
+    const liteRows = sqliteSameRows(lite, model);
+    if (pgRows.differ !== 0 || liteRows.differ !== 0) throw new Error(`the set-based ${model.name} differs: ${JSON.stringify({ pgRows, liteRows })}`);
+    rows[model.name] = { postgres: pgRows.rows, sqlite: liteRows.rows };
+  }
 
   let big = null;
   if (BIG > 0) {
@@ -202,29 +207,36 @@ try {
     log("peer: Emmett on PostgreSQL skipped (bench/peers/node_modules is missing it: install the peers with `npm --prefix bench/peers install`)");
   }
 
-  const med = (list) => median(list.map((r) => r.ms));
-  const peak = (list) => Math.max(...list.map((r) => r.rssMb ?? 0));
+  const med = (key) => median(times[key].map((r) => r.ms));
+  const peak = (key) => Math.max(...times[key].map((r) => r.rssMb ?? 0));
+  const perModel = (store, events) =>
+    Object.fromEntries(
+      MODELS.map((m) => [
+        m.name,
+        {
+          setPerSecond: rate(events, med(`${store}.${m.name}.set`)),
+          perEventPerSecond: rate(events, med(`${store}.${m.name}.perEvent`)),
+          setToPerEvent: ratio(med(`${store}.${m.name}.perEvent`), med(`${store}.${m.name}.set`)),
+          setRssMb: peak(`${store}.${m.name}.set`),
+          rows: rows[m.name][store === 'pg' ? 'postgres' : 'sqlite'],
+        },
+      ]),
+    );
   const result = {
     batch: BATCH,
     runs: RUNS,
     rss: rssMethod,
     postgres: {
       events: PG_EVENTS,
-      setPerSecond: rate(PG_EVENTS, med(pgSet)),
-      perEventPerSecond: rate(PG_EVENTS, med(pgPerEvent)),
-      floorSetPerSecond: rate(PG_EVENTS, med(pgFloor)),
-      setToPerEvent: ratio(med(pgPerEvent), med(pgSet)),
-      setToFloorSet: ratio(med(pgFloor), med(pgSet)),
-      setRssMb: peak(pgSet),
-      rows: pgRows.rows,
+      ...perModel('pg', PG_EVENTS),
+      floorSetPerSecond: rate(PG_EVENTS, med('pg.floorSet')),
+      streamsSetToFloorSet: ratio(med('pg.floorSet'), med('pg.streams.set')),
     },
     sqlite: {
       events: EVENTS,
-      setPerSecond: rate(EVENTS, med(liteSet)),
-      perEventPerSecond: rate(EVENTS, med(litePerEvent)),
-      setToPerEvent: ratio(med(litePerEvent), med(liteSet)),
-      setRssMb: peak(liteSet),
-      rows: liteRows.rows,
+      ...perModel('lite', EVENTS),
+      // A projection that writes nothing: the engine's reading and checkpoints, the ceiling of any speed-up.
+      nonePerSecond: rate(EVENTS, med('lite.none')),
     },
     big,
     peer,
