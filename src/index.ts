@@ -1,4 +1,6 @@
 export { defineProjection, NAME_PATTERN } from './core/projection.js';
+export { pgUpsert, sqliteUpsert } from './helpers/upsert.js';
+export type { UpsertOptions } from './helpers/upsert.js';
 export type { BatchHandler, Handler, Projection, ProjectionContext, ProjectionDefinition } from './core/projection.js';
 export type { ExpectedVersion, JsonObject, NewEvent, NewStreamEvent, StoredEvent } from './core/events.js';
 export { EsError, isEsError } from './core/errors.js';
