@@ -11,6 +11,8 @@ export interface ProjectionDefinition<Db = unknown> {
   setup?: (db: Db) => void | Promise<void>;
   reset?: (db: Db) => void | Promise<void>;
   handlers: Record<string, Handler<Db>>;
+  /** The read model's database when it is not the event store's: `sqlite:<path>`, `postgres://…`, `mysql://…`. */
+  target?: string;
 }
 
 /** A definition after validation: every field present, `types` null when it takes every event. */
@@ -23,6 +25,8 @@ export interface Projection<Db = unknown> {
   setup: (db: Db) => void | Promise<void>;
   /** Null when the file defines none: `rebuild` then refuses, since it could not empty the read model. */
   reset: ((db: Db) => void | Promise<void>) | null;
+  /** The read model's database URL when it is not the event store's (see src/targets/); null otherwise. */
+  target: string | null;
   /** The handler for a type, or undefined when the projection passes over it. */
   handlerFor(type: string): Handler<Db> | undefined;
 }
@@ -67,6 +71,9 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
   if (keys.length === 0) throw invalid(file, 'handlers is empty');
   optionalFunction(def.setup, 'setup', file);
   optionalFunction(def.reset, 'reset', file);
+  if (def.target !== undefined && (typeof def.target !== 'string' || def.target.trim() === '')) {
+    throw invalid(file, 'target must be a database URL (sqlite:<path>, postgres://…, mysql://…)');
+  }
 
   const wildcard = table[WILDCARD] as Handler<Db> | undefined;
   let types: string[] | null;
@@ -91,6 +98,7 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
     file,
     setup: (def.setup as Projection<Db>['setup'] | undefined) ?? noop,
     reset: (def.reset as Projection<Db>['reset'] | undefined) ?? null,
+    target: (def.target as string | undefined) ?? null,
     handlerFor(type) {
       if (selected !== null && !selected.has(type)) return undefined;
       return Object.hasOwn(table, type) ? (table[type] as Handler<Db>) : wildcard;

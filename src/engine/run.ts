@@ -12,13 +12,14 @@ import {
 } from './checkpoint.js';
 import type { RunOptions, RunResult } from './types.js';
 import { fault } from './results.js';
-import { commitWithRetry, isThenable, retryTransient, sleep, yieldToEventLoop } from './retry.js';
+import { isThenable, retryTransient, sleep, yieldToEventLoop } from './retry.js';
+import { deliveryFor, type ApplySink } from './delivery.js';
 
 /** With notifications (PostgreSQL's LISTEN), polling is only the fallback for a lost one. */
 const NOTIFIED_POLL_MS = 1000;
 
 /** Thrown inside a batch transaction to roll it back and say which event's handler failed. */
-class HandlerFailure extends Error {
+export class HandlerFailure extends Error {
   constructor(
     readonly index: number,
     readonly original: unknown,
@@ -27,8 +28,8 @@ class HandlerFailure extends Error {
   }
 }
 
-/** Applies events to the read model; synchronous when the store's transaction cannot await. */
-function applier<Db>(store: EventStore<Db>, projection: Projection<Db>, events: readonly StoredEvent[]) {
+/** Applies events to the read model; synchronous when its transaction cannot await. */
+function applier<Db>(store: ApplySink, projection: Projection<Db>, events: readonly StoredEvent[]) {
   if (store.synchronous) {
     return (db: Db): void => {
       for (let i = 0; i < events.length; i++) {
@@ -86,6 +87,11 @@ export async function runProjection<Db>(
 ): Promise<RunResult> {
   const started = performance.now();
   const streamId = checkpointStream(projection.name);
+  // A read model in another database: its own transaction, then the checkpoint (see delivery.ts).
+  const delivery = deliveryFor(store, projection, options.targets?.get(projection.name), (events, sink) =>
+    applier(sink, projection as Projection<unknown>, events),
+  );
+  const unfinished = await delivery.resume();
   const checkpoint = await loadCheckpoint(store, projection.name);
   const from = checkpoint.position;
   const result = (state: RunResult['state'], extra: Partial<RunResult> = {}): RunResult => ({
@@ -103,10 +109,11 @@ export async function runProjection<Db>(
   let position = from;
   let cursor = checkpoint.cursor;
   let processed = 0;
+  if (unfinished) return result('faulted', { error: unfinished });
   if (checkpoint.version !== null && checkpoint.version !== projection.version) return result('stale-version');
 
   try {
-    await retryTransient(store, async () => projection.setup(store.readModel));
+    await delivery.setup();
   } catch (error) {
     return result('faulted', { error: fault(`setup failed: ${errorMessage(error)}`) });
   }
@@ -128,8 +135,7 @@ export async function runProjection<Db>(
     data: Record<string, unknown>,
     also?: CommitUnit['also'],
   ): Promise<void> => {
-    const appended = await commitWithRetry(store, {
-      apply: events.length > 0 ? applier(store, projection, events) : undefined,
+    const appended = await delivery.commit(events, {
       streamId,
       expectedVersion: expected,
       event: { type, data: { ...data, version: projection.version } },

@@ -1,0 +1,89 @@
+import type { StoredEvent } from '../core/events.js';
+import type { Projection } from '../core/projection.js';
+import { handledIds } from '../handled/index.js';
+import type { AppendResult, CommitUnit, EventStore } from '../ports/event-store.js';
+import type { Target } from '../ports/target.js';
+import { crashPoint } from './crash-point.js';
+import { completeIntent } from './intent.js';
+import { chain, guard } from './maybe.js';
+import { commitWithRetry, retryTransient } from './retry.js';
+import { HandlerFailure } from './run.js';
+import type { FaultInfo } from './checkpoint.js';
+
+/** Where the applied events' writes go: whether handlers must be synchronous, and what to retry. */
+export interface ApplySink {
+  readonly synchronous: boolean;
+  isTransient(error: unknown): boolean;
+}
+
+/** Builds the function run inside the read model's transaction; it throws HandlerFailure(index). */
+export type MakeApply<Db> = (events: readonly StoredEvent[], sink: ApplySink) => (db: Db) => void | Promise<void>;
+
+/**
+ * How a projection's batches reach its read model and its checkpoint. In the event store's own
+ * database both commit in one transaction; in a target they cannot, so the target's transaction
+ * goes first and drops what it has handled already, and the checkpoint follows.
+ */
+export interface Delivery {
+  /** Calls the projection's setup (in the target's transaction, with the handled-id table, for a target). */
+  setup(): Promise<void>;
+  /**
+   * Applies the events, then appends the unit's checkpoint (and its `also` events). A handler's
+   * failure is a HandlerFailure whose index is into `events`.
+   */
+  commit(events: readonly StoredEvent[], unit: Omit<CommitUnit, 'apply'>): Promise<AppendResult>;
+  /** Finishes a rebuild or replay-from that was killed half-way (targets); its fault when the reset fails. */
+  resume(): Promise<FaultInfo | null>;
+}
+
+export function deliveryFor<Db>(
+  store: EventStore<Db>,
+  projection: Projection<Db>,
+  target: Target | undefined,
+  makeApply: MakeApply<unknown>,
+): Delivery {
+  if (!target) {
+    return {
+      setup: () => retryTransient(store, async () => projection.setup(store.readModel)),
+      commit: (events, unit) =>
+        commitWithRetry(store, { ...unit, apply: events.length > 0 ? makeApply(events, store) : undefined } as CommitUnit<Db>),
+      resume: async () => null,
+    };
+  }
+  const name = projection.name;
+  const setup = projection.setup as (db: unknown) => void | Promise<void>;
+  return {
+    setup: () =>
+      retryTransient(target, () => target.transaction((db) => chain(handledIds(db).ensure(), () => setup(db)))),
+    async commit(events, unit) {
+      if (events.length > 0) {
+        await retryTransient(target, () => target.transaction((db) => applyOnce(db, events)));
+        crashPoint('target-committed');
+      }
+      const appended = await commitWithRetry(store as EventStore, unit);
+      crashPoint('checkpoint-appended');
+      return appended;
+    },
+    resume: () => completeIntent(store as EventStore, projection as Projection, target),
+  };
+
+  /** In the target's transaction: the batch's handled ids in one query, the rest applied and recorded. */
+  function applyOnce(db: unknown, events: readonly StoredEvent[]): void | Promise<void> {
+    const ids = handledIds(db);
+    return chain(ids.among(name, events.map((e) => e.id)), (done) => {
+      const fresh = done.size === 0 ? events : events.filter((e) => !done.has(e.id));
+      const applied =
+        fresh.length === 0
+          ? undefined
+          : guard(
+              () => makeApply(fresh, target as Target)(db),
+              // The failing event's index, as the caller knows it: into the whole batch.
+              (error: unknown) =>
+                error instanceof HandlerFailure ? new HandlerFailure(events.indexOf(fresh[error.index] as StoredEvent), error.original) : error,
+            );
+      return chain(applied, () =>
+        chain(ids.record(name, fresh.map((e) => ({ id: e.id, position: e.position }))), () => crashPoint('target-before-commit')),
+      );
+    });
+  }
+}
