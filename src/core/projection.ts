@@ -1,7 +1,20 @@
 import type { StoredEvent } from './events.js';
 import { EsError } from './errors.js';
 
-export type Handler<Db> = (event: StoredEvent, db: Db) => void | Promise<void>;
+/** The third argument of every handler and of `batch`. */
+export interface ProjectionContext {
+  /**
+   * True while the events are handled again after `rebuild` or `replay-from` (their positions are at
+   * or below the highest the projection had reached before): side effects outside the read model
+   * (mail, webhooks) should not be repeated.
+   */
+  readonly replaying: boolean;
+}
+
+export type Handler<Db> = (event: StoredEvent, db: Db, context: ProjectionContext) => void | Promise<void>;
+
+/** A set-based projection: the batch's events of its types, in order, written with as few statements as it likes. */
+export type BatchHandler<Db> = (events: readonly StoredEvent[], db: Db, context: ProjectionContext) => void | Promise<void>;
 
 /** What a projection file default-exports. */
 export interface ProjectionDefinition<Db = unknown> {
@@ -10,7 +23,10 @@ export interface ProjectionDefinition<Db = unknown> {
   events?: readonly string[];
   setup?: (db: Db) => void | Promise<void>;
   reset?: (db: Db) => void | Promise<void>;
-  handlers: Record<string, Handler<Db>>;
+  /** Per-event handlers; a projection has either these or `batch`. */
+  handlers?: Record<string, Handler<Db>>;
+  /** Instead of `handlers`: called once per batch with the batch's events of its types. */
+  batch?: BatchHandler<Db>;
   /** The read model's database when it is not the event store's: `sqlite:<path>`, `postgres://…`, `mysql://…`. */
   target?: string;
 }
@@ -25,10 +41,14 @@ export interface Projection<Db = unknown> {
   setup: (db: Db) => void | Promise<void>;
   /** Null when the file defines none: `rebuild` then refuses, since it could not empty the read model. */
   reset: ((db: Db) => void | Promise<void>) | null;
+  /** The handler for a type, or undefined when the projection passes over it (always, for a `batch` one). */
+  handlerFor(type: string): Handler<Db> | undefined;
   /** The read model's database URL when it is not the event store's (see src/targets/); null otherwise. */
   target: string | null;
-  /** The handler for a type, or undefined when the projection passes over it. */
-  handlerFor(type: string): Handler<Db> | undefined;
+  /** Set-based projections: the function given as `batch`; null for per-event ones. */
+  batch: BatchHandler<Db> | null;
+  /** Whether an event of this type is handed to the projection (by a handler or in its batch). */
+  handles(type: string): boolean;
 }
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
@@ -59,6 +79,18 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
     throw invalid(file, 'version must be a whole number of at least 1');
   }
+  optionalFunction(def.setup, 'setup', file);
+  optionalFunction(def.reset, 'reset', file);
+  if (def.target !== undefined && (typeof def.target !== 'string' || def.target.trim() === '')) {
+    throw invalid(file, 'target must be a database URL (sqlite:<path>, postgres://…, mysql://…)');
+  }
+  if (def.handlers !== undefined && def.batch !== undefined) {
+    throw invalid(file, 'it defines both handlers and batch; keep one (handlers: one event at a time, batch: a batch at once)');
+  }
+  if (def.batch !== undefined) return batchProjection<Db>(def, file, name, version);
+  if (def.handlers === undefined) {
+    throw invalid(file, 'handlers must be an object mapping event types to functions, or batch a function (events, db, context); it defines neither');
+  }
   const handlers = def.handlers;
   if (typeof handlers !== 'object' || handlers === null || Array.isArray(handlers)) {
     throw invalid(file, 'handlers must be an object mapping event types to functions');
@@ -69,19 +101,11 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
   }
   const keys = Object.keys(table);
   if (keys.length === 0) throw invalid(file, 'handlers is empty');
-  optionalFunction(def.setup, 'setup', file);
-  optionalFunction(def.reset, 'reset', file);
-  if (def.target !== undefined && (typeof def.target !== 'string' || def.target.trim() === '')) {
-    throw invalid(file, 'target must be a database URL (sqlite:<path>, postgres://…, mysql://…)');
-  }
 
   const wildcard = table[WILDCARD] as Handler<Db> | undefined;
   let types: string[] | null;
   if (def.events !== undefined) {
-    if (!Array.isArray(def.events) || def.events.some((t) => typeof t !== 'string' || t === '')) {
-      throw invalid(file, 'events must be a list of event type names');
-    }
-    const listed = [...new Set(def.events as string[])];
+    const listed = eventList(def.events, file);
     const missing = listed.filter((t) => t !== WILDCARD && !Object.hasOwn(table, t) && wildcard === undefined);
     if (missing.length > 0) throw invalid(file, `no handler for listed event type(s): ${missing.join(', ')}`);
     types = listed.includes(WILDCARD) ? null : listed;
@@ -99,9 +123,46 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
     setup: (def.setup as Projection<Db>['setup'] | undefined) ?? noop,
     reset: (def.reset as Projection<Db>['reset'] | undefined) ?? null,
     target: (def.target as string | undefined) ?? null,
-    handlerFor(type) {
-      if (selected !== null && !selected.has(type)) return undefined;
-      return Object.hasOwn(table, type) ? (table[type] as Handler<Db>) : wildcard;
-    },
+    handlerFor,
+    batch: null,
+    handles: (type) => handlerFor(type) !== undefined,
+  };
+  function handlerFor(type: string): Handler<Db> | undefined {
+    if (selected !== null && !selected.has(type)) return undefined;
+    return Object.hasOwn(table, type) ? (table[type] as Handler<Db>) : wildcard;
+  }
+}
+
+function eventList(value: unknown, file: string): string[] {
+  if (!Array.isArray(value) || value.some((t) => typeof t !== 'string' || t === '')) {
+    throw invalid(file, 'events must be a list of event type names');
+  }
+  return [...new Set(value as string[])];
+}
+
+/**
+ * A set-based projection. `events` is optional: without it (or with `*` in it) the batch gets every
+ * event of the log, as a `*` handler would; listing the types saves reading the others.
+ */
+function batchProjection<Db>(def: Record<string, unknown>, file: string, name: string, version: number): Projection<Db> {
+  if (typeof def.batch !== 'function') throw invalid(file, 'batch must be a function (events, db, context)');
+  let types: string[] | null = null;
+  if (def.events !== undefined) {
+    const listed = eventList(def.events, file);
+    if (listed.length === 0) throw invalid(file, 'events is empty: the batch would never be called');
+    types = listed.includes(WILDCARD) ? null : listed;
+  }
+  const selected = types === null ? null : new Set(types);
+  return {
+    name,
+    version,
+    types,
+    file,
+    setup: (def.setup as Projection<Db>['setup'] | undefined) ?? ((): void => {}),
+    reset: (def.reset as Projection<Db>['reset'] | undefined) ?? null,
+    target: (def.target as string | undefined) ?? null,
+    handlerFor: () => undefined,
+    batch: def.batch as BatchHandler<Db>,
+    handles: (type) => selected === null || selected.has(type),
   };
 }

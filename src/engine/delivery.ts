@@ -7,17 +7,29 @@ import { crashPoint } from './crash-point.js';
 import { completeIntent } from './intent.js';
 import { chain, guard } from './maybe.js';
 import { commitWithRetry, retryTransient } from './retry.js';
-import { HandlerFailure } from './run.js';
+import { BatchFailure, HandlerFailure, locateFailure, type ApplyTarget, type Probe } from './apply.js';
 import type { FaultInfo } from './checkpoint.js';
 
-/** Where the applied events' writes go: whether handlers must be synchronous, and what to retry. */
-export interface ApplySink {
-  readonly synchronous: boolean;
-  isTransient(error: unknown): boolean;
-}
+/** Builds the function run inside the read model's transaction; it throws HandlerFailure or BatchFailure. */
+export type MakeApply<Db> = (events: readonly StoredEvent[], sink: ApplyTarget) => (db: Db) => void | Promise<void>;
 
-/** Builds the function run inside the read model's transaction; it throws HandlerFailure(index). */
-export type MakeApply<Db> = (events: readonly StoredEvent[], sink: ApplySink) => (db: Db) => void | Promise<void>;
+/** Thrown at the end of a probe's apply so that its target transaction rolls back. */
+class ProbeDone extends Error {}
+
+/** `locateFailure`'s probes in the target's own transactions, always rolled back. */
+function targetProbe(target: Target): Probe<unknown> {
+  return async (apply) => {
+    const done = new ProbeDone();
+    try {
+      await retryTransient(target, () => target.transaction((db) => chain(apply(db), () => Promise.reject(done))));
+    } catch (error) {
+      if (error === done) return null;
+      if (error instanceof HandlerFailure || error instanceof BatchFailure) return error;
+      throw error;
+    }
+    throw new Error('a probe of a target committed; it must always roll back');
+  };
+}
 
 /**
  * How a projection's batches reach its read model and its checkpoint. In the event store's own
@@ -29,7 +41,8 @@ export interface Delivery {
   setup(): Promise<void>;
   /**
    * Applies the events, then appends the unit's checkpoint (and its `also` events). A handler's
-   * failure is a HandlerFailure whose index is into `events`.
+   * failure is a HandlerFailure whose index is into `events` (a target narrows a `batch`'s
+   * failure down itself; the store's own database leaves a BatchFailure to the caller).
    */
   commit(events: readonly StoredEvent[], unit: Omit<CommitUnit, 'apply'>): Promise<AppendResult>;
   /** Finishes a rebuild or replay-from that was killed half-way (targets); its fault when the reset fails. */
@@ -57,7 +70,15 @@ export function deliveryFor<Db>(
       retryTransient(target, () => target.transaction((db) => chain(handledIds(db).ensure(), () => setup(db)))),
     async commit(events, unit) {
       if (events.length > 0) {
-        await retryTransient(target, () => target.transaction((db) => applyOnce(db, events)));
+        await retryTransient(target, () => target.transaction((db) => applyOnce(db, events))).catch(async (error: unknown) => {
+          if (!(error instanceof BatchFailure)) throw error;
+          // Which events the failed transaction applied: the ones not handled before (nothing else
+          // records ids of this projection while its lock is held).
+          const done = await target.withConnection((db) => handledIds(db).among(name, events.map((e) => e.id)));
+          const fresh = events.filter((e) => !done.has(e.id));
+          const located = await locateFailure(error, (part) => makeApply(part, target), fresh, targetProbe(target));
+          throw new HandlerFailure(events.indexOf(fresh[located.index] as StoredEvent), located.original);
+        });
         crashPoint('target-committed');
       }
       const appended = await commitWithRetry(store as EventStore, unit);

@@ -3,7 +3,15 @@ import type { Projection } from '../core/projection.js';
 import { handledIds } from '../handled/index.js';
 import type { EventStore } from '../ports/event-store.js';
 import type { Target } from '../ports/target.js';
-import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint, type CheckpointState, type FaultInfo } from './checkpoint.js';
+import {
+  CHECKPOINT_KEEP,
+  LIFECYCLE,
+  checkpointStream,
+  loadCheckpoint,
+  replayMark,
+  type CheckpointState,
+  type FaultInfo,
+} from './checkpoint.js';
 import { crashPoint } from './crash-point.js';
 import { chain, guard } from './maybe.js';
 import { fault } from './results.js';
@@ -31,12 +39,24 @@ export function pendingIntent(checkpoint: CheckpointState): Intent | null {
   return null;
 }
 
-async function appendToCheckpoints(store: EventStore, projection: Projection, type: string, data: Record<string, unknown>): Promise<void> {
+/**
+ * Appends a lifecycle event. `context.replaying` is carried as rebuild.ts does: an intent moves
+ * the position back, so the events up to where the projection had been are replayed; the events
+ * after it keep the intent's mark.
+ */
+async function appendToCheckpoints(
+  store: EventStore,
+  projection: Projection,
+  type: string,
+  data: Record<string, unknown> & { position: number },
+  movesBack = false,
+): Promise<void> {
   const checkpoint = await loadCheckpoint(store, projection.name);
+  const until = movesBack ? Math.max(checkpoint.position, checkpoint.replayingUntil) : checkpoint.replayingUntil;
   await commitWithRetry(store, {
     streamId: checkpointStream(projection.name),
     expectedVersion: checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion,
-    event: { type, data: { version: projection.version, ...data } },
+    event: { type, data: { version: projection.version, ...data, ...replayMark(until, data.position) } },
     keep: CHECKPOINT_KEEP,
   });
 }
@@ -44,7 +64,7 @@ async function appendToCheckpoints(store: EventStore, projection: Projection, ty
 /** Records the intent, then carries it out; returns the fault when the projection's reset fails. */
 export async function startIntent(store: EventStore, projection: Projection, target: Target, intent: Intent, position: number): Promise<FaultInfo | null> {
   const type = intent.pending === 'reset' ? LIFECYCLE.reset : LIFECYCLE.replay;
-  await appendToCheckpoints(store, projection, type, { position, ...intent });
+  await appendToCheckpoints(store, projection, type, { position, ...intent }, true);
   crashPoint('intent-recorded');
   return completeIntent(store, projection, target);
 }
@@ -84,7 +104,7 @@ export async function completeIntent(store: EventStore, projection: Projection, 
     return failure;
   }
   crashPoint('target-reset');
-  const data: Record<string, unknown> = { position: checkpoint.position };
+  const data: Record<string, unknown> & { position: number } = { position: checkpoint.position };
   if (checkpoint.version !== null) data.version = checkpoint.version;
   await appendToCheckpoints(store, projection, LIFECYCLE.checkpoint, data);
   return null;
