@@ -234,6 +234,34 @@ describe('targets: configuration, output and failures', () => {
     expect(pruned.projections.find((p) => p.name === 'strict')?.error).toMatch(/cannot connect/);
   });
 
+  it('a set-based projection in PostgreSQL: a throwing batch is narrowed to its event; context.replaying after a rebuild', async () => {
+    const dir = tempDir('es-target-');
+    const target = await targetKinds(pgServerUrl)[1]!.fresh(dir);
+    drops.push(target.drop);
+    writeFile(
+      dir,
+      'projections/sums.mjs',
+      `export default { name: 'sums', target: ${JSON.stringify(target.url)}, events: ['Added'],
+  async setup(db) { await db.query('CREATE TABLE IF NOT EXISTS sums_rows (event_id text PRIMARY KEY, replaying boolean NOT NULL)'); },
+  async reset(db) { await db.query('DELETE FROM sums_rows'); },
+  async batch(events, db, context) {
+    if (events.some((e) => e.data.boom)) throw new Error('boom');
+    await db.query('INSERT INTO sums_rows SELECT unnest($1::text[]), $2', [events.map((e) => e.id), context.replaying]);
+  } };\n`,
+    );
+    for (const data of ['{}', '{}', '{"boom":true}', '{}', '{}']) expect(es(dir, ['append', 's', 'Added', data]).code).toBe(0);
+    const skip = es(dir, ['project', 'run', '--on-error', 'skip', '--json']);
+    expect(skip.code, skip.stderr).toBe(0);
+    expect(JSON.parse(skip.stdout).projections[0]).toMatchObject({ state: 'up-to-date', deadLettered: 1 });
+    const letters = es(dir, ['read', '--stream', '$deadletter-sums', '--json']);
+    expect(JSON.parse(letters.stdout.trim()).data.event.position).toBe(3);
+    const rows = async () => (await target.query('SELECT replaying FROM sums_rows')).map((r) => r.replaying);
+    expect(await rows()).toEqual([false, false, false, false]);
+    const rebuilt = es(dir, ['project', 'rebuild', 'sums', '--on-error', 'skip']);
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    expect(await rows()).toEqual([true, true, true, true]);
+  });
+
   it('a handler fault in a target: stop keeps the batch before it; skip dead-letters it', async () => {
     const dir = tempDir('es-target-');
     writeFile(
