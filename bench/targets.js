@@ -6,7 +6,7 @@
 // SQLite file of its own (a target too). Never part of `npm test`.
 // PostgreSQL: --url, else ES_BENCH_PG_URL or ES_TEST_PG_URL, else postgres://postgres@127.0.0.1:5432/test.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -35,6 +35,7 @@ const PG_URL = flag('--url', process.env.ES_BENCH_PG_URL ?? process.env.ES_TEST_
 const SCHEMA = 'es_bench_target';
 const log = (line) => process.stderr.write(`${line}\n`);
 
+const loadAtStart = loadavg()[0];
 const work = mkdtempSync(join(tmpdir(), 'es-bench-targets-'));
 const admin = new pg.Client({ connectionString: PG_URL });
 try {
@@ -83,6 +84,8 @@ try {
     '# Read models in another database',
     '',
     `\`node bench/targets.js\` (\`npm run bench -- --only targets\`), ${out.at}: a rebuild of the \`streams\` projection (one upsert per event, every event) over a SQLite log of ${EVENTS.toLocaleString('en-US')} events, wall time of \`es project rebuild\` including Node's start, median of ${RUNS} interleaved runs, batch size 1000.`,
+    '',
+    `Load average (1 min) ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end, on ${(await import('node:os')).cpus().length} CPUs shared with other sessions: wall times move a lot between runs; compare the rows, which ran interleaved.`,
     '',
     '| read model | median | events/s | throughput vs own database |',
     '| --- | ---: | ---: | ---: |',
