@@ -11,7 +11,7 @@ export function targetKind(url: string): TargetKind {
   if (scheme === 'sqlite') return 'sqlite';
   if (scheme === 'postgres' || scheme === 'postgresql') return 'postgres';
   if (scheme === 'mysql' || scheme === 'mariadb') return 'mysql';
-  throw usage(`target "${redact(url)}": expected sqlite:<path>, postgres://… or mysql://… (mariadb://…)`);
+  throw usage(`"${redact(url)}": expected sqlite:<path>, postgres://… or mysql://… (mariadb://…)`);
 }
 
 /** The URL as es prints it: the password as ***. */
