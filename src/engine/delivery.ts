@@ -44,7 +44,7 @@ export interface Delivery {
    * failure is a HandlerFailure whose index is into `events` (a target narrows a `batch`'s
    * failure down itself; the store's own database leaves a BatchFailure to the caller).
    */
-  commit(events: readonly StoredEvent[], unit: Omit<CommitUnit, 'apply'>): Promise<AppendResult>;
+  commit(events: readonly StoredEvent[], unit: Omit<CommitUnit, 'apply'>): Promise<AppendResult & { duplicates?: number }>;
   /** Finishes a rebuild or replay-from that was killed half-way (targets); its fault when the reset fails. */
   resume(): Promise<FaultInfo | null>;
 }
@@ -69,8 +69,9 @@ export function deliveryFor<Db>(
     setup: () =>
       retryTransient(target, () => target.transaction((db) => chain(handledIds(db).ensure(), () => setup(db)))),
     async commit(events, unit) {
+      let duplicates = 0;
       if (events.length > 0) {
-        await retryTransient(target, () => target.transaction((db) => applyOnce(db, events))).catch(async (error: unknown) => {
+        duplicates = await retryTransient(target, () => target.transaction((db) => applyOnce(db, events))).catch(async (error: unknown) => {
           if (!(error instanceof BatchFailure)) throw error;
           // Which events the failed transaction applied: the ones not handled before (nothing else
           // records ids of this projection while its lock is held).
@@ -83,13 +84,13 @@ export function deliveryFor<Db>(
       }
       const appended = await commitWithRetry(store as EventStore, unit);
       crashPoint('checkpoint-appended');
-      return appended;
+      return { ...appended, duplicates };
     },
     resume: () => completeIntent(store as EventStore, projection as Projection, target),
   };
 
   /** In the target's transaction: the batch's handled ids in one query, the rest applied and recorded. */
-  function applyOnce(db: unknown, events: readonly StoredEvent[]): void | Promise<void> {
+  function applyOnce(db: unknown, events: readonly StoredEvent[]): number | Promise<number> {
     const ids = handledIds(db);
     return chain(ids.among(name, events.map((e) => e.id)), (done) => {
       const fresh = done.size === 0 ? events : events.filter((e) => !done.has(e.id));
@@ -103,7 +104,10 @@ export function deliveryFor<Db>(
                 error instanceof HandlerFailure ? new HandlerFailure(events.indexOf(fresh[error.index] as StoredEvent), error.original) : error,
             );
       return chain(applied, () =>
-        chain(ids.record(name, fresh.map((e) => ({ id: e.id, position: e.position }))), () => crashPoint('target-before-commit')),
+        chain(ids.record(name, fresh.map((e) => ({ id: e.id, position: e.position }))), () => {
+          crashPoint('target-before-commit');
+          return events.length - fresh.length;
+        }),
       );
     });
   }

@@ -113,6 +113,8 @@ export async function runProjection<Db>(
       throw lostCheckpoint(projection.name, error);
     });
     expected = appended.version;
+    // A target drops events it had handled already (a redelivery): they were not handed to handlers.
+    processed -= appended.duplicates ?? 0;
   };
 
   /**
