@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { pgServerUrl } from '../support/pg.js';
+import { freshPgStore, pgServerUrl } from '../support/pg.js';
 import { targetKinds, type FreshTarget, type TargetKind } from '../support/target-kinds.js';
 import { ES_BIN, baseEnv, checkpointEvents, cleanupTempDirs, es, readAll, tempDir, writeFile } from './helpers.js';
 
@@ -24,13 +24,13 @@ interface Workspace {
  * second application is a fault) and `tally` (counts each event's applications). The files name a
  * target that must never be used: es.config.json's `projectionOptions.<name>.target` wins.
  */
-async function workspace(kind: TargetKind): Promise<Workspace> {
+async function workspace(kind: TargetKind, db?: string): Promise<Workspace> {
   const dir = tempDir('es-target-');
   const target = await kind.fresh(dir);
   drops.push(target.drop);
   writeFile(dir, 'projections/strict.mjs', kind.projection('strict', 'sqlite:never-used.db'));
   writeFile(dir, 'projections/tally.mjs', kind.projection('tally', 'sqlite:never-used.db'));
-  writeFile(dir, 'es.config.json', JSON.stringify({ projectionOptions: { strict: { target: target.url }, tally: { target: target.url } } }));
+  writeFile(dir, 'es.config.json', JSON.stringify({ ...(db ? { db } : {}), projectionOptions: { strict: { target: target.url }, tally: { target: target.url } } }));
   const lines = Array.from({ length: EVENTS }, (_, i) =>
     JSON.stringify({ id: `e-${i}`, streamId: `s-${i % 37}`, type: i % 5 === 4 ? 'Noted' : 'Added', data: { n: i } }),
   );
@@ -260,6 +260,25 @@ describe('targets: configuration, output and failures', () => {
     const rebuilt = es(dir, ['project', 'rebuild', 'sums', '--on-error', 'skip']);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
     expect(await rows()).toEqual([true, true, true, true]);
+  });
+
+  it('an event store in PostgreSQL, the read model in a SQLite file: a crash between the commits drops the redelivery, counted as not processed', async () => {
+    const store = freshPgStore();
+    drops.push(store.drop);
+    const { dir, target } = await workspace(targetKinds(pgServerUrl)[0] as TargetKind, store.url);
+    crash(dir, ['project', 'run', 'strict', '--batch-size', '100'], 'target-committed:3');
+    const checkpoint = checkpointOf(dir, 'strict');
+    const [dupes] = await target.query(`SELECT COUNT(*) AS n FROM es_handled WHERE projection = 'strict' AND position > ${checkpoint}`);
+    expect(Number(dupes?.n)).toBe(100);
+    const left = expected(dir).strict.filter((e) => e.position > checkpoint).length;
+    const again = es(dir, ['project', 'run', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    const rows = JSON.parse(again.stdout).projections as { name: string; processed: number }[];
+    expect(rows.find((r) => r.name === 'strict')?.processed).toBe(left - 100);
+    expect(await readModel(target)).toEqual(expected(dir));
+    crash(dir, ['project', 'rebuild', 'strict', 'tally'], 'intent-recorded');
+    runClean(dir);
+    expect(await readModel(target)).toEqual(expected(dir));
   });
 
   it('a handler fault in a target: stop keeps the batch before it; skip dead-letters it', async () => {
