@@ -4,6 +4,7 @@ import { handledIds } from '../handled/index.js';
 import type { AppendResult, CommitUnit, EventStore } from '../ports/event-store.js';
 import type { Target } from '../ports/target.js';
 import { crashPoint } from './crash-point.js';
+import { targetLost } from './target-lost.js';
 import { completeIntent } from './intent.js';
 import { chain, guard } from './maybe.js';
 import { commitWithRetry, retryTransient } from './retry.js';
@@ -67,12 +68,14 @@ export function deliveryFor<Db>(
   const setup = projection.setup as (db: unknown) => void | Promise<void>;
   return {
     setup: () =>
-      retryTransient(target, () => target.transaction((db) => chain(handledIds(db).ensure(), () => setup(db)))),
+      retryTransient(target, () => target.transaction((db) => chain(handledIds(db).ensure(), () => setup(db)))).catch((error: unknown) => {
+        throw targetLost(name, target, error);
+      }),
     async commit(events, unit) {
       let duplicates = 0;
       if (events.length > 0) {
         duplicates = await retryTransient(target, () => target.transaction((db) => applyOnce(db, events))).catch(async (error: unknown) => {
-          if (!(error instanceof BatchFailure)) throw error;
+          if (!(error instanceof BatchFailure)) throw targetLost(name, target, error);
           // Which events the failed transaction applied: the ones not handled before (nothing else
           // records ids of this projection while its lock is held).
           const done = await target.withConnection((db) => handledIds(db).among(name, events.map((e) => e.id)));

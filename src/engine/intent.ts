@@ -13,6 +13,7 @@ import {
   type FaultInfo,
 } from './checkpoint.js';
 import { crashPoint } from './crash-point.js';
+import { targetLost } from './target-lost.js';
 import { chain, guard } from './maybe.js';
 import { fault } from './results.js';
 import { commitWithRetry, retryTransient } from './retry.js';
@@ -97,7 +98,7 @@ export async function completeIntent(store: EventStore, projection: Projection, 
       }),
     );
   } catch (error) {
-    if (!(error instanceof ResetFailure)) throw error;
+    if (!(error instanceof ResetFailure)) throw targetLost(name, target, error);
     const failure = fault(`reset failed: ${errorMessage(error.original)}`);
     // Still pending: the next run tries the reset again before it handles anything.
     await appendToCheckpoints(store, projection, LIFECYCLE.faulted, { position: checkpoint.position, ...intent, error: failure });
