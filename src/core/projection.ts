@@ -1,5 +1,6 @@
 import type { StoredEvent } from './events.js';
 import { EsError } from './errors.js';
+import { parsePublish, type PublishConfig } from './publish.js';
 
 export type Handler<Db> = (event: StoredEvent, db: Db) => void | Promise<void>;
 
@@ -10,7 +11,10 @@ export interface ProjectionDefinition<Db = unknown> {
   events?: readonly string[];
   setup?: (db: Db) => void | Promise<void>;
   reset?: (db: Db) => void | Promise<void>;
-  handlers: Record<string, Handler<Db>>;
+  /** Optional when `publish` is given. */
+  handlers?: Record<string, Handler<Db>>;
+  /** A broker the events are published to (see the README, "Publishing to a message broker"). */
+  publish?: { to: string; subject?: string; exchange?: string; routingKey?: string };
 }
 
 /** A definition after validation: every field present, `types` null when it takes every event. */
@@ -25,6 +29,8 @@ export interface Projection<Db = unknown> {
   reset: ((db: Db) => void | Promise<void>) | null;
   /** The handler for a type, or undefined when the projection passes over it. */
   handlerFor(type: string): Handler<Db> | undefined;
+  /** Null unless the projection publishes its events to a broker. */
+  publish: PublishConfig | null;
 }
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
@@ -55,7 +61,14 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
     throw invalid(file, 'version must be a whole number of at least 1');
   }
-  const handlers = def.handlers;
+  let publish: PublishConfig | null = null;
+  if (def.publish !== undefined) {
+    const parsed = parsePublish(def.publish);
+    if (typeof parsed === 'string') throw invalid(file, parsed);
+    publish = parsed;
+  }
+  // A publishing projection needs no handlers: without them (and without `events`) it publishes every event.
+  const handlers = def.handlers ?? (publish ? {} : undefined);
   if (typeof handlers !== 'object' || handlers === null || Array.isArray(handlers)) {
     throw invalid(file, 'handlers must be an object mapping event types to functions');
   }
@@ -64,7 +77,7 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
     if (typeof handler !== 'function') throw invalid(file, `the handler for "${type}" is not a function`);
   }
   const keys = Object.keys(table);
-  if (keys.length === 0) throw invalid(file, 'handlers is empty');
+  if (keys.length === 0 && !publish) throw invalid(file, 'handlers is empty');
   optionalFunction(def.setup, 'setup', file);
   optionalFunction(def.reset, 'reset', file);
 
@@ -76,10 +89,11 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
     }
     const listed = [...new Set(def.events as string[])];
     const missing = listed.filter((t) => t !== WILDCARD && !Object.hasOwn(table, t) && wildcard === undefined);
-    if (missing.length > 0) throw invalid(file, `no handler for listed event type(s): ${missing.join(', ')}`);
+    // A publishing projection publishes every listed type, handled or not.
+    if (missing.length > 0 && !publish) throw invalid(file, `no handler for listed event type(s): ${missing.join(', ')}`);
     types = listed.includes(WILDCARD) ? null : listed;
   } else {
-    types = wildcard ? null : keys;
+    types = wildcard || keys.length === 0 ? null : keys;
   }
 
   const selected = types === null ? null : new Set(types);
@@ -90,10 +104,12 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
     types,
     file,
     setup: (def.setup as Projection<Db>['setup'] | undefined) ?? noop,
-    reset: (def.reset as Projection<Db>['reset'] | undefined) ?? null,
+    // Publishing alone keeps no read model: a rebuild has nothing to empty.
+    reset: (def.reset as Projection<Db>['reset'] | undefined) ?? (publish && keys.length === 0 ? noop : null),
     handlerFor(type) {
       if (selected !== null && !selected.has(type)) return undefined;
       return Object.hasOwn(table, type) ? (table[type] as Handler<Db>) : wildcard;
     },
+    publish,
   };
 }

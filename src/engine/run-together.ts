@@ -41,6 +41,12 @@ export async function runTogether<Db>(
   projections: readonly Projection<Db>[],
   options: RunOptions,
 ): Promise<RunResult[]> {
+  // A publishing projection commits only what its broker acknowledged: it runs on its own.
+  if (projections.length > 1 && projections.some((p) => p.publish)) {
+    const results = await runTogether(store, projections.filter((p) => !p.publish), options);
+    for (const projection of projections.filter((p) => p.publish)) results.push(...(await runTogether(store, [projection], options)));
+    return projections.map((p) => results.find((r) => r.name === p.name) as RunResult);
+  }
   if (projections.length === 1 || !store.synchronous) {
     const results: RunResult[] = [];
     for (const projection of projections) {
