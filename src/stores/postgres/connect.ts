@@ -80,11 +80,15 @@ export function createPool(location: PostgresLocation): pg.Pool {
   return pool;
 }
 
+/** Refuses a server older than PostgreSQL 13, naming its version (`server_version_num`, e.g. 120004 or 90624). */
+export function refuseOldServer(versionNum: number, display: string): void {
+  if (versionNum >= MIN_SERVER_VERSION) return;
+  // Before 10 a major version had two parts (9.6); from 10 on, one.
+  const major = versionNum >= 100000 ? String(Math.floor(versionNum / 10000)) : `${Math.floor(versionNum / 10000)}.${Math.floor(versionNum / 100) % 100}`;
+  throw environment(`${display}: PostgreSQL ${major} is too old; es needs PostgreSQL 13 or later`);
+}
+
 export async function checkServerVersion(client: pg.PoolClient, display: string): Promise<void> {
   const { rows } = await client.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version_num']);
-  const version = Number(rows[0]?.v ?? 0);
-  if (version < MIN_SERVER_VERSION) {
-    const major = Math.floor(version / 10000);
-    throw environment(`${display}: PostgreSQL ${major} is too old; es needs PostgreSQL 13 or later`);
-  }
+  refuseOldServer(Number(rows[0]?.v ?? 0), display);
 }
