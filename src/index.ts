@@ -17,3 +17,6 @@ export { runTogether } from './engine/run-together.js';
 export { rebuildProjections } from './engine/rebuild.js';
 export { waitForProjections } from './engine/wait.js';
 export type { WaitOptions, WaitResult } from './engine/wait.js';
+export { ensureHandledTable, recordMessage } from './publish/consumer.js';
+export type { DeliveredEvent } from './publish/consumer.js';
+export type { PublishConfig } from './core/publish.js';
