@@ -60,6 +60,8 @@ export async function rabbitFor(url: string, binding = '#') {
   const exchange = uniqueName('es-test-x-');
   const queue = uniqueName('es-test-q-');
   const connection: ChannelModel = await amqp.connect(url);
+  // Unheard, a connection error would be thrown at the test runner; the next call on it fails instead.
+  connection.on('error', () => {});
   const channel = await connection.createChannel();
   await channel.assertExchange(exchange, 'topic', { durable: false });
   await channel.assertQueue(queue, { durable: false });
@@ -71,15 +73,28 @@ export async function rabbitFor(url: string, binding = '#') {
     async count(): Promise<number> {
       return (await channel.checkQueue(queue)).messageCount;
     },
-    /** Takes every message waiting in the queue (acknowledging them). */
+    /** Takes every message waiting in the queue, as a consumer with automatic acknowledgement. */
     async drain(): Promise<Received[]> {
       const out: Received[] = [];
-      for (;;) {
-        const m = await channel.get(queue, { noAck: true });
-        if (m === false) return out;
-        const headers = Object.fromEntries(Object.entries(m.properties.headers ?? {}).map(([k, v]) => [k, String(v)]));
-        out.push({ id: String(m.properties.messageId), headers, body: JSON.parse(m.content.toString('utf8')), subject: m.fields.routingKey });
-      }
+      const waiting = (await channel.checkQueue(queue)).messageCount;
+      if (waiting === 0) return out;
+      let tag = '';
+      await new Promise<void>((resolve, reject) => {
+        channel
+          .consume(
+            queue,
+            (m) => {
+              if (m === null) return;
+              const headers = Object.fromEntries(Object.entries(m.properties.headers ?? {}).map(([k, v]) => [k, String(v)]));
+              out.push({ id: String(m.properties.messageId), headers, body: JSON.parse(m.content.toString('utf8')), subject: m.fields.routingKey });
+              if (out.length >= waiting) resolve();
+            },
+            { noAck: true },
+          )
+          .then((ok) => (tag = ok.consumerTag), reject);
+      });
+      await channel.cancel(tag);
+      return out;
     },
     async drop(): Promise<void> {
       await channel.deleteQueue(queue).catch(() => {});
