@@ -1,5 +1,5 @@
 export { defineProjection, NAME_PATTERN } from './core/projection.js';
-export type { Handler, Projection, ProjectionDefinition } from './core/projection.js';
+export type { BatchHandler, Handler, Projection, ProjectionContext, ProjectionDefinition } from './core/projection.js';
 export type { ExpectedVersion, JsonObject, NewEvent, NewStreamEvent, StoredEvent } from './core/events.js';
 export { EsError, isEsError } from './core/errors.js';
 export type { ErrorCode } from './core/errors.js';

@@ -2,7 +2,20 @@ import type { StoredEvent } from './events.js';
 import { EsError } from './errors.js';
 import { parsePublish, type PublishConfig } from './publish.js';
 
-export type Handler<Db> = (event: StoredEvent, db: Db) => void | Promise<void>;
+/** The third argument of every handler and of `batch`. */
+export interface ProjectionContext {
+  /**
+   * True while the events are handled again after `rebuild` or `replay-from` (their positions are at
+   * or below the highest the projection had reached before): side effects outside the read model
+   * (mail, webhooks) should not be repeated.
+   */
+  readonly replaying: boolean;
+}
+
+export type Handler<Db> = (event: StoredEvent, db: Db, context: ProjectionContext) => void | Promise<void>;
+
+/** A set-based projection: the batch's events of its types, in order, written with as few statements as it likes. */
+export type BatchHandler<Db> = (events: readonly StoredEvent[], db: Db, context: ProjectionContext) => void | Promise<void>;
 
 /** What a projection file default-exports. */
 export interface ProjectionDefinition<Db = unknown> {
@@ -11,8 +24,10 @@ export interface ProjectionDefinition<Db = unknown> {
   events?: readonly string[];
   setup?: (db: Db) => void | Promise<void>;
   reset?: (db: Db) => void | Promise<void>;
-  /** Optional when `publish` is given. */
+  /** Per-event handlers; a projection has either these or `batch`. */
   handlers?: Record<string, Handler<Db>>;
+  /** Instead of `handlers`: called once per batch with the batch's events of its types. */
+  batch?: BatchHandler<Db>;
   /** A broker the events are published to (see the README, "Publishing to a message broker"). */
   publish?: { to: string; subject?: string; exchange?: string; routingKey?: string };
 }
@@ -27,8 +42,12 @@ export interface Projection<Db = unknown> {
   setup: (db: Db) => void | Promise<void>;
   /** Null when the file defines none: `rebuild` then refuses, since it could not empty the read model. */
   reset: ((db: Db) => void | Promise<void>) | null;
-  /** The handler for a type, or undefined when the projection passes over it. */
+  /** The handler for a type, or undefined when the projection passes over it (always, for a `batch` one). */
   handlerFor(type: string): Handler<Db> | undefined;
+  /** Set-based projections: the function given as `batch`; null for per-event ones. */
+  batch: BatchHandler<Db> | null;
+  /** Whether an event of this type is handed to the projection (by a handler or in its batch). */
+  handles(type: string): boolean;
   /** Null unless the projection publishes its events to a broker. */
   publish: PublishConfig | null;
 }
@@ -61,14 +80,23 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
     throw invalid(file, 'version must be a whole number of at least 1');
   }
+  optionalFunction(def.setup, 'setup', file);
+  optionalFunction(def.reset, 'reset', file);
+  if (def.handlers !== undefined && def.batch !== undefined) {
+    throw invalid(file, 'it defines both handlers and batch; keep one (handlers: one event at a time, batch: a batch at once)');
+  }
   let publish: PublishConfig | null = null;
   if (def.publish !== undefined) {
     const parsed = parsePublish(def.publish);
     if (typeof parsed === 'string') throw invalid(file, parsed);
     publish = parsed;
   }
+  if (def.batch !== undefined) return { ...batchProjection<Db>(def, file, name, version), publish };
+  if (def.handlers === undefined && !publish) {
+    throw invalid(file, 'handlers must be an object mapping event types to functions, or batch a function (events, db, context); it defines neither');
+  }
   // A publishing projection needs no handlers: without them (and without `events`) it publishes every event.
-  const handlers = def.handlers ?? (publish ? {} : undefined);
+  const handlers = def.handlers ?? {};
   if (typeof handlers !== 'object' || handlers === null || Array.isArray(handlers)) {
     throw invalid(file, 'handlers must be an object mapping event types to functions');
   }
@@ -78,16 +106,11 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
   }
   const keys = Object.keys(table);
   if (keys.length === 0 && !publish) throw invalid(file, 'handlers is empty');
-  optionalFunction(def.setup, 'setup', file);
-  optionalFunction(def.reset, 'reset', file);
 
   const wildcard = table[WILDCARD] as Handler<Db> | undefined;
   let types: string[] | null;
   if (def.events !== undefined) {
-    if (!Array.isArray(def.events) || def.events.some((t) => typeof t !== 'string' || t === '')) {
-      throw invalid(file, 'events must be a list of event type names');
-    }
-    const listed = [...new Set(def.events as string[])];
+    const listed = eventList(def.events, file);
     const missing = listed.filter((t) => t !== WILDCARD && !Object.hasOwn(table, t) && wildcard === undefined);
     // A publishing projection publishes every listed type, handled or not.
     if (missing.length > 0 && !publish) throw invalid(file, `no handler for listed event type(s): ${missing.join(', ')}`);
@@ -106,10 +129,47 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
     setup: (def.setup as Projection<Db>['setup'] | undefined) ?? noop,
     // Publishing alone keeps no read model: a rebuild has nothing to empty.
     reset: (def.reset as Projection<Db>['reset'] | undefined) ?? (publish && keys.length === 0 ? noop : null),
-    handlerFor(type) {
-      if (selected !== null && !selected.has(type)) return undefined;
-      return Object.hasOwn(table, type) ? (table[type] as Handler<Db>) : wildcard;
-    },
+    handlerFor,
+    batch: null,
+    handles: (type) => handlerFor(type) !== undefined,
     publish,
+  };
+  function handlerFor(type: string): Handler<Db> | undefined {
+    if (selected !== null && !selected.has(type)) return undefined;
+    return Object.hasOwn(table, type) ? (table[type] as Handler<Db>) : wildcard;
+  }
+}
+
+function eventList(value: unknown, file: string): string[] {
+  if (!Array.isArray(value) || value.some((t) => typeof t !== 'string' || t === '')) {
+    throw invalid(file, 'events must be a list of event type names');
+  }
+  return [...new Set(value as string[])];
+}
+
+/**
+ * A set-based projection. `events` is optional: without it (or with `*` in it) the batch gets every
+ * event of the log, as a `*` handler would; listing the types saves reading the others.
+ */
+function batchProjection<Db>(def: Record<string, unknown>, file: string, name: string, version: number): Projection<Db> {
+  if (typeof def.batch !== 'function') throw invalid(file, 'batch must be a function (events, db, context)');
+  let types: string[] | null = null;
+  if (def.events !== undefined) {
+    const listed = eventList(def.events, file);
+    if (listed.length === 0) throw invalid(file, 'events is empty: the batch would never be called');
+    types = listed.includes(WILDCARD) ? null : listed;
+  }
+  const selected = types === null ? null : new Set(types);
+  return {
+    name,
+    version,
+    types,
+    file,
+    setup: (def.setup as Projection<Db>['setup'] | undefined) ?? ((): void => {}),
+    reset: (def.reset as Projection<Db>['reset'] | undefined) ?? null,
+    handlerFor: () => undefined,
+    batch: def.batch as BatchHandler<Db>,
+    handles: (type) => selected === null || selected.has(type),
+    publish: null,
   };
 }

@@ -38,6 +38,19 @@ export interface CheckpointState {
   fault: FaultInfo | null;
   /** Stores that read in commit order: where to resume (`data.cursor`); absent, the store starts after `position`. */
   cursor: Cursor | undefined;
+  /**
+   * Set by `rebuild` and `replay-from`: the highest position the projection had reached before.
+   * Events at or below it are handled again (`context.replaying`); 0 when none is.
+   */
+  replayingUntil: number;
+}
+
+/**
+ * What a checkpoint event written at `position` carries so that `context.replaying` survives restarts
+ * and `kill -9`: the replay's end, until the projection has passed it.
+ */
+export function replayMark(replayingUntil: number, position: number): { replayingUntil?: number } {
+  return replayingUntil > position ? { replayingUntil } : {};
 }
 
 function cursorOf(value: unknown): Cursor | undefined {
@@ -49,9 +62,11 @@ function cursorOf(value: unknown): Cursor | undefined {
 
 export async function loadCheckpoint(store: EventStore, name: string): Promise<CheckpointState> {
   const last = await store.lastEvent(checkpointStream(name));
-  if (!last) return { position: 0, version: null, streamVersion: 0, last, fault: null, cursor: undefined };
+  if (!last) return { position: 0, version: null, streamVersion: 0, last, fault: null, cursor: undefined, replayingUntil: 0 };
   const position = typeof last.data.position === 'number' ? last.data.position : 0;
   const version = typeof last.data.version === 'number' ? last.data.version : null;
   const fault = last.type === LIFECYCLE.faulted ? ((last.data.error as FaultInfo | undefined) ?? null) : null;
-  return { position, version, streamVersion: last.version, last, fault, cursor: cursorOf(last.data.cursor) };
+  const until = last.data.replayingUntil;
+  const replayingUntil = typeof until === 'number' && Number.isSafeInteger(until) && until > position ? until : 0;
+  return { position, version, streamVersion: last.version, last, fault, cursor: cursorOf(last.data.cursor), replayingUntil };
 }

@@ -1,7 +1,7 @@
 import { errorMessage, usage } from '../core/errors.js';
 import type { Projection } from '../core/projection.js';
 import type { EventStore } from '../ports/event-store.js';
-import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint } from './checkpoint.js';
+import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint, replayMark } from './checkpoint.js';
 import { commitWithRetry, isThenable } from './retry.js';
 import { runProjection } from './run.js';
 import { runTogether } from './run-together.js';
@@ -9,7 +9,11 @@ import { fault, idleResult } from './results.js';
 import type { RunOptions, RunResult } from './types.js';
 
 
-/** Moves the checkpoint (and, for a rebuild, empties the read model) in one transaction. */
+/**
+ * Moves the checkpoint back (and, for a rebuild, empties the read model) in one transaction. The
+ * event records how far the projection had been (`replayingUntil`): the events up to there are
+ * handled again, and told so by `context.replaying`, across restarts until the position passes it.
+ */
 async function moveCheckpoint<Db>(
   store: EventStore<Db>,
   projection: Projection<Db>,
@@ -17,11 +21,13 @@ async function moveCheckpoint<Db>(
   apply?: (db: Db) => void | Promise<void>,
 ): Promise<void> {
   const checkpoint = await loadCheckpoint(store, projection.name);
+  // A replay of a replay still ends where the first one started from.
+  const mark = replayMark(Math.max(checkpoint.position, checkpoint.replayingUntil), event.position);
   await commitWithRetry(store, {
     apply,
     streamId: checkpointStream(projection.name),
     expectedVersion: checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion,
-    event: { type: event.type, data: { position: event.position, version: projection.version, ...event.extra } },
+    event: { type: event.type, data: { position: event.position, version: projection.version, ...event.extra, ...mark } },
     keep: CHECKPOINT_KEEP,
   });
 }

@@ -1,9 +1,10 @@
 import { errorMessage } from '../core/errors.js';
-import type { ExpectedVersion, StoredEvent } from '../core/events.js';
+import type { ExpectedVersion } from '../core/events.js';
 import type { Projection } from '../core/projection.js';
 import type { CommitUnit, EventStore } from '../ports/event-store.js';
-import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint, type FaultInfo } from './checkpoint.js';
-import { isThenable, retryTransient, yieldToEventLoop } from './retry.js';
+import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint, replayMark, type FaultInfo } from './checkpoint.js';
+import { applier } from './apply.js';
+import { retryTransient, yieldToEventLoop } from './retry.js';
 import { fault, idleResult } from './results.js';
 import { runProjection } from './run.js';
 import type { RunOptions, RunResult } from './types.js';
@@ -16,6 +17,8 @@ interface Member<Db> {
   processed: number;
   /** The fault it starts from, until it gets past that event. */
   faultedAt: FaultInfo | null;
+  /** The replay mark of its checkpoint (context.replaying), carried until its position passes it. */
+  replayingUntil: number;
 }
 
 /** A handler failed inside a shared batch; the group hands over to one-by-one runs. */
@@ -78,7 +81,15 @@ export async function runTogether<Db>(
       continue;
     }
     const expected = checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion;
-    members.push({ projection, from: checkpoint.position, position: checkpoint.position, expected, processed: 0, faultedAt: checkpoint.fault });
+    members.push({
+      projection,
+      from: checkpoint.position,
+      position: checkpoint.position,
+      expected,
+      processed: 0,
+      faultedAt: checkpoint.fault,
+      replayingUntil: checkpoint.replayingUntil,
+    });
   }
 
   const types = unionOfTypes(members as Member<unknown>[]);
@@ -100,30 +111,30 @@ export async function runTogether<Db>(
     if (batch.scannedTo <= after) break;
     const advancing = members.filter((m) => batch.scannedTo > m.position);
     const handled = new Map<Member<Db>, number>();
+    // Each projection's events of this batch: those past its checkpoint that it handles.
+    const shares = advancing.map((member) => {
+      const mine = batch.events.filter((e) => e.position > member.position && member.projection.handles(e.type));
+      return { member, events: mine, apply: applier(store, member.projection, mine, member.replayingUntil) };
+    });
     const apply = (db: Db): void => {
-      for (const event of batch.events as StoredEvent[]) {
-        for (const member of advancing) {
-          if (event.position <= member.position) continue;
-          const handler = member.projection.handlerFor(event.type);
-          if (!handler) continue;
-          let outcome: unknown;
-          try {
-            outcome = handler(event, db);
-          } catch {
-            throw new GroupFailure();
-          }
-          if (isThenable(outcome)) {
-            Promise.resolve(outcome).catch(() => {});
-            throw new GroupFailure();
-          }
-          handled.set(member, (handled.get(member) ?? 0) + 1);
+      for (const share of shares) {
+        if (share.events.length === 0) continue;
+        try {
+          share.apply(db);
+        } catch {
+          // A handler or batch failed (or returned a Promise): runProjection finds the event.
+          throw new GroupFailure();
         }
+        handled.set(share.member, share.events.length);
       }
     };
     const [first, ...rest] = advancing.map((m) => ({
       streamId: checkpointStream(m.projection.name),
       expectedVersion: m.expected,
-      event: { type: LIFECYCLE.checkpoint, data: { position: batch.scannedTo, version: m.projection.version } },
+      event: {
+        type: LIFECYCLE.checkpoint,
+        data: { position: batch.scannedTo, version: m.projection.version, ...replayMark(m.replayingUntil, batch.scannedTo) },
+      },
       keep: CHECKPOINT_KEEP,
     }));
     const unit: CommitUnit<Db> = { apply, ...(first as NonNullable<typeof first>), also: rest };

@@ -8,58 +8,18 @@ import {
   checkpointStream,
   deadLetterStream,
   loadCheckpoint,
+  replayMark,
   type FaultInfo,
 } from './checkpoint.js';
+import { BatchFailure, HandlerFailure, applier, locateFailure } from './apply.js';
+import { storeProbe } from './probe.js';
 import type { RunOptions, RunResult } from './types.js';
 import { fault } from './results.js';
-import { commitWithRetry, isThenable, retryTransient, sleep, yieldToEventLoop } from './retry.js';
+import { commitWithRetry, retryTransient, sleep, yieldToEventLoop } from './retry.js';
 import { createPublisher, type Publisher } from '../publish/publisher.js';
 
 /** With notifications (PostgreSQL's LISTEN), polling is only the fallback for a lost one. */
 const NOTIFIED_POLL_MS = 1000;
-
-/** Thrown inside a batch transaction to roll it back and say which event's handler failed. */
-class HandlerFailure extends Error {
-  constructor(
-    readonly index: number,
-    readonly original: unknown,
-  ) {
-    super(errorMessage(original));
-  }
-}
-
-/** Applies events to the read model; synchronous when the store's transaction cannot await. */
-function applier<Db>(store: EventStore<Db>, projection: Projection<Db>, events: readonly StoredEvent[]) {
-  if (store.synchronous) {
-    return (db: Db): void => {
-      for (let i = 0; i < events.length; i++) {
-        const event = events[i] as StoredEvent;
-        try {
-          const result = projection.handlerFor(event.type)?.(event, db);
-          if (isThenable(result)) {
-            // Nobody will await it: keep its rejection from crashing the process.
-            Promise.resolve(result).catch(() => {});
-            throw new Error('the handler returned a Promise; handlers on the SQLite store must be synchronous');
-          }
-        } catch (error) {
-          throw new HandlerFailure(i, error);
-        }
-      }
-    };
-  }
-  return async (db: Db): Promise<void> => {
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i] as StoredEvent;
-      try {
-        await projection.handlerFor(event.type)?.(event, db);
-      } catch (error) {
-        // A connection lost under the handler is the store's trouble, not the event's: retry the batch.
-        if (store.isTransient(error)) throw error;
-        throw new HandlerFailure(i, error);
-      }
-    }
-  };
-}
 
 function lostCheckpoint(name: string, error: unknown): unknown {
   if ((error as { code?: unknown }).code !== 'CONFLICT') return error;
@@ -127,6 +87,8 @@ async function catchUp<Db>(
   let position = from;
   let cursor = checkpoint.cursor;
   let processed = 0;
+  // Where a rebuild or replay-from had been: events up to it are replayed (context.replaying).
+  const replayingUntil = checkpoint.replayingUntil;
   if (checkpoint.version !== null && checkpoint.version !== projection.version) return result('stale-version');
 
   try {
@@ -152,14 +114,20 @@ async function catchUp<Db>(
     data: Record<string, unknown>,
     also?: CommitUnit['also'],
   ): Promise<void> => {
+    const mark = replayMark(replayingUntil, data.position as number);
     const appended = await commitWithRetry(store, {
-      apply: events.length > 0 ? applier(store, projection, events) : undefined,
+      apply: events.length > 0 ? applier(store, projection, events, replayingUntil) : undefined,
       streamId,
       expectedVersion: expected,
-      event: { type, data: { ...data, version: projection.version } },
+      event: { type, data: { ...data, version: projection.version, ...mark } },
       keep: CHECKPOINT_KEEP,
       also,
-    }).catch((error: unknown) => {
+    }).catch(async (error: unknown) => {
+      // A set-based projection's batch threw: find its event, then go on as for a failed handler.
+      if (error instanceof BatchFailure) {
+        const applyOf = (part: readonly StoredEvent[]) => applier(store, projection, part, replayingUntil);
+        throw await locateFailure(error, applyOf, events, storeProbe(store, streamId));
+      }
       throw lostCheckpoint(projection.name, error);
     });
     expected = appended.version;

@@ -115,6 +115,43 @@ for (const { broker, url, rig } of brokers) {
       }
     });
 
+    it('handlers run beside the publishing, in the batch transaction, and get context.replaying after a rebuild', async () => {
+      const target = await rig();
+      try {
+        const dir = tempDir('es-pub-handlers-');
+        const publish = JSON.stringify(target.publish());
+        writeFile(
+          dir,
+          'projections/outbox.mjs',
+          `export default {
+  publish: ${publish},
+  setup(db) { db.exec('CREATE TABLE IF NOT EXISTS seen (id TEXT, replaying INTEGER)'); },
+  reset(db) { db.exec('DELETE FROM seen'); },
+  handlers: { Opened(event, db, context) { db.prepare('INSERT INTO seen VALUES (?, ?)').run(event.id, context.replaying ? 1 : 0); } },
+  events: ['Opened', 'Moved'],
+};
+`,
+        );
+        importEvents(dir, 9, 3);
+        expect(es(dir, ['project', 'run']).code).toBe(0);
+        const seen = () => {
+          const db = new Database(join(dir, '.es/events.db'), { readonly: true });
+          try {
+            return db.prepare('SELECT replaying FROM seen').pluck().all();
+          } finally {
+            db.close();
+          }
+        };
+        // Three Opened events handled, nine events (both types) published.
+        expect(seen()).toEqual([0, 0, 0]);
+        expect((await target.messages()).length).toBe(9);
+        expect(es(dir, ['project', 'rebuild', 'outbox', '--republish']).code).toBe(0);
+        expect(seen()).toEqual([1, 1, 1]);
+      } finally {
+        await target.drop();
+      }
+    });
+
     it('kill -9 at random instants while publishing 20,000 events: each event arrives, each stream in version order', async () => {
       const target = await rig();
       try {

@@ -120,6 +120,44 @@ describe('normalizeProjection: handlers and events', () => {
     const withOwn = normalizeProjection({ handlers: { toString: own } }, FILE, 'orders');
     expect(withOwn.types).toEqual(['toString']);
     expect(withOwn.handlerFor('toString')).toBe(own);
-    expect(() => withOwn.handlerFor('toString')!(event('toString'), undefined)).not.toThrow();
+    expect(() => withOwn.handlerFor('toString')!(event('toString'), undefined, { replaying: false })).not.toThrow();
+  });
+});
+
+describe('normalizeProjection: set-based projections (batch)', () => {
+  const batch = (): void => {};
+
+  it('refuses both handlers and batch, or neither, naming the file', () => {
+    for (const value of [{ handlers: { A: noop }, batch }, { name: 'x' }, { events: ['A'] }]) {
+      const error = invalid(value) as Error;
+      expect(error).toMatchObject({ code: 'ENVIRONMENT' });
+      expect(error.message).toContain(FILE);
+    }
+    expect((invalid({ handlers: { A: noop }, batch }) as Error).message).toContain('both handlers and batch');
+    expect((invalid({}) as Error).message).toContain('it defines neither');
+  });
+
+  it('refuses a batch that is not a function, or an empty or malformed events list', () => {
+    for (const value of [{ batch: 'INSERT' }, { batch: {} }, { batch, events: [] }, { batch, events: 'A' }, { batch, events: [''] }]) {
+      const error = invalid(value) as Error;
+      expect(error, JSON.stringify(value)).toMatchObject({ code: 'ENVIRONMENT' });
+      expect(error.message).toContain(FILE);
+    }
+  });
+
+  it('takes every event without `events`, only the listed types with it; has no per-event handler', () => {
+    const all = normalizeProjection({ batch }, FILE, 'orders');
+    expect(all).toMatchObject({ types: null, batch });
+    expect(all.handles('Anything')).toBe(true);
+    expect(all.handlerFor('Anything')).toBeUndefined();
+    const listed = normalizeProjection({ batch, events: ['A', 'B', 'A'] }, FILE, 'orders');
+    expect(listed.types).toEqual(['A', 'B']);
+    expect(listed.handles('A')).toBe(true);
+    expect(listed.handles('C')).toBe(false);
+    expect(normalizeProjection({ batch, events: ['A', '*'] }, FILE, 'orders').types).toBeNull();
+    const perEvent = normalizeProjection({ handlers: { A: noop } }, FILE, 'orders');
+    expect(perEvent.batch).toBeNull();
+    expect(perEvent.handles('A')).toBe(true);
+    expect(perEvent.handles('B')).toBe(false);
   });
 });
