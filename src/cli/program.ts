@@ -24,6 +24,8 @@ const json = () => new Option('--json', 'print JSON on stdout (logs go to stderr
 const batchSize = () => new Option('--batch-size <n>', 'events per transaction (default 1000)');
 const wait = () =>
   new Option('--wait <duration>', 'wait up to this long in all (one deadline for the command) for other runners to let go (e.g. 30s)');
+const republish = () =>
+  new Option('--republish', 'allowed to publish again what a publishing projection published already (its consumers get the events twice)');
 const onError = () =>
   new Option('--on-error <mode>', 'stop: a failing handler faults the projection; skip: dead-letter the event and go on').choices(['stop', 'skip']);
 
@@ -116,6 +118,7 @@ export function buildProgram(): Command {
     .description('empty the read model and the checkpoint, then replay from the first event')
     .argument('[names...]', 'projections to rebuild')
     .option('--all', 'rebuild every projection')
+    .addOption(republish())
     .addOption(batchSize())
     .addOption(wait())
     .addOption(onError())
@@ -128,6 +131,7 @@ export function buildProgram(): Command {
     .description('move the checkpoint back (or on) to a position and run from there; the read model is kept')
     .argument('<name>', 'projection')
     .argument('<position>', 'the first position to process again')
+    .addOption(republish())
     .addOption(batchSize())
     .addOption(wait())
     .addOption(onError())

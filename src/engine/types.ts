@@ -38,7 +38,10 @@ export interface RunOptions {
  */
 export type Incident =
   | { kind: 'dead-letter'; name: string; stream: string; fault: FaultInfo }
-  | { kind: 'recovered'; name: string; position: number; fault: FaultInfo };
+  | { kind: 'recovered'; name: string; position: number; fault: FaultInfo }
+  /** A publishing projection's broker cannot be reached; it is retried, the checkpoint waits. */
+  | { kind: 'broker-down'; name: string; message: string; retryInMs: number }
+  | { kind: 'broker-back'; name: string };
 
 export interface RunResult {
   name: string;

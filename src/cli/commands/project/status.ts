@@ -1,6 +1,7 @@
 import { parseDuration, parseWholeNumber } from '../../../core/duration.js';
 import { EsError, usage } from '../../../core/errors.js';
 import type { Projection } from '../../../core/projection.js';
+import { describePublish } from '../../../core/publish.js';
 import { sleep } from '../../../engine/retry.js';
 import { status as computeStatus, type StatusReport, type StatusRow, type Thresholds } from '../../../engine/status.js';
 import type { EventStore } from '../../../ports/event-store.js';
@@ -26,6 +27,12 @@ function stateCell(out: Output, row: StatusRow): string {
   if (row.state === 'up-to-date') return color.green(row.state);
   if (row.state === 'faulted' || row.state === 'stale-version') return color.red(row.state);
   return row.healthy ? color.yellow(row.state) : color.red(row.state);
+}
+
+/** A publishing projection's row names its broker (password redacted); other rows are unchanged. */
+function publishField(projections: readonly Projection<unknown>[], name: string): { publish?: string } {
+  const config = projections.find((p) => p.name === name)?.publish;
+  return config ? { publish: config.display } : {};
 }
 
 function age(iso: string | null): string {
@@ -117,12 +124,17 @@ export async function status(ctx: Context, names: string[], flags: StatusFlags) 
       healthy: report.healthy,
       // The documented row; the dead-letter count is in the table's notes and the Prometheus counter.
       // `target` only on projections that have one (redacted), so other rows keep the documented shape.
-      projections: report.projections.map(({ healthy: _healthy, deadLetters: _deadLetters, ...row }) =>
-        targets.has(row.name) ? { ...row, target: targets.get(row.name) } : row,
-      ),
+      projections: report.projections.map(({ healthy: _healthy, deadLetters: _deadLetters, ...row }) => ({
+        ...row,
+        ...(targets.has(row.name) ? { target: targets.get(row.name) } : {}),
+        ...publishField(projections, row.name),
+      })),
     });
   } else {
     showTable(out, report, targets);
+    for (const p of projections) {
+      if (p.publish) out.line(`${p.name}: publishes to ${describePublish(p.publish)}`);
+    }
   }
   if (!report.healthy) throw new EsError('UNHEALTHY', '', { details: { reported: true } });
 }
