@@ -26,6 +26,8 @@ const wait = () =>
   new Option('--wait <duration>', 'wait up to this long in all (one deadline for the command) for other runners to let go (e.g. 30s)');
 const republish = () =>
   new Option('--republish', 'allowed to publish again what a publishing projection published already (its consumers get the events twice)');
+const lease = () =>
+  new Option('--lease <duration>', 'lease on each projection worked on, renewed every third of it; a dead holder blocks others this long (default 30s, at least 5s)');
 const onError = () =>
   new Option('--on-error <mode>', 'stop: a failing handler faults the projection; skip: dead-letter the event and go on').choices(['stop', 'skip']);
 
@@ -108,6 +110,7 @@ export function buildProgram(): Command {
     .option('--follow', 'keep running as new events arrive (stop with SIGINT/SIGTERM)')
     .addOption(batchSize())
     .addOption(wait())
+    .addOption(lease())
     .addOption(onError())
     .addOption(json())
     .addHelpText('after', '\nExamples:\n  $ es project run\n  $ es project run order-summary --follow')
@@ -121,6 +124,7 @@ export function buildProgram(): Command {
     .addOption(republish())
     .addOption(batchSize())
     .addOption(wait())
+    .addOption(lease())
     .addOption(onError())
     .addOption(json())
     .addHelpText('after', '\nExample:\n  $ es project rebuild order-summary')
@@ -134,6 +138,7 @@ export function buildProgram(): Command {
     .addOption(republish())
     .addOption(batchSize())
     .addOption(wait())
+    .addOption(lease())
     .addOption(onError())
     .addOption(json())
     .addHelpText('after', '\nExample:\n  $ es project replay-from order-summary 1200')

@@ -7,6 +7,7 @@ import { applier } from './apply.js';
 import { retryTransient, yieldToEventLoop } from './retry.js';
 import { fault, idleResult } from './results.js';
 import { runProjection } from './run.js';
+import { fenced } from './fences.js';
 import type { RunOptions, RunResult } from './types.js';
 
 interface Member<Db> {
@@ -141,7 +142,12 @@ export async function runTogether<Db>(
       },
       keep: CHECKPOINT_KEEP,
     }));
-    const unit: CommitUnit<Db> = { apply, ...(first as NonNullable<typeof first>), also: rest };
+    const unit: CommitUnit<Db> = {
+      apply,
+      ...(first as NonNullable<typeof first>),
+      also: rest,
+      ...fenced(options, advancing.map((m) => m.projection.name)),
+    };
     try {
       await retryTransient(store, () => {
         handled.clear();

@@ -18,6 +18,7 @@ import { fault } from './results.js';
 import { retryTransient, sleep, yieldToEventLoop } from './retry.js';
 import { deliveryFor } from './delivery.js';
 import { createPublisher, type Publisher } from '../publish/publisher.js';
+import { fenced } from './fences.js';
 
 /** With notifications (PostgreSQL's LISTEN), polling is only the fallback for a lost one. */
 const NOTIFIED_POLL_MS = 1000;
@@ -72,8 +73,12 @@ async function catchUp<Db>(
   const started = performance.now();
   const streamId = checkpointStream(projection.name);
   // A read model in another database: its own transaction, then the checkpoint (see delivery.ts).
-  const delivery = deliveryFor(store, projection, options.targets?.get(projection.name), (events, sink) =>
-    applier(sink, projection as Projection<unknown>, events, replayingUntil),
+  const delivery = deliveryFor(
+    store,
+    projection,
+    options.targets?.get(projection.name),
+    (events, sink) => applier(sink, projection as Projection<unknown>, events, replayingUntil),
+    options,
   );
   const unfinished = await delivery.resume();
   const checkpoint = await loadCheckpoint(store, projection.name);
@@ -128,6 +133,7 @@ async function catchUp<Db>(
       event: { type, data: { ...data, version: projection.version, ...mark } },
       keep: CHECKPOINT_KEEP,
       also,
+      ...fenced(options, [projection.name]),
     }).catch(async (error: unknown) => {
       // A set-based projection's batch threw: find its event, then go on as for a failed handler.
       if (error instanceof BatchFailure) {

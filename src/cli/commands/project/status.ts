@@ -44,12 +44,19 @@ function age(iso: string | null): string {
   return `${Math.round(seconds / 86_400)}d ago`;
 }
 
+/** pid@host, and how long the lease has left (renewed every third of it, so it rarely reads low). */
+function ownerCell(row: StatusRow): string {
+  if (!row.owner) return '-';
+  const left = Math.max(0, (Date.parse(row.owner.leaseExpiresAt) - Date.now()) / 1000);
+  return `${row.owner.pid}@${printable(row.owner.host)} (lease ${left.toFixed(0)}s)`;
+}
+
 /** Redacted target URLs of the projections that keep their read model in another database. */
 type Targets = ReadonlyMap<string, string>;
 
 function showTable(out: Output, report: StatusReport, targets: Targets = new Map()): void {
   out.table(
-    ['PROJECTION', 'VERSION', 'POSITION', 'LAG', 'LAG AGE', 'STATE', 'LAST CHECKPOINT'],
+    ['PROJECTION', 'VERSION', 'POSITION', 'LAG', 'LAG AGE', 'STATE', 'LAST CHECKPOINT', 'OWNER'],
     report.projections.map((row) => [
       row.name,
       String(row.version),
@@ -58,8 +65,9 @@ function showTable(out: Output, report: StatusReport, targets: Targets = new Map
       row.lag > 0 ? formatAge(row.lagSeconds) : '-',
       stateCell(out, row),
       age(row.lastCheckpointAt),
+      ownerCell(row),
     ]),
-    ['left', 'right', 'right', 'right', 'right', 'left', 'left'],
+    ['left', 'right', 'right', 'right', 'right', 'left', 'left', 'left'],
   );
   for (const row of report.projections) {
     const target = targets.get(row.name);
@@ -70,11 +78,15 @@ function showTable(out: Output, report: StatusReport, targets: Targets = new Map
       out.line(out.color.red(`${row.name}: faulted at position ${position} (${printable(String(type))}, id ${printable(String(eventId))}): ${printable(message)}`));
     }
     if (row.state === 'stale-version') out.line(out.color.yellow(`${row.name}: version changed; run \`es project rebuild ${row.name}\``));
+    if (report.workers > 0 && row.owner === null && row.lag > 0 && row.state !== 'faulted' && row.state !== 'stale-version') {
+      out.line(out.color.red(`${row.name}: ${plural(row.lag, 'event')} waiting and no worker holds it (${plural(report.workers, 'worker')} running)`));
+    }
     if (row.deadLetters > 0) {
       out.line(out.color.yellow(`${row.name}: ${plural(row.deadLetters, 'event')} in $deadletter-${row.name} (es read --stream '$deadletter-${row.name}')`));
     }
   }
-  out.line(`head ${formatCount(report.head)}  ${report.healthy ? out.color.green('healthy') : out.color.red('unhealthy')}`);
+  const workers = report.workers > 0 ? `  ${plural(report.workers, 'worker')}` : '';
+  out.line(`head ${formatCount(report.head)}${workers}  ${report.healthy ? out.color.green('healthy') : out.color.red('unhealthy')}`);
 }
 
 /** Redraws the table every second until SIGINT or SIGTERM, the normal way to leave it (exit 0). */
