@@ -76,7 +76,7 @@ function defaultExport(module: unknown): unknown {
   if (!Object.hasOwn(namespace, 'default')) return undefined;
   let value = namespace.default;
   // A CommonJS file compiled from `export default` nests the definition once more.
-  if (value && typeof value === 'object' && 'default' in value && !('handlers' in value)) {
+  if (value && typeof value === 'object' && 'default' in value && !('handlers' in value) && !('batch' in value)) {
     value = (value as { default: unknown }).default;
   }
   return value;
@@ -94,8 +94,8 @@ export async function loadProjectionFile<Db = unknown>(file: string): Promise<Pr
   try {
     return normalizeProjection<Db>(value, file, basename(file, extname(file)));
   } catch (error) {
-    // Without handlers it is most likely a helper module, not a projection gone wrong.
-    const looksLikeHelper = typeof value !== 'object' || value === null || !('handlers' in value);
+    // Without handlers or batch it is most likely a helper module, not a projection gone wrong.
+    const looksLikeHelper = typeof value !== 'object' || value === null || !('handlers' in value || 'batch' in value);
     if (isEsError(error) && looksLikeHelper) throw new EsError(error.code, `${error.message}; ${HELPER_HINT}`, { cause: error });
     throw error;
   }

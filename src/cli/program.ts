@@ -24,6 +24,8 @@ const json = () => new Option('--json', 'print JSON on stdout (logs go to stderr
 const batchSize = () => new Option('--batch-size <n>', 'events per transaction (default 1000)');
 const wait = () =>
   new Option('--wait <duration>', 'wait up to this long in all (one deadline for the command) for other runners to let go (e.g. 30s)');
+const republish = () =>
+  new Option('--republish', 'allowed to publish again what a publishing projection published already (its consumers get the events twice)');
 const lease = () =>
   new Option('--lease <duration>', 'lease on each projection worked on, renewed every third of it; a dead holder blocks others this long (default 30s, at least 5s)');
 const onError = () =>
@@ -119,6 +121,7 @@ export function buildProgram(): Command {
     .description('empty the read model and the checkpoint, then replay from the first event')
     .argument('[names...]', 'projections to rebuild')
     .option('--all', 'rebuild every projection')
+    .addOption(republish())
     .addOption(batchSize())
     .addOption(wait())
     .addOption(lease())
@@ -132,6 +135,7 @@ export function buildProgram(): Command {
     .description('move the checkpoint back (or on) to a position and run from there; the read model is kept')
     .argument('<name>', 'projection')
     .argument('<position>', 'the first position to process again')
+    .addOption(republish())
     .addOption(batchSize())
     .addOption(wait())
     .addOption(lease())
@@ -154,6 +158,19 @@ export function buildProgram(): Command {
       '\nExamples:\n  $ es project status --max-lag 100 --max-age 5m --json\n  $ es project status --format prometheus > es.prom.tmp; mv es.prom.tmp es.prom\n  $ es project status --watch',
     )
     .action(action(async () => (await import('./commands/project/status.js')).status));
+
+  project
+    .command('prune-handled')
+    .description('remove handled event ids older than --older-than and at or below the checkpoint, from targets')
+    .argument('[names...]', 'projections with a target (default: all that have one)')
+    .option('--older-than <duration>', 'only ids recorded longer ago than this (default 7d)')
+    .addOption(json())
+    .addHelpText(
+      'after',
+      '\nIds above the checkpoint are never removed. Deletes in chunks of 5,000 rows.\n' +
+        '\nExample (crontab, nightly):\n  15 3 * * *  cd /srv/app && npx es project prune-handled --older-than 7d --quiet',
+    )
+    .action(action(async () => (await import('./commands/project/prune-handled.js')).pruneHandledCommand));
 
   project
     .command('wait')

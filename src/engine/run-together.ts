@@ -45,7 +45,17 @@ export async function runTogether<Db>(
   projections: readonly Projection<Db>[],
   options: RunOptions,
 ): Promise<RunResult[]> {
-  if (projections.length === 1 || !store.synchronous) {
+  // A read model in another database commits apart from the log, and a publishing projection commits
+  // only what its broker acknowledged: such projections run on their own.
+  const apart = (p: Projection<Db>): boolean => Boolean(options.targets?.has(p.name) || p.publish);
+  const alone = projections.filter(apart);
+  if (alone.length > 0 && projections.length > 1) {
+    const shared = projections.filter((p) => !apart(p));
+    const results = shared.length > 0 ? await runTogether(store, shared, options) : [];
+    for (const projection of alone) results.push(...(await runTogether(store, [projection], options)));
+    return projections.map((p) => results.find((r) => r.name === p.name) as RunResult);
+  }
+  if (projections.length === 1 || !store.synchronous || alone.length > 0) {
     const results: RunResult[] = [];
     for (const projection of projections) {
       // Stopped before its turn: reported as interrupted where it stands, so every projection asked

@@ -15,8 +15,10 @@ import { BatchFailure, HandlerFailure, applier, locateFailure } from './apply.js
 import { storeProbe } from './probe.js';
 import type { RunOptions, RunResult } from './types.js';
 import { fault } from './results.js';
+import { retryTransient, sleep, yieldToEventLoop } from './retry.js';
+import { deliveryFor } from './delivery.js';
+import { createPublisher, type Publisher } from '../publish/publisher.js';
 import { fenced } from './fences.js';
-import { commitWithRetry, retryTransient, sleep, yieldToEventLoop } from './retry.js';
 
 /** With notifications (PostgreSQL's LISTEN), polling is only the fallback for a lost one. */
 const NOTIFIED_POLL_MS = 1000;
@@ -45,8 +47,40 @@ export async function runProjection<Db>(
   projection: Projection<Db>,
   options: RunOptions,
 ): Promise<RunResult> {
+  if (!projection.publish) return catchUp(store, projection, options, null);
+  const { name } = projection;
+  const publisher = createPublisher(projection.publish, {
+    onDown: (message, retryInMs) => options.onIncident?.({ kind: 'broker-down', name, message, retryInMs }),
+    onBack: () => options.onIncident?.({ kind: 'broker-back', name }),
+  });
+  try {
+    return await catchUp(store, projection, options, publisher);
+  } finally {
+    await publisher.close();
+  }
+}
+
+/**
+ * `runProjection`'s loop. With a publisher, each batch is published first and commits only as far
+ * as the broker acknowledged it: a checkpoint never passes an unacknowledged event.
+ */
+async function catchUp<Db>(
+  store: EventStore<Db>,
+  projection: Projection<Db>,
+  options: RunOptions,
+  publisher: Publisher | null,
+): Promise<RunResult> {
   const started = performance.now();
   const streamId = checkpointStream(projection.name);
+  // A read model in another database: its own transaction, then the checkpoint (see delivery.ts).
+  const delivery = deliveryFor(
+    store,
+    projection,
+    options.targets?.get(projection.name),
+    (events, sink) => applier(sink, projection as Projection<unknown>, events, replayingUntil),
+    options,
+  );
+  const unfinished = await delivery.resume();
   const checkpoint = await loadCheckpoint(store, projection.name);
   const from = checkpoint.position;
   const result = (state: RunResult['state'], extra: Partial<RunResult> = {}): RunResult => ({
@@ -66,10 +100,11 @@ export async function runProjection<Db>(
   let processed = 0;
   // Where a rebuild or replay-from had been: events up to it are replayed (context.replaying).
   const replayingUntil = checkpoint.replayingUntil;
+  if (unfinished) return result('faulted', { error: unfinished });
   if (checkpoint.version !== null && checkpoint.version !== projection.version) return result('stale-version');
 
   try {
-    await retryTransient(store, async () => projection.setup(store.readModel));
+    await delivery.setup();
   } catch (error) {
     return result('faulted', { error: fault(`setup failed: ${errorMessage(error)}`) });
   }
@@ -92,8 +127,7 @@ export async function runProjection<Db>(
     also?: CommitUnit['also'],
   ): Promise<void> => {
     const mark = replayMark(replayingUntil, data.position as number);
-    const appended = await commitWithRetry(store, {
-      apply: events.length > 0 ? applier(store, projection, events, replayingUntil) : undefined,
+    const appended = await delivery.commit(events, {
       streamId,
       expectedVersion: expected,
       event: { type, data: { ...data, version: projection.version, ...mark } },
@@ -109,6 +143,8 @@ export async function runProjection<Db>(
       throw lostCheckpoint(projection.name, error);
     });
     expected = appended.version;
+    // A target drops events it had handled already (a redelivery): they were not handed to handlers.
+    processed -= appended.duplicates ?? 0;
   };
 
   /**
@@ -195,6 +231,26 @@ export async function runProjection<Db>(
     let cursors = batch.cursors;
     for (;;) {
       try {
+        if (publisher) {
+          const sent = await publisher.publish(events, options.signal);
+          // Refused by the broker: that event's fault, handled like a throwing handler's.
+          if (sent.fault) throw new HandlerFailure(sent.fault.index, sent.fault.error);
+          if (sent.acked < events.length) {
+            // Stopped by a signal while the broker was away: checkpoint what it acknowledged.
+            prefetched = null;
+            if (sent.acked > 0) {
+              const last = events[sent.acked - 1] as StoredEvent;
+              const lastCursor = cursors?.[sent.acked - 1];
+              await commit(events.slice(0, sent.acked), LIFECYCLE.checkpoint, { position: Math.max(position, last.position), ...saved(lastCursor) });
+              position = Math.max(position, last.position);
+              cursor = lastCursor ?? cursor;
+              processed += sent.acked;
+              advanced();
+              report();
+            }
+            continue batches;
+          }
+        }
         // On a commit-order store a batch can hold events below the position already shown (a
         // newer transaction committed smaller positions): the position shown never goes back.
         await commit(events, LIFECYCLE.checkpoint, { position: Math.max(position, batch.scannedTo), ...saved(batch.cursor) });

@@ -1,12 +1,14 @@
 import { parseDuration, parseWholeNumber } from '../../../core/duration.js';
 import { EsError, usage } from '../../../core/errors.js';
 import type { Projection } from '../../../core/projection.js';
+import { describePublish } from '../../../core/publish.js';
 import { sleep } from '../../../engine/retry.js';
 import { status as computeStatus, type StatusReport, type StatusRow, type Thresholds } from '../../../engine/status.js';
 import type { EventStore } from '../../../ports/event-store.js';
 import type { Context } from '../../context.js';
 import { formatAge, formatCount, plural, printable, type Output } from '../../output.js';
 import { renderPrometheus } from '../../prometheus.js';
+import { displayTarget } from '../../../targets/open.js';
 import { trapStopSignals } from '../../signals.js';
 
 export interface StatusFlags {
@@ -27,6 +29,12 @@ function stateCell(out: Output, row: StatusRow): string {
   return row.healthy ? color.yellow(row.state) : color.red(row.state);
 }
 
+/** A publishing projection's row names its broker (password redacted); other rows are unchanged. */
+function publishField(projections: readonly Projection<unknown>[], name: string): { publish?: string } {
+  const config = projections.find((p) => p.name === name)?.publish;
+  return config ? { publish: config.display } : {};
+}
+
 function age(iso: string | null): string {
   if (!iso) return '-';
   const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
@@ -43,7 +51,10 @@ function ownerCell(row: StatusRow): string {
   return `${row.owner.pid}@${printable(row.owner.host)} (lease ${left.toFixed(0)}s)`;
 }
 
-function showTable(out: Output, report: StatusReport): void {
+/** Redacted target URLs of the projections that keep their read model in another database. */
+type Targets = ReadonlyMap<string, string>;
+
+function showTable(out: Output, report: StatusReport, targets: Targets = new Map()): void {
   out.table(
     ['PROJECTION', 'VERSION', 'POSITION', 'LAG', 'LAG AGE', 'STATE', 'LAST CHECKPOINT', 'OWNER'],
     report.projections.map((row) => [
@@ -59,6 +70,8 @@ function showTable(out: Output, report: StatusReport): void {
     ['left', 'right', 'right', 'right', 'right', 'left', 'left', 'left'],
   );
   for (const row of report.projections) {
+    const target = targets.get(row.name);
+    if (target) out.line(`${row.name}: read model in ${target}`);
     if (row.error) {
       // The type, id and message come from the log and from handler code: shown escaped, on one line.
       const { position, type, eventId, message } = row.error;
@@ -77,7 +90,7 @@ function showTable(out: Output, report: StatusReport): void {
 }
 
 /** Redraws the table every second until SIGINT or SIGTERM, the normal way to leave it (exit 0). */
-async function watch(out: Output, store: EventStore<unknown>, projections: Projection<unknown>[], thresholds: Thresholds) {
+async function watch(out: Output, store: EventStore<unknown>, projections: Projection<unknown>[], thresholds: Thresholds, targets: Targets) {
   const signals = trapStopSignals();
   try {
     while (!signals.signal.aborted) {
@@ -85,7 +98,7 @@ async function watch(out: Output, store: EventStore<unknown>, projections: Proje
       const stamp = new Date().toISOString().replace('T', ' ').slice(0, 19);
       out.line(`${CLEAR_SCREEN}${out.color.dim(`es project status --watch  every 1s  ${stamp} UTC  (Ctrl-C to stop)`)}`);
       out.line();
-      showTable(out, report);
+      showTable(out, report, targets);
       await sleep(WATCH_INTERVAL_MS, signals.signal);
     }
   } finally {
@@ -107,7 +120,12 @@ export async function status(ctx: Context, names: string[], flags: StatusFlags) 
   }
   const projections = await ctx.select(names);
   const store = await ctx.openStore();
-  if (flags.watch) return watch(out, store, projections, { maxLag, maxAgeMs });
+  const targets = new Map<string, string>();
+  for (const p of projections) {
+    const url = ctx.targetOf(p);
+    if (url !== null) targets.set(p.name, displayTarget(url));
+  }
+  if (flags.watch) return watch(out, store, projections, { maxLag, maxAgeMs }, targets);
   const report = await computeStatus(store, projections, { maxLag, maxAgeMs });
   if (format === 'prometheus') {
     // Machine-readable like --json, so --quiet does not hide it; Output only knows lines and JSON.
@@ -117,10 +135,18 @@ export async function status(ctx: Context, names: string[], flags: StatusFlags) 
       head: report.head,
       healthy: report.healthy,
       // The documented row; the dead-letter count is in the table's notes and the Prometheus counter.
-      projections: report.projections.map(({ healthy: _healthy, deadLetters: _deadLetters, ...row }) => row),
+      // `target` only on projections that have one (redacted), so other rows keep the documented shape.
+      projections: report.projections.map(({ healthy: _healthy, deadLetters: _deadLetters, ...row }) => ({
+        ...row,
+        ...(targets.has(row.name) ? { target: targets.get(row.name) } : {}),
+        ...publishField(projections, row.name),
+      })),
     });
   } else {
-    showTable(out, report);
+    showTable(out, report, targets);
+    for (const p of projections) {
+      if (p.publish) out.line(`${p.name}: publishes to ${describePublish(p.publish)}`);
+    }
   }
   if (!report.healthy) throw new EsError('UNHEALTHY', '', { details: { reported: true } });
 }

@@ -100,6 +100,7 @@ function reportOutcome(out: Output, { result, failure }: Outcome): void {
  * --quiet hides them; faults are reported as errors.
  */
 function logIncident(out: Output, incident: Incident): void {
+  if (incident.kind === 'broker-down' || incident.kind === 'broker-back') return logBroker(out, incident);
   const { name, fault: f } = incident;
   const at = `the event at position ${f.position} (${printable(String(f.type))}, id ${printable(String(f.eventId))})`;
   const fields = { projection: name, position: f.position, eventId: f.eventId, type: f.type };
@@ -112,6 +113,17 @@ function logIncident(out: Output, incident: Incident): void {
     if (out.logFormat === 'json') out.report('info', text, { ...fields, recovered: true, checkpoint: incident.position });
     else out.note(`${out.color.green('✔')} ${text}`);
   }
+}
+
+/** A publishing projection waiting for its broker: a warning while it waits, news when it is back. */
+function logBroker(out: Output, incident: Extract<Incident, { kind: 'broker-down' | 'broker-back' }>): void {
+  const text =
+    incident.kind === 'broker-down'
+      ? `${incident.name}: broker unreachable, retrying in ${formatDuration(incident.retryInMs)} (the checkpoint waits): ${printable(incident.message)}`
+      : `${incident.name}: broker reachable again, publishing`;
+  const level = incident.kind === 'broker-down' ? 'warn' : 'info';
+  if (out.logFormat === 'json') out.report(level, text, { projection: incident.name, broker: incident.kind === 'broker-down' ? 'down' : 'up' });
+  else out.note(`${incident.kind === 'broker-down' ? out.color.yellow('!') : out.color.green('✔')} ${text}`);
 }
 
 const SEVERITY: ErrorCode[] = ['ENVIRONMENT', 'LOCKED', 'FAULTED'];
@@ -204,6 +216,10 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
   }
   const store = await ctx.openStore();
   const { out, settings } = ctx;
+  // A projection whose read model's database cannot be reached fails alone (exit 3); the others run.
+  const { targets, failures: unreachable } = await ctx.openTargets(projections);
+  const skipped = projections.filter((p) => unreachable.has(p.name));
+  projections = projections.filter((p) => !unreachable.has(p.name));
   const signals = trapStopSignals();
   // A flag beats the projection's own options in es.config.json, which beat the file's defaults.
   const optionsFor = (projection: Projection<unknown>) => {
@@ -214,13 +230,15 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
       follow: flags.follow,
       // A cron run counts its dead letters in its summary line; a follower has no end of run to wait for.
       onIncident: (incident: Incident) => {
-        if (flags.follow || incident.kind === 'recovered') logIncident(out, incident);
+        if (flags.follow || incident.kind !== 'dead-letter') logIncident(out, incident);
       },
       signal: signals.signal,
+      targets,
       ...wait,
     };
   };
-  let outcomes: Outcome[] = [];
+  let outcomes: Outcome[] = skipped.map((p) => ({ result: idleResult(p.name, 0, 'behind'), failure: unreachable.get(p.name) as EsError }));
+  for (const outcome of outcomes) reportOutcome(out, outcome);
   try {
     if (flags.follow) {
       // Many workers: this process shares the projections with every other `run --follow` on the store.
