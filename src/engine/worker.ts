@@ -68,6 +68,11 @@ export async function runWorker(
   const renewEvery = leaseMs / RENEWALS_PER_LEASE;
   // A free projection waits this long for a worker with fewer projections before anyone takes it.
   const graceMs = tickMs * 3;
+  // A worker that has just joined takes nothing for this long, so workers started together see each
+  // other first and each takes its share, instead of the first taking everything and handing most of
+  // it over batch by batch.
+  const joinMs = Math.max(graceMs, Math.min(1000, leaseMs / 5));
+  let joinedAt = Infinity;
   const tell = options.onNews ?? (() => {});
   const me = { id: randomUUID(), pid: process.pid, host: hostname(), since: new Date().toISOString() };
   const names = new Set(projections.map((p) => p.name));
@@ -151,6 +156,7 @@ export async function runWorker(
     await store.heartbeat(me, leaseMs);
     if (!registered) {
       registered = true;
+      joinedAt = performance.now();
       tell({ kind: 'joined', worker: me });
     }
     for (const h of [...held.values()]) {
@@ -200,7 +206,7 @@ export async function runWorker(
     for (const name of names) if (!free.some((p) => p.name === name)) freeSince.delete(name);
     for (const p of free) if (!freeSince.has(p.name)) freeSince.set(p.name, now);
     for (const p of shuffle(free)) {
-      if (mine >= share || signal.aborted) break;
+      if (mine >= share || signal.aborted || now - joinedAt < joinMs) break;
       if (now - (letGo.get(p.name) ?? -Infinity) < graceMs * 4) continue;
       if (mine > fewest && now - (freeSince.get(p.name) ?? now) < graceMs) continue;
       const owner: LockOwner = { ...me, since: new Date().toISOString(), ...localPidSpace() };
