@@ -1,4 +1,5 @@
-import { usage } from '../core/errors.js';
+import { EsError, environment, errorMessage, usage } from '../core/errors.js';
+import type { Target } from '../ports/target.js';
 import type { Projection } from '../core/projection.js';
 import { loadProjections } from '../load-projections.js';
 import type { EventStore } from '../ports/event-store.js';
@@ -16,6 +17,7 @@ export class Context {
   readonly settings: Settings;
   readonly out: Output;
   private store: EventStore<unknown> | undefined;
+  private readonly targets = new Map<string, Promise<Target>>();
 
   private constructor(
     readonly flags: CommandFlags,
@@ -54,7 +56,39 @@ export class Context {
     return [...new Set(names)].map((name) => byName.get(name) as Projection<unknown>);
   }
 
+  /** Where a projection's read model lives: `projectionOptions.<name>.target` wins over its file's `target`. */
+  targetOf(projection: Projection<unknown>): string | null {
+    return this.settings.projectionOptions[projection.name]?.target ?? projection.target;
+  }
+
+  /**
+   * Opens the targets of those projections that have one (each URL once). A target that cannot be
+   * opened or reached is that projection's ENVIRONMENT error, naming it; the others are unaffected.
+   */
+  async openTargets(projections: readonly Projection<unknown>[]): Promise<{ targets: Map<string, Target>; failures: Map<string, EsError> }> {
+    const targets = new Map<string, Target>();
+    const failures = new Map<string, EsError>();
+    for (const projection of projections) {
+      const url = this.targetOf(projection);
+      if (url === null) continue;
+      let opening = this.targets.get(url);
+      if (!opening) {
+        opening = import('../targets/open.js').then(({ openTarget }) => openTarget(url));
+        opening.catch(() => {});
+        this.targets.set(url, opening);
+      }
+      try {
+        targets.set(projection.name, await opening);
+      } catch (error) {
+        failures.set(projection.name, environment(`${projection.name}: target ${errorMessage(error)}`, error));
+      }
+    }
+    return { targets, failures };
+  }
+
   async close(): Promise<void> {
+    for (const opening of this.targets.values()) await opening.then((t) => t.close()).catch(() => {});
+    this.targets.clear();
     await this.store?.close();
     this.store = undefined;
   }

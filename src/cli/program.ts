@@ -151,6 +151,19 @@ export function buildProgram(): Command {
     .action(action(async () => (await import('./commands/project/status.js')).status));
 
   project
+    .command('prune-handled')
+    .description('remove handled event ids older than --older-than and at or below the checkpoint, from targets')
+    .argument('[names...]', 'projections with a target (default: all that have one)')
+    .option('--older-than <duration>', 'only ids recorded longer ago than this (default 7d)')
+    .addOption(json())
+    .addHelpText(
+      'after',
+      '\nIds above the checkpoint are never removed. Deletes in chunks of 5,000 rows.\n' +
+        '\nExample (crontab, nightly):\n  15 3 * * *  cd /srv/app && npx es project prune-handled --older-than 7d --quiet',
+    )
+    .action(action(async () => (await import('./commands/project/prune-handled.js')).pruneHandledCommand));
+
+  project
     .command('wait')
     .description('block until projections reach the head as it was at the start (or --position); runs nothing itself')
     .argument('[names...]', 'projections to wait for (default: all)')

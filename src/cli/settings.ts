@@ -23,6 +23,8 @@ export type OnError = 'stop' | 'skip';
 export interface ProjectionOptions {
   batchSize?: number;
   onError?: OnError;
+  /** The read model's database, instead of the projection file's `target` (one file, one database per environment). */
+  target?: string;
 }
 
 export interface Settings {
@@ -50,11 +52,12 @@ const batch: Check = {
   expected: `a whole number from 1 to ${MAX_BATCH_SIZE}`,
 };
 const onError: Check = { ok: (v) => v === 'stop' || v === 'skip', expected: '"stop" or "skip"' };
-const PROJECTION_KEYS: Record<keyof ProjectionOptions, Check> = { batchSize: batch, onError };
-const TOP_KEYS: Record<Exclude<keyof ConfigFile, 'projectionOptions'>, Check> = {
+const SHARED_KEYS = { batchSize: batch, onError };
+const PROJECTION_KEYS: Record<keyof ProjectionOptions, Check> = { ...SHARED_KEYS, target: nonEmpty };
+const TOP_KEYS: Record<Exclude<keyof ConfigFile, 'projectionOptions' | 'target'>, Check> = {
   db: nonEmpty,
   projections: nonEmpty,
-  ...PROJECTION_KEYS,
+  ...SHARED_KEYS,
 };
 
 function checkKeys(path: string, where: string, object: Record<string, unknown>, keys: Record<string, Check>): void {
@@ -70,6 +73,9 @@ function readProjectionOptions(path: string, value: unknown): Record<string, Pro
   for (const [name, options] of Object.entries(value)) {
     if (!isJsonObject(options)) throw environment(`${path}: "projectionOptions.${name}" must be an object`);
     checkKeys(path, `projectionOptions.${name}.`, options, PROJECTION_KEYS);
+    // A relative SQLite target in a configuration file is taken from the file's folder, like "db".
+    const target = (options as ProjectionOptions).target;
+    if (target !== undefined && /^sqlite:/i.test(target)) (options as ProjectionOptions).target = rebase(target, dirname(path));
   }
   return value as Record<string, ProjectionOptions>;
 }

@@ -27,6 +27,8 @@ export interface ProjectionDefinition<Db = unknown> {
   handlers?: Record<string, Handler<Db>>;
   /** Instead of `handlers`: called once per batch with the batch's events of its types. */
   batch?: BatchHandler<Db>;
+  /** The read model's database when it is not the event store's: `sqlite:<path>`, `postgres://…`, `mysql://…`. */
+  target?: string;
 }
 
 /** A definition after validation: every field present, `types` null when it takes every event. */
@@ -41,6 +43,8 @@ export interface Projection<Db = unknown> {
   reset: ((db: Db) => void | Promise<void>) | null;
   /** The handler for a type, or undefined when the projection passes over it (always, for a `batch` one). */
   handlerFor(type: string): Handler<Db> | undefined;
+  /** The read model's database URL when it is not the event store's (see src/targets/); null otherwise. */
+  target: string | null;
   /** Set-based projections: the function given as `batch`; null for per-event ones. */
   batch: BatchHandler<Db> | null;
   /** Whether an event of this type is handed to the projection (by a handler or in its batch). */
@@ -77,6 +81,9 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
   }
   optionalFunction(def.setup, 'setup', file);
   optionalFunction(def.reset, 'reset', file);
+  if (def.target !== undefined && (typeof def.target !== 'string' || def.target.trim() === '')) {
+    throw invalid(file, 'target must be a database URL (sqlite:<path>, postgres://…, mysql://…)');
+  }
   if (def.handlers !== undefined && def.batch !== undefined) {
     throw invalid(file, 'it defines both handlers and batch; keep one (handlers: one event at a time, batch: a batch at once)');
   }
@@ -115,6 +122,7 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
     file,
     setup: (def.setup as Projection<Db>['setup'] | undefined) ?? noop,
     reset: (def.reset as Projection<Db>['reset'] | undefined) ?? null,
+    target: (def.target as string | undefined) ?? null,
     handlerFor,
     batch: null,
     handles: (type) => handlerFor(type) !== undefined,
@@ -152,6 +160,7 @@ function batchProjection<Db>(def: Record<string, unknown>, file: string, name: s
     file,
     setup: (def.setup as Projection<Db>['setup'] | undefined) ?? ((): void => {}),
     reset: (def.reset as Projection<Db>['reset'] | undefined) ?? null,
+    target: (def.target as string | undefined) ?? null,
     handlerFor: () => undefined,
     batch: def.batch as BatchHandler<Db>,
     handles: (type) => selected === null || selected.has(type),

@@ -4,6 +4,9 @@ import type { EventStore } from '../ports/event-store.js';
 import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint, replayMark } from './checkpoint.js';
 import { commitWithRetry, isThenable } from './retry.js';
 import { runProjection } from './run.js';
+import type { Target } from '../ports/target.js';
+import { deliveryFor } from './delivery.js';
+import { completeIntent, startIntent } from './intent.js';
 import { runTogether } from './run-together.js';
 import { fault, idleResult } from './results.js';
 import type { RunOptions, RunResult } from './types.js';
@@ -85,15 +88,28 @@ function resetApply<Db>(synchronous: boolean, reset: (db: Db) => void | Promise<
  * nothing changed, when the projection cannot be reset: it has no reset, its reset is async on a
  * synchronous store, or its setup or reset throws. Otherwise null.
  */
-export async function resetProjection<Db>(store: EventStore<Db>, projection: Projection<Db>): Promise<RunResult | null> {
+export async function resetProjection<Db>(store: EventStore<Db>, projection: Projection<Db>, target?: Target): Promise<RunResult | null> {
   const checkpoint = await loadCheckpoint(store, projection.name);
   const refuse = (message: string): RunResult =>
     idleResult(projection.name, checkpoint.position, 'faulted', { error: fault(message) });
   const { reset } = projection;
   if (reset === null) return refuse(noResetMessage(projection.name));
   // Refused before it is called: the code after its first await would run outside any transaction.
-  if (store.synchronous && isAsyncFunction(reset)) {
+  if ((target ?? store).synchronous && isAsyncFunction(reset)) {
     return refuse(`reset failed: ${SYNC_RESET.replace('it returned a Promise', 'it is an async function')}`);
+  }
+  if (target) {
+    // Two databases: an intent in the checkpoint stream first, so a kill at any step is finished by the next run.
+    const delivery = deliveryFor(store, projection, target, () => () => {});
+    const unfinished = await delivery.resume();
+    if (unfinished) return refuse(unfinished.message);
+    try {
+      await delivery.setup();
+    } catch (error) {
+      return refuse(`setup failed: ${errorMessage(error)}`);
+    }
+    const failure = await startIntent(store as EventStore, projection as Projection, target, { pending: 'reset' }, 0);
+    return failure ? refuse(failure.message) : null;
   }
   try {
     await projection.setup(store.readModel);
@@ -118,7 +134,7 @@ export async function rebuildProjections<Db>(
   const results = new Map<string, RunResult>();
   const ready: Projection<Db>[] = [];
   for (const projection of projections) {
-    const failure = await resetProjection(store, projection);
+    const failure = await resetProjection(store, projection, options.targets?.get(projection.name));
     if (failure) results.set(projection.name, failure);
     else ready.push(projection);
   }
@@ -152,7 +168,13 @@ export async function replayFrom<Db>(
     return idleResult(projection.name, checkpoint.position, 'stale-version');
   }
   const position = Math.max(0, from - 1);
-  await moveCheckpoint(store, projection, { type: LIFECYCLE.replay, position, extra: { from } });
+  const target = options.targets?.get(projection.name);
+  if (target) {
+    const failure =
+      (await completeIntent(store as EventStore, projection as Projection, target)) ??
+      (await startIntent(store as EventStore, projection as Projection, target, { pending: 'replay', from }, position));
+    if (failure) return idleResult(projection.name, checkpoint.position, 'faulted', { error: failure });
+  } else await moveCheckpoint(store, projection, { type: LIFECYCLE.replay, position, extra: { from } });
   const result = await runProjection(store, projection, options);
   return { ...result, from: position };
 }

@@ -44,7 +44,15 @@ export async function runTogether<Db>(
   projections: readonly Projection<Db>[],
   options: RunOptions,
 ): Promise<RunResult[]> {
-  if (projections.length === 1 || !store.synchronous) {
+  // A read model in another database commits apart from the log: such a projection runs on its own.
+  const targeted = projections.filter((p) => options.targets?.has(p.name));
+  if (targeted.length > 0 && targeted.length < projections.length) {
+    const shared = await runTogether(store, projections.filter((p) => !targeted.includes(p)), options);
+    const alone = await runTogether(store, targeted, options);
+    const results = new Map([...shared, ...alone].map((r) => [r.name, r]));
+    return projections.map((p) => results.get(p.name) as RunResult);
+  }
+  if (projections.length === 1 || !store.synchronous || targeted.length > 0) {
     const results: RunResult[] = [];
     for (const projection of projections) {
       // Stopped before its turn: reported as interrupted where it stands, so every projection asked

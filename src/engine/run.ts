@@ -15,7 +15,8 @@ import { BatchFailure, HandlerFailure, applier, locateFailure } from './apply.js
 import { storeProbe } from './probe.js';
 import type { RunOptions, RunResult } from './types.js';
 import { fault } from './results.js';
-import { commitWithRetry, retryTransient, sleep, yieldToEventLoop } from './retry.js';
+import { retryTransient, sleep, yieldToEventLoop } from './retry.js';
+import { deliveryFor } from './delivery.js';
 
 /** With notifications (PostgreSQL's LISTEN), polling is only the fallback for a lost one. */
 const NOTIFIED_POLL_MS = 1000;
@@ -46,6 +47,11 @@ export async function runProjection<Db>(
 ): Promise<RunResult> {
   const started = performance.now();
   const streamId = checkpointStream(projection.name);
+  // A read model in another database: its own transaction, then the checkpoint (see delivery.ts).
+  const delivery = deliveryFor(store, projection, options.targets?.get(projection.name), (events, sink) =>
+    applier(sink, projection as Projection<unknown>, events, replayingUntil),
+  );
+  const unfinished = await delivery.resume();
   const checkpoint = await loadCheckpoint(store, projection.name);
   const from = checkpoint.position;
   const result = (state: RunResult['state'], extra: Partial<RunResult> = {}): RunResult => ({
@@ -65,10 +71,11 @@ export async function runProjection<Db>(
   let processed = 0;
   // Where a rebuild or replay-from had been: events up to it are replayed (context.replaying).
   const replayingUntil = checkpoint.replayingUntil;
+  if (unfinished) return result('faulted', { error: unfinished });
   if (checkpoint.version !== null && checkpoint.version !== projection.version) return result('stale-version');
 
   try {
-    await retryTransient(store, async () => projection.setup(store.readModel));
+    await delivery.setup();
   } catch (error) {
     return result('faulted', { error: fault(`setup failed: ${errorMessage(error)}`) });
   }
@@ -91,8 +98,7 @@ export async function runProjection<Db>(
     also?: CommitUnit['also'],
   ): Promise<void> => {
     const mark = replayMark(replayingUntil, data.position as number);
-    const appended = await commitWithRetry(store, {
-      apply: events.length > 0 ? applier(store, projection, events, replayingUntil) : undefined,
+    const appended = await delivery.commit(events, {
       streamId,
       expectedVersion: expected,
       event: { type, data: { ...data, version: projection.version, ...mark } },
@@ -107,6 +113,8 @@ export async function runProjection<Db>(
       throw lostCheckpoint(projection.name, error);
     });
     expected = appended.version;
+    // A target drops events it had handled already (a redelivery): they were not handed to handlers.
+    processed -= appended.duplicates ?? 0;
   };
 
   /**

@@ -1,3 +1,4 @@
+import type { Target } from '../ports/target.js';
 import type { FaultInfo } from './checkpoint.js';
 
 export type ProjectionState = 'up-to-date' | 'behind' | 'never-run' | 'faulted' | 'stale-version';
@@ -25,6 +26,8 @@ export interface RunOptions {
   onProgress?: (progress: Progress) => void;
   /** `stop` (default): a failing handler faults the projection. `skip`: dead-letter the event and go on. */
   onError?: 'stop' | 'skip';
+  /** Opened targets by projection name: those projections keep their read model there (see delivery.ts). */
+  targets?: ReadonlyMap<string, Target>;
   /** Told when an event is dead-lettered or a faulted projection gets past its event, as it happens. */
   onIncident?: (incident: Incident) => void;
 }

@@ -7,10 +7,15 @@ export interface PgQueryable {
 
 /**
  * The handled-id table on PostgreSQL, in the client's search_path. Two sessions creating it at
- * once can collide on the catalog even with IF NOT EXISTS: the loser's unique violation means the
- * other one made it.
+ * once can collide on the catalog even with IF NOT EXISTS, and inside a transaction that error
+ * would abort it: so a table already there is left alone, and creators take turns on an advisory
+ * lock (held to the end of the caller's transaction). Outside a transaction the lock ends with its
+ * statement; the loser's unique violation then only means the other one made it.
  */
 export async function ensureHandledPostgres(client: PgQueryable): Promise<void> {
+  const { rows } = await client.query(`SELECT to_regclass('${TABLE}') IS NOT NULL AS present`);
+  if (rows[0]?.present === true) return;
+  await client.query(`SELECT pg_advisory_xact_lock(hashtext('es.${TABLE}'))`);
   try {
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${TABLE} (

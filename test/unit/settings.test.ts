@@ -138,3 +138,23 @@ describe('resolveSettings: invalid configuration files (ENVIRONMENT)', () => {
     expect(outcome).toEqual(texts.map((text) => [text, 'ENVIRONMENT']));
   });
 });
+
+describe('resolveSettings: projectionOptions.<name>.target', () => {
+  it('takes a target per projection; a relative SQLite one is taken from the file’s folder; URLs stay as given', () => {
+    const dir = workdir({
+      projectionOptions: { a: { target: 'sqlite:read/a.db' }, b: { target: 'postgres://u:p@h/db?schema=s' }, c: { target: 'mysql://root@h/db' } },
+    });
+    const { projectionOptions } = resolveSettings({}, {}, dir);
+    expect(projectionOptions.a?.target).toBe(`sqlite:${join(dir, 'read/a.db')}`);
+    expect(projectionOptions.b?.target).toBe('postgres://u:p@h/db?schema=s');
+    expect(projectionOptions.c?.target).toBe('mysql://root@h/db');
+  });
+
+  it('refuses an empty target, and a target at the top level (it belongs to one projection)', () => {
+    const empty = thrown(() => resolveSettings({}, {}, workdir({ projectionOptions: { a: { target: '' } } })));
+    expect(empty).toMatchObject({ code: 'ENVIRONMENT' });
+    expect(String((empty as Error).message)).toContain('"projectionOptions.a.target" must be a non-empty string');
+    const top = thrown(() => resolveSettings({}, {}, workdir({ target: 'sqlite:x.db' })));
+    expect(String((top as Error).message)).toContain('unknown key "target"');
+  });
+});

@@ -1,18 +1,25 @@
 import { relative } from 'node:path';
+import { displayTarget } from '../../../targets/open.js';
 import type { Context } from '../../context.js';
 
 export async function list(ctx: Context) {
   const projections = await ctx.projections();
-  const rows = projections.map((p) => ({
-    name: p.name,
-    version: p.version,
-    events: p.types ?? ['*'],
-    file: relative(process.cwd(), p.file) || p.file,
-  }));
+  const rows = projections.map((p) => {
+    const target = ctx.targetOf(p);
+    return {
+      name: p.name,
+      version: p.version,
+      events: p.types ?? ['*'],
+      file: relative(process.cwd(), p.file) || p.file,
+      // Only on projections whose read model is in another database; the password as ***.
+      ...(target === null ? {} : { target: displayTarget(target) }),
+    };
+  });
   if (ctx.out.json) return ctx.out.data({ projections: rows });
   if (rows.length === 0) return ctx.out.line(`no projections in ${ctx.settings.projections}`);
+  const anyTarget = rows.some((r) => r.target !== undefined);
   ctx.out.table(
-    ['NAME', 'VERSION', 'EVENTS', 'FILE'],
-    rows.map((r) => [r.name, String(r.version), r.events.join(', '), r.file]),
+    ['NAME', 'VERSION', 'EVENTS', 'FILE', ...(anyTarget ? ['TARGET'] : [])],
+    rows.map((r) => [r.name, String(r.version), r.events.join(', '), r.file, ...(anyTarget ? [r.target ?? '-'] : [])]),
   );
 }

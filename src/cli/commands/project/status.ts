@@ -7,6 +7,7 @@ import type { EventStore } from '../../../ports/event-store.js';
 import type { Context } from '../../context.js';
 import { formatAge, formatCount, plural, printable, type Output } from '../../output.js';
 import { renderPrometheus } from '../../prometheus.js';
+import { displayTarget } from '../../../targets/open.js';
 import { trapStopSignals } from '../../signals.js';
 
 export interface StatusFlags {
@@ -36,7 +37,10 @@ function age(iso: string | null): string {
   return `${Math.round(seconds / 86_400)}d ago`;
 }
 
-function showTable(out: Output, report: StatusReport): void {
+/** Redacted target URLs of the projections that keep their read model in another database. */
+type Targets = ReadonlyMap<string, string>;
+
+function showTable(out: Output, report: StatusReport, targets: Targets = new Map()): void {
   out.table(
     ['PROJECTION', 'VERSION', 'POSITION', 'LAG', 'LAG AGE', 'STATE', 'LAST CHECKPOINT'],
     report.projections.map((row) => [
@@ -51,6 +55,8 @@ function showTable(out: Output, report: StatusReport): void {
     ['left', 'right', 'right', 'right', 'right', 'left', 'left'],
   );
   for (const row of report.projections) {
+    const target = targets.get(row.name);
+    if (target) out.line(`${row.name}: read model in ${target}`);
     if (row.error) {
       // The type, id and message come from the log and from handler code: shown escaped, on one line.
       const { position, type, eventId, message } = row.error;
@@ -65,7 +71,7 @@ function showTable(out: Output, report: StatusReport): void {
 }
 
 /** Redraws the table every second until SIGINT or SIGTERM, the normal way to leave it (exit 0). */
-async function watch(out: Output, store: EventStore<unknown>, projections: Projection<unknown>[], thresholds: Thresholds) {
+async function watch(out: Output, store: EventStore<unknown>, projections: Projection<unknown>[], thresholds: Thresholds, targets: Targets) {
   const signals = trapStopSignals();
   try {
     while (!signals.signal.aborted) {
@@ -73,7 +79,7 @@ async function watch(out: Output, store: EventStore<unknown>, projections: Proje
       const stamp = new Date().toISOString().replace('T', ' ').slice(0, 19);
       out.line(`${CLEAR_SCREEN}${out.color.dim(`es project status --watch  every 1s  ${stamp} UTC  (Ctrl-C to stop)`)}`);
       out.line();
-      showTable(out, report);
+      showTable(out, report, targets);
       await sleep(WATCH_INTERVAL_MS, signals.signal);
     }
   } finally {
@@ -95,7 +101,12 @@ export async function status(ctx: Context, names: string[], flags: StatusFlags) 
   }
   const projections = await ctx.select(names);
   const store = await ctx.openStore();
-  if (flags.watch) return watch(out, store, projections, { maxLag, maxAgeMs });
+  const targets = new Map<string, string>();
+  for (const p of projections) {
+    const url = ctx.targetOf(p);
+    if (url !== null) targets.set(p.name, displayTarget(url));
+  }
+  if (flags.watch) return watch(out, store, projections, { maxLag, maxAgeMs }, targets);
   const report = await computeStatus(store, projections, { maxLag, maxAgeMs });
   if (format === 'prometheus') {
     // Machine-readable like --json, so --quiet does not hide it; Output only knows lines and JSON.
@@ -105,10 +116,13 @@ export async function status(ctx: Context, names: string[], flags: StatusFlags) 
       head: report.head,
       healthy: report.healthy,
       // The documented row; the dead-letter count is in the table's notes and the Prometheus counter.
-      projections: report.projections.map(({ healthy: _healthy, deadLetters: _deadLetters, ...row }) => row),
+      // `target` only on projections that have one (redacted), so other rows keep the documented shape.
+      projections: report.projections.map(({ healthy: _healthy, deadLetters: _deadLetters, ...row }) =>
+        targets.has(row.name) ? { ...row, target: targets.get(row.name) } : row,
+      ),
     });
   } else {
-    showTable(out, report);
+    showTable(out, report, targets);
   }
   if (!report.healthy) throw new EsError('UNHEALTHY', '', { details: { reported: true } });
 }

@@ -196,6 +196,10 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
   }
   const store = await ctx.openStore();
   const { out, settings } = ctx;
+  // A projection whose read model's database cannot be reached fails alone (exit 3); the others run.
+  const { targets, failures: unreachable } = await ctx.openTargets(projections);
+  const skipped = projections.filter((p) => unreachable.has(p.name));
+  projections = projections.filter((p) => !unreachable.has(p.name));
   const signals = trapStopSignals();
   // A flag beats the projection's own options in es.config.json, which beat the file's defaults.
   const optionsFor = (projection: Projection<unknown>) => {
@@ -209,10 +213,12 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
         if (flags.follow || incident.kind === 'recovered') logIncident(out, incident);
       },
       signal: signals.signal,
+      targets,
       ...wait,
     };
   };
-  let outcomes: Outcome[] = [];
+  let outcomes: Outcome[] = skipped.map((p) => ({ result: idleResult(p.name, 0, 'behind'), failure: unreachable.get(p.name) as EsError }));
+  for (const outcome of outcomes) reportOutcome(out, outcome);
   try {
     if (flags.follow) {
       // Each projection tails the log on its own, so one that faults stops while the others go on.

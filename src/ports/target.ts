@@ -1,0 +1,17 @@
+/**
+ * A read model in a database other than the event store's (a projection's `target`). The engine
+ * runs a batch's handlers in one transaction here, then appends the checkpoint to the event store.
+ */
+export interface Target<Db = unknown> {
+  /** The URL as es shows it (password as ***). */
+  readonly display: string;
+  /** True when handlers, setup and reset must be synchronous (better-sqlite3). */
+  readonly synchronous: boolean;
+  /** A lost connection, a busy or deadlocked database: worth retrying the transaction, not a fault. */
+  isTransient(error: unknown): boolean;
+  /** Runs `work` in one transaction: commits when it returns, rolls back and rethrows when it throws. */
+  transaction<T>(work: (db: Db) => T | Promise<T>): Promise<T>;
+  /** Runs `work` on a connection outside any transaction (the chunked prune commits chunk by chunk). */
+  withConnection<T>(work: (db: Db) => T | Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

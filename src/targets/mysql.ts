@@ -1,0 +1,71 @@
+import { createRequire } from 'node:module';
+import type { Pool, PoolConnection } from 'mysql2/promise';
+import { environment, usage } from '../core/errors.js';
+import { registerSecret } from '../core/secrets.js';
+import type { Target } from '../ports/target.js';
+
+const CONNECT_TIMEOUT_MS = 10_000;
+const TRANSIENT = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_LOCK_DEADLOCK',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_SERVER_SHUTDOWN',
+]);
+
+/** A read model in MariaDB or MySQL (mysql2, loaded on first use). `mariadb://` is `mysql://`. */
+export async function openMysqlTarget(url: string, display: string): Promise<Target<PoolConnection>> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.replace(/^mariadb:/i, 'mysql:'));
+  } catch {
+    throw usage('a MySQL/MariaDB target URL cannot be parsed (a password holding / @ : ? # must be percent-encoded)');
+  }
+  if (parsed.password) registerSecret(decodeURIComponent(parsed.password));
+  const { createPool } = createRequire(import.meta.url)('mysql2/promise') as typeof import('mysql2/promise');
+  const pool: Pool = createPool({ uri: parsed.toString(), connectionLimit: 2, connectTimeout: CONNECT_TIMEOUT_MS });
+  try {
+    const conn = await pool.getConnection();
+    conn.release();
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw environment(`${display}: cannot connect (${(error as Error).message})`, error);
+  }
+  const isTransient = (error: unknown): boolean => TRANSIENT.has(String((error as { code?: unknown } | null)?.code));
+  const withConn = async <T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> => {
+    const conn = await pool.getConnection();
+    let broken = false;
+    try {
+      return await work(conn);
+    } catch (error) {
+      broken = isTransient(error);
+      throw error;
+    } finally {
+      // A connection that failed mid-way is not handed out again.
+      if (broken) conn.destroy();
+      else conn.release();
+    }
+  };
+  return {
+    display,
+    synchronous: false,
+    isTransient,
+    transaction: (work) =>
+      withConn(async (conn) => {
+        await conn.beginTransaction();
+        try {
+          const result = await work(conn);
+          await conn.commit();
+          return result;
+        } catch (error) {
+          await conn.rollback().catch(() => {});
+          throw error;
+        }
+      }),
+    withConnection: (work) => withConn(async (conn) => work(conn)),
+    close: () => pool.end(),
+  };
+}

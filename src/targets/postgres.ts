@@ -1,0 +1,85 @@
+import { createRequire } from 'node:module';
+import type pg from 'pg';
+import { environment, usage } from '../core/errors.js';
+import { registerSecret } from '../core/secrets.js';
+import type { Target } from '../ports/target.js';
+import { CONNECT_TIMEOUT_MS, isConnectionError } from '../stores/postgres/connect.js';
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Serialization failure and deadlock: the transaction is worth running again. */
+const RETRYABLE = new Set(['40001', '40P01']);
+
+/**
+ * A read model in PostgreSQL: tables in the server's search_path, or in `?schema=<name>` (created
+ * when missing). node-postgres is loaded here, on first use, as for the store.
+ */
+export async function openPostgresTarget(url: string, display: string): Promise<Target<pg.PoolClient>> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw usage('a PostgreSQL target URL cannot be parsed (a password holding / @ : ? # must be percent-encoded)');
+  }
+  if (parsed.password) registerSecret(decodeURIComponent(parsed.password));
+  registerSecret(parsed.searchParams.get('password') ?? undefined);
+  registerSecret(process.env.PGPASSWORD);
+  const schema = parsed.searchParams.get('schema');
+  if (schema !== null && !IDENTIFIER.test(schema)) throw usage(`${display}: schema "${schema}" is not a plain identifier`);
+  parsed.searchParams.delete('schema');
+  const { Pool } = createRequire(import.meta.url)('pg') as typeof pg;
+  const pool = new Pool({
+    connectionString: parsed.toString(),
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    max: 2,
+    application_name: 'es-target',
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  try {
+    const client = await pool.connect();
+    try {
+      if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((e: { code?: string }) => {
+        if (e.code !== '23505' && e.code !== '42P06') throw e;
+      });
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw environment(`${display}: cannot connect (${(error as Error).message})`, error);
+  }
+  const isTransient = (error: unknown): boolean =>
+    isConnectionError(error) || RETRYABLE.has(String((error as { code?: unknown } | null)?.code));
+  const withClient = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      return await work(client);
+    } catch (error) {
+      if (isConnectionError(error)) broken = error as Error;
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  };
+  return {
+    display,
+    synchronous: false,
+    isTransient,
+    transaction: (work) =>
+      withClient(async (client) => {
+        await client.query('BEGIN');
+        try {
+          const result = await work(client);
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw error;
+        }
+      }),
+    withConnection: (work) => withClient(async (client) => work(client)),
+    close: () => pool.end(),
+  };
+}

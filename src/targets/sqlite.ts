@@ -1,0 +1,44 @@
+import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { default as SqliteConstructor, Database } from 'better-sqlite3';
+import { environment } from '../core/errors.js';
+import type { Target } from '../ports/target.js';
+
+const BUSY_TIMEOUT_MS = 30_000;
+export const SYNC_TARGET =
+  'returned a Promise: handlers, setup and reset on a SQLite target must be synchronous (better-sqlite3 transactions cannot span an await)';
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as { then?: unknown } | null)?.then === 'function';
+
+/** A read model in a SQLite file of its own; the file and its folder are created when missing. */
+export function openSqliteTarget(path: string, display: string): Target<Database> {
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof SqliteConstructor;
+  let db: Database;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    db = new Sqlite(path, { timeout: BUSY_TIMEOUT_MS });
+    db.pragma('journal_mode = WAL');
+  } catch (error) {
+    throw environment(`${display}: cannot open (${(error as Error).message})`, error);
+  }
+  const inTransaction = <T>(work: (db: Database) => T | Promise<T>): T => {
+    const result = work(db);
+    if (isThenable(result)) {
+      // Nobody will await it: keep its rejection from crashing the process.
+      Promise.resolve(result).catch(() => {});
+      throw new Error(`the read model's code ${SYNC_TARGET}`);
+    }
+    return result as T;
+  };
+  return {
+    display,
+    synchronous: true,
+    isTransient: (error) => String((error as { code?: unknown } | null)?.code).startsWith('SQLITE_BUSY'),
+    transaction: async (work) => db.transaction(() => inTransaction(work)).immediate(),
+    withConnection: async (work) => work(db),
+    close: async () => {
+      if (db.open) db.close();
+    },
+  };
+}
