@@ -25,3 +25,6 @@ export { openTarget } from './targets/open.js';
 export type { Target } from './ports/target.js';
 export { pruneHandled } from './engine/prune.js';
 export type { PruneResult } from './engine/prune.js';
+export { ensureHandledTable, recordMessage } from './publish/consumer.js';
+export type { DeliveredEvent } from './publish/consumer.js';
+export type { PublishConfig } from './core/publish.js';

@@ -24,6 +24,10 @@ const json = () => new Option('--json', 'print JSON on stdout (logs go to stderr
 const batchSize = () => new Option('--batch-size <n>', 'events per transaction (default 1000)');
 const wait = () =>
   new Option('--wait <duration>', 'wait up to this long in all (one deadline for the command) for other runners to let go (e.g. 30s)');
+const republish = () =>
+  new Option('--republish', 'allowed to publish again what a publishing projection published already (its consumers get the events twice)');
+const lease = () =>
+  new Option('--lease <duration>', 'lease on each projection worked on, renewed every third of it; a dead holder blocks others this long (default 30s, at least 5s)');
 const onError = () =>
   new Option('--on-error <mode>', 'stop: a failing handler faults the projection; skip: dead-letter the event and go on').choices(['stop', 'skip']);
 
@@ -106,6 +110,7 @@ export function buildProgram(): Command {
     .option('--follow', 'keep running as new events arrive (stop with SIGINT/SIGTERM)')
     .addOption(batchSize())
     .addOption(wait())
+    .addOption(lease())
     .addOption(onError())
     .addOption(json())
     .addHelpText('after', '\nExamples:\n  $ es project run\n  $ es project run order-summary --follow')
@@ -116,8 +121,10 @@ export function buildProgram(): Command {
     .description('empty the read model and the checkpoint, then replay from the first event')
     .argument('[names...]', 'projections to rebuild')
     .option('--all', 'rebuild every projection')
+    .addOption(republish())
     .addOption(batchSize())
     .addOption(wait())
+    .addOption(lease())
     .addOption(onError())
     .addOption(json())
     .addHelpText('after', '\nExample:\n  $ es project rebuild order-summary')
@@ -128,8 +135,10 @@ export function buildProgram(): Command {
     .description('move the checkpoint back (or on) to a position and run from there; the read model is kept')
     .argument('<name>', 'projection')
     .argument('<position>', 'the first position to process again')
+    .addOption(republish())
     .addOption(batchSize())
     .addOption(wait())
+    .addOption(lease())
     .addOption(onError())
     .addOption(json())
     .addHelpText('after', '\nExample:\n  $ es project replay-from order-summary 1200')

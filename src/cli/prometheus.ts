@@ -80,6 +80,25 @@ export function families(report: StatusReport): Family[] {
       type: 'counter',
     },
     {
+      name: 'es_projection_owner',
+      help: 'The process holding the projection\'s lease (labels host and pid): 1 while it holds it; 0 with empty labels when nobody does.',
+      samples: rows.map((row) => ({
+        labels: { projection: row.name, host: row.owner?.host ?? '', pid: row.owner ? String(row.owner.pid) : '' },
+        value: row.owner ? 1 : 0,
+      })),
+    },
+    perProjection(
+      'es_projection_lease_expires_timestamp_seconds',
+      'Unix time when the holder\'s lease runs out unless renewed; absent when nobody holds the projection.',
+      rows,
+      (r) => (r.owner === null ? null : Date.parse(r.owner.leaseExpiresAt) / 1000),
+    ),
+    {
+      name: 'es_workers',
+      help: 'run --follow workers sharing the store with a live heartbeat.',
+      samples: [{ labels: {}, value: report.workers }],
+    },
+    {
       name: 'es_projection_state',
       help: `1 for the state the projection is in, 0 for the others (${STATES.join(', ')}).`,
       samples: rows.flatMap((row) => STATES.map((state) => ({ labels: { projection: row.name, state }, value: row.state === state ? 1 : 0 }))),

@@ -1,5 +1,6 @@
 import type { StoredEvent } from './events.js';
 import { EsError } from './errors.js';
+import { parsePublish, type PublishConfig } from './publish.js';
 
 /** The third argument of every handler and of `batch`. */
 export interface ProjectionContext {
@@ -29,6 +30,8 @@ export interface ProjectionDefinition<Db = unknown> {
   batch?: BatchHandler<Db>;
   /** The read model's database when it is not the event store's: `sqlite:<path>`, `postgres://…`, `mysql://…`. */
   target?: string;
+  /** A broker the events are published to (see the README, "Publishing to a message broker"). */
+  publish?: { to: string; subject?: string; exchange?: string; routingKey?: string };
 }
 
 /** A definition after validation: every field present, `types` null when it takes every event. */
@@ -49,6 +52,8 @@ export interface Projection<Db = unknown> {
   batch: BatchHandler<Db> | null;
   /** Whether an event of this type is handed to the projection (by a handler or in its batch). */
   handles(type: string): boolean;
+  /** Null unless the projection publishes its events to a broker. */
+  publish: PublishConfig | null;
 }
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
@@ -87,11 +92,18 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
   if (def.handlers !== undefined && def.batch !== undefined) {
     throw invalid(file, 'it defines both handlers and batch; keep one (handlers: one event at a time, batch: a batch at once)');
   }
-  if (def.batch !== undefined) return batchProjection<Db>(def, file, name, version);
-  if (def.handlers === undefined) {
+  let publish: PublishConfig | null = null;
+  if (def.publish !== undefined) {
+    const parsed = parsePublish(def.publish);
+    if (typeof parsed === 'string') throw invalid(file, parsed);
+    publish = parsed;
+  }
+  if (def.batch !== undefined) return { ...batchProjection<Db>(def, file, name, version), publish };
+  if (def.handlers === undefined && !publish) {
     throw invalid(file, 'handlers must be an object mapping event types to functions, or batch a function (events, db, context); it defines neither');
   }
-  const handlers = def.handlers;
+  // A publishing projection needs no handlers: without them (and without `events`) it publishes every event.
+  const handlers = def.handlers ?? {};
   if (typeof handlers !== 'object' || handlers === null || Array.isArray(handlers)) {
     throw invalid(file, 'handlers must be an object mapping event types to functions');
   }
@@ -100,17 +112,18 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
     if (typeof handler !== 'function') throw invalid(file, `the handler for "${type}" is not a function`);
   }
   const keys = Object.keys(table);
-  if (keys.length === 0) throw invalid(file, 'handlers is empty');
+  if (keys.length === 0 && !publish) throw invalid(file, 'handlers is empty');
 
   const wildcard = table[WILDCARD] as Handler<Db> | undefined;
   let types: string[] | null;
   if (def.events !== undefined) {
     const listed = eventList(def.events, file);
     const missing = listed.filter((t) => t !== WILDCARD && !Object.hasOwn(table, t) && wildcard === undefined);
-    if (missing.length > 0) throw invalid(file, `no handler for listed event type(s): ${missing.join(', ')}`);
+    // A publishing projection publishes every listed type, handled or not.
+    if (missing.length > 0 && !publish) throw invalid(file, `no handler for listed event type(s): ${missing.join(', ')}`);
     types = listed.includes(WILDCARD) ? null : listed;
   } else {
-    types = wildcard ? null : keys;
+    types = wildcard || keys.length === 0 ? null : keys;
   }
 
   const selected = types === null ? null : new Set(types);
@@ -121,11 +134,12 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
     types,
     file,
     setup: (def.setup as Projection<Db>['setup'] | undefined) ?? noop,
-    reset: (def.reset as Projection<Db>['reset'] | undefined) ?? null,
+    reset: (def.reset as Projection<Db>['reset'] | undefined) ?? (publish && keys.length === 0 ? noop : null),
     target: (def.target as string | undefined) ?? null,
     handlerFor,
     batch: null,
     handles: (type) => handlerFor(type) !== undefined,
+    publish,
   };
   function handlerFor(type: string): Handler<Db> | undefined {
     if (selected !== null && !selected.has(type)) return undefined;
@@ -164,5 +178,6 @@ function batchProjection<Db>(def: Record<string, unknown>, file: string, name: s
     handlerFor: () => undefined,
     batch: def.batch as BatchHandler<Db>,
     handles: (type) => selected === null || selected.has(type),
+    publish: null,
   };
 }

@@ -8,11 +8,24 @@ import { targetLost } from './target-lost.js';
 import { completeIntent } from './intent.js';
 import { chain, guard } from './maybe.js';
 import { commitWithRetry, retryTransient } from './retry.js';
+import type { RunOptions } from './types.js';
 import { BatchFailure, HandlerFailure, locateFailure, type ApplyTarget, type Probe } from './apply.js';
 import type { FaultInfo } from './checkpoint.js';
 
 /** Builds the function run inside the read model's transaction; it throws HandlerFailure or BatchFailure. */
 export type MakeApply<Db> = (events: readonly StoredEvent[], sink: ApplyTarget) => (db: Db) => void | Promise<void>;
+
+/** Some of a batch's ids were recorded by another transaction between the lookup and the insert. */
+class RecordedMeanwhile extends Error {
+  constructor(readonly count: number) {
+    super(`${count} event(s) of the batch were handled meanwhile by another process; the batch is retried`);
+  }
+}
+
+/** The target's transient errors, and a batch that lost a race on its handled ids: both worth a retry. */
+const retriable = (target: Target) => ({
+  isTransient: (error: unknown): boolean => error instanceof RecordedMeanwhile || target.isTransient(error),
+});
 
 /** Thrown at the end of a probe's apply so that its target transaction rolls back. */
 class ProbeDone extends Error {}
@@ -55,6 +68,7 @@ export function deliveryFor<Db>(
   projection: Projection<Db>,
   target: Target | undefined,
   makeApply: MakeApply<unknown>,
+  options: Pick<RunOptions, 'fenceFor'> = {},
 ): Delivery {
   if (!target) {
     return {
@@ -74,7 +88,7 @@ export function deliveryFor<Db>(
     async commit(events, unit) {
       let duplicates = 0;
       if (events.length > 0) {
-        duplicates = await retryTransient(target, () => target.transaction((db) => applyOnce(db, events))).catch(async (error: unknown) => {
+        duplicates = await retryTransient(retriable(target), () => target.transaction((db) => applyOnce(db, events))).catch(async (error: unknown) => {
           if (!(error instanceof BatchFailure)) throw targetLost(name, target, error);
           // Which events the failed transaction applied: the ones not handled before (nothing else
           // records ids of this projection while its lock is held).
@@ -89,7 +103,7 @@ export function deliveryFor<Db>(
       crashPoint('checkpoint-appended');
       return { ...appended, duplicates };
     },
-    resume: () => completeIntent(store as EventStore, projection as Projection, target),
+    resume: () => completeIntent(store as EventStore, projection as Projection, target, options),
   };
 
   /** In the target's transaction: the batch's handled ids in one query, the rest applied and recorded. */
@@ -107,7 +121,11 @@ export function deliveryFor<Db>(
                 error instanceof HandlerFailure ? new HandlerFailure(events.indexOf(fresh[error.index] as StoredEvent), error.original) : error,
             );
       return chain(applied, () =>
-        chain(ids.record(name, fresh.map((e) => ({ id: e.id, position: e.position }))), () => {
+        chain(ids.record(name, fresh.map((e) => ({ id: e.id, position: e.position }))), (recorded) => {
+          // Another transaction recorded some of these ids after the lookup (a holder that lost its
+          // lease while paused, still finishing its batch): this one applied them a second time.
+          // Roll it back; the retry finds them handled.
+          if (recorded !== fresh.length) throw new RecordedMeanwhile(fresh.length - recorded);
           crashPoint('target-before-commit');
           return events.length - fresh.length;
         }),

@@ -17,6 +17,8 @@ import { targetLost } from './target-lost.js';
 import { chain, guard } from './maybe.js';
 import { fault } from './results.js';
 import { commitWithRetry, retryTransient } from './retry.js';
+import { fenced } from './fences.js';
+import type { RunOptions } from './types.js';
 
 /**
  * A rebuild or replay-from of a projection with a target touches two databases, which cannot
@@ -51,10 +53,12 @@ async function appendToCheckpoints(
   type: string,
   data: Record<string, unknown> & { position: number },
   movesBack = false,
+  options: Pick<RunOptions, 'fenceFor'> = {},
 ): Promise<void> {
   const checkpoint = await loadCheckpoint(store, projection.name);
   const until = movesBack ? Math.max(checkpoint.position, checkpoint.replayingUntil) : checkpoint.replayingUntil;
   await commitWithRetry(store, {
+    ...fenced(options, [projection.name]),
     streamId: checkpointStream(projection.name),
     expectedVersion: checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion,
     event: { type, data: { version: projection.version, ...data, ...replayMark(until, data.position) } },
@@ -63,11 +67,18 @@ async function appendToCheckpoints(
 }
 
 /** Records the intent, then carries it out; returns the fault when the projection's reset fails. */
-export async function startIntent(store: EventStore, projection: Projection, target: Target, intent: Intent, position: number): Promise<FaultInfo | null> {
+export async function startIntent(
+  store: EventStore,
+  projection: Projection,
+  target: Target,
+  intent: Intent,
+  position: number,
+  options: Pick<RunOptions, 'fenceFor'> = {},
+): Promise<FaultInfo | null> {
   const type = intent.pending === 'reset' ? LIFECYCLE.reset : LIFECYCLE.replay;
-  await appendToCheckpoints(store, projection, type, { position, ...intent }, true);
+  await appendToCheckpoints(store, projection, type, { position, ...intent }, true, options);
   crashPoint('intent-recorded');
-  return completeIntent(store, projection, target);
+  return completeIntent(store, projection, target, options);
 }
 
 class ResetFailure extends Error {
@@ -77,7 +88,12 @@ class ResetFailure extends Error {
 }
 
 /** Completes a pending intent, if any (see above). Returns the fault when the reset threw or is missing. */
-export async function completeIntent(store: EventStore, projection: Projection, target: Target): Promise<FaultInfo | null> {
+export async function completeIntent(
+  store: EventStore,
+  projection: Projection,
+  target: Target,
+  options: Pick<RunOptions, 'fenceFor'> = {},
+): Promise<FaultInfo | null> {
   const checkpoint = await loadCheckpoint(store, projection.name);
   const intent = pendingIntent(checkpoint);
   if (!intent) return null;
@@ -101,12 +117,12 @@ export async function completeIntent(store: EventStore, projection: Projection, 
     if (!(error instanceof ResetFailure)) throw targetLost(name, target, error);
     const failure = fault(`reset failed: ${errorMessage(error.original)}`);
     // Still pending: the next run tries the reset again before it handles anything.
-    await appendToCheckpoints(store, projection, LIFECYCLE.faulted, { position: checkpoint.position, ...intent, error: failure });
+    await appendToCheckpoints(store, projection, LIFECYCLE.faulted, { position: checkpoint.position, ...intent, error: failure }, false, options);
     return failure;
   }
   crashPoint('target-reset');
   const data: Record<string, unknown> & { position: number } = { position: checkpoint.position };
   if (checkpoint.version !== null) data.version = checkpoint.version;
-  await appendToCheckpoints(store, projection, LIFECYCLE.checkpoint, data);
+  await appendToCheckpoints(store, projection, LIFECYCLE.checkpoint, data, false, options);
   return null;
 }

@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EsError } from '../core/errors.js';
-import type { EventStore, LockOwner } from '../ports/event-store.js';
+import type { EventStore, Fence, LockOwner } from '../ports/event-store.js';
 import { localPidSpace, sharesPidSpace } from './holder-identity.js';
 import { sleep } from './retry.js';
 
-/** A holder that died blocks the next runner for at most this long. */
+/** A holder that died blocks the next runner for at most this long (`--lease`'s default). */
 export const LOCK_TTL_MS = 30_000;
-const RENEW_EVERY_MS = 10_000;
+/** `--lease` below this would be renewed too often to survive a busy moment of the store. */
+export const MIN_LEASE_MS = 5_000;
+/** A lease is renewed this many times per its length, so a late renewal or two does not lose it. */
+export const RENEWALS_PER_LEASE = 3;
 
 export interface LockOptions {
   /** How long to wait for a held lock; 0 refuses at once. Ignored when `deadline` is given. */
@@ -18,17 +21,21 @@ export interface LockOptions {
   asked?: string;
   /** Ends the wait: the lock is then refused as INTERRUPTED, not LOCKED. */
   signal?: AbortSignal;
+  /** The lease's length (`--lease`); LOCK_TTL_MS when absent. */
+  leaseMs?: number;
 }
 
 export interface HeldLock {
   /** Aborts when the lock is lost to a takeover. */
   readonly signal: AbortSignal;
   readonly lost: () => boolean;
+  /** What each commit made under this lock checks (see CommitUnit.fences). */
+  readonly fence: Fence;
   release(): Promise<void>;
 }
 
 /** A holder whose pid means a process here, and that process is gone; otherwise its lease decides. */
-function processIsDead(holder: LockOwner): boolean {
+export function processIsDead(holder: LockOwner): boolean {
   if (!sharesPidSpace(holder) || holder.pid === process.pid) return false;
   try {
     process.kill(holder.pid, 0);
@@ -60,9 +67,15 @@ export async function acquireProjectionLock(
     ...localPidSpace(),
   };
   const deadline = options.deadline ?? Date.now() + (options.waitMs ?? 0);
+  const leaseMs = options.leaseMs ?? LOCK_TTL_MS;
+  let token: number;
   for (;;) {
-    const holder = await store.tryLock(name, owner, LOCK_TTL_MS, processIsDead);
-    if (holder === null) break;
+    const attempt = await store.tryLease(name, owner, leaseMs, processIsDead);
+    if (attempt.taken) {
+      token = attempt.token;
+      break;
+    }
+    const { holder } = attempt;
     if (options.signal?.aborted) {
       // A stop signal, not the holder, ended the wait: the command exits 130/143, not 75.
       throw new EsError('INTERRUPTED', `${name}: interrupted while waiting for ${describeHolder(holder)}; nothing was done`, {
@@ -78,23 +91,34 @@ export async function acquireProjectionLock(
   }
   const lost = new AbortController();
   let lockLost = false;
+  const lose = (): void => {
+    lockLost = true;
+    lost.abort();
+  };
+  // Until when the lease is known to be ours, by this process's clock (the store's may differ, so the
+  // time is counted from before the renewal was sent).
+  let confirmedUntil = performance.now() + leaseMs;
   const timer = setInterval(() => {
-    store.renewLock(name, owner.id, LOCK_TTL_MS).then(
+    if (performance.now() >= confirmedUntil) return lose();
+    const sent = performance.now();
+    store.renewLock(name, owner.id, leaseMs, token).then(
       (held) => {
-        if (held) return;
-        lockLost = true;
-        lost.abort();
+        if (held) confirmedUntil = sent + leaseMs;
+        else lose();
       },
+      // The store cannot be reached: keep trying; the lease running out ends the run, and each commit
+      // is fenced anyway.
       () => {},
     );
-  }, RENEW_EVERY_MS);
+  }, leaseMs / RENEWALS_PER_LEASE);
   timer.unref();
   return {
     signal: lost.signal,
     lost: () => lockLost,
+    fence: { name, ownerId: owner.id, token },
     async release() {
       clearInterval(timer);
-      await store.releaseLock(name, owner.id).catch(() => {});
+      await store.releaseLock(name, owner.id, token).catch(() => {});
     },
   };
 }

@@ -10,6 +10,7 @@ import { completeIntent, startIntent } from './intent.js';
 import { runTogether } from './run-together.js';
 import { fault, idleResult } from './results.js';
 import type { RunOptions, RunResult } from './types.js';
+import { fenced } from './fences.js';
 
 
 /**
@@ -21,12 +22,14 @@ async function moveCheckpoint<Db>(
   store: EventStore<Db>,
   projection: Projection<Db>,
   event: { type: string; position: number; extra?: Record<string, unknown> },
-  apply?: (db: Db) => void | Promise<void>,
+  apply: ((db: Db) => void | Promise<void>) | undefined,
+  options: Pick<RunOptions, 'fenceFor'>,
 ): Promise<void> {
   const checkpoint = await loadCheckpoint(store, projection.name);
   // A replay of a replay still ends where the first one started from.
   const mark = replayMark(Math.max(checkpoint.position, checkpoint.replayingUntil), event.position);
   await commitWithRetry(store, {
+    ...fenced(options, [projection.name]),
     apply,
     streamId: checkpointStream(projection.name),
     expectedVersion: checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion,
@@ -88,7 +91,12 @@ function resetApply<Db>(synchronous: boolean, reset: (db: Db) => void | Promise<
  * nothing changed, when the projection cannot be reset: it has no reset, its reset is async on a
  * synchronous store, or its setup or reset throws. Otherwise null.
  */
-export async function resetProjection<Db>(store: EventStore<Db>, projection: Projection<Db>, target?: Target): Promise<RunResult | null> {
+export async function resetProjection<Db>(
+  store: EventStore<Db>,
+  projection: Projection<Db>,
+  options: Pick<RunOptions, 'fenceFor' | 'targets'> = {},
+): Promise<RunResult | null> {
+  const target = options.targets?.get(projection.name);
   const checkpoint = await loadCheckpoint(store, projection.name);
   const refuse = (message: string): RunResult =>
     idleResult(projection.name, checkpoint.position, 'faulted', { error: fault(message) });
@@ -100,7 +108,7 @@ export async function resetProjection<Db>(store: EventStore<Db>, projection: Pro
   }
   if (target) {
     // Two databases: an intent in the checkpoint stream first, so a kill at any step is finished by the next run.
-    const delivery = deliveryFor(store, projection, target, () => () => {});
+    const delivery = deliveryFor(store, projection, target, () => () => {}, options);
     const unfinished = await delivery.resume();
     if (unfinished) return refuse(unfinished.message);
     try {
@@ -108,7 +116,7 @@ export async function resetProjection<Db>(store: EventStore<Db>, projection: Pro
     } catch (error) {
       return refuse(`setup failed: ${errorMessage(error)}`);
     }
-    const failure = await startIntent(store as EventStore, projection as Projection, target, { pending: 'reset' }, 0);
+    const failure = await startIntent(store as EventStore, projection as Projection, target, { pending: 'reset' }, 0, options);
     return failure ? refuse(failure.message) : null;
   }
   try {
@@ -117,7 +125,7 @@ export async function resetProjection<Db>(store: EventStore<Db>, projection: Pro
     return refuse(`setup failed: ${errorMessage(error)}`);
   }
   try {
-    await moveCheckpoint(store, projection, { type: LIFECYCLE.reset, position: 0 }, resetApply(store.synchronous, reset));
+    await moveCheckpoint(store, projection, { type: LIFECYCLE.reset, position: 0 }, resetApply(store.synchronous, reset), options);
   } catch (error) {
     if (!(error instanceof ResetFailure)) throw error;
     return refuse(`reset failed: ${errorMessage(error.original)}`);
@@ -134,7 +142,7 @@ export async function rebuildProjections<Db>(
   const results = new Map<string, RunResult>();
   const ready: Projection<Db>[] = [];
   for (const projection of projections) {
-    const failure = await resetProjection(store, projection, options.targets?.get(projection.name));
+    const failure = await resetProjection(store, projection, options);
     if (failure) results.set(projection.name, failure);
     else ready.push(projection);
   }
@@ -171,10 +179,10 @@ export async function replayFrom<Db>(
   const target = options.targets?.get(projection.name);
   if (target) {
     const failure =
-      (await completeIntent(store as EventStore, projection as Projection, target)) ??
-      (await startIntent(store as EventStore, projection as Projection, target, { pending: 'replay', from }, position));
+      (await completeIntent(store as EventStore, projection as Projection, target, options)) ??
+      (await startIntent(store as EventStore, projection as Projection, target, { pending: 'replay', from }, position, options));
     if (failure) return idleResult(projection.name, checkpoint.position, 'faulted', { error: failure });
-  } else await moveCheckpoint(store, projection, { type: LIFECYCLE.replay, position, extra: { from } });
+  } else await moveCheckpoint(store, projection, { type: LIFECYCLE.replay, position, extra: { from } }, undefined, options);
   const result = await runProjection(store, projection, options);
   return { ...result, from: position };
 }

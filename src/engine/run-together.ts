@@ -7,6 +7,7 @@ import { applier } from './apply.js';
 import { retryTransient, yieldToEventLoop } from './retry.js';
 import { fault, idleResult } from './results.js';
 import { runProjection } from './run.js';
+import { fenced } from './fences.js';
 import type { RunOptions, RunResult } from './types.js';
 
 interface Member<Db> {
@@ -44,15 +45,17 @@ export async function runTogether<Db>(
   projections: readonly Projection<Db>[],
   options: RunOptions,
 ): Promise<RunResult[]> {
-  // A read model in another database commits apart from the log: such a projection runs on its own.
-  const targeted = projections.filter((p) => options.targets?.has(p.name));
-  if (targeted.length > 0 && targeted.length < projections.length) {
-    const shared = await runTogether(store, projections.filter((p) => !targeted.includes(p)), options);
-    const alone = await runTogether(store, targeted, options);
-    const results = new Map([...shared, ...alone].map((r) => [r.name, r]));
-    return projections.map((p) => results.get(p.name) as RunResult);
+  // A read model in another database commits apart from the log, and a publishing projection commits
+  // only what its broker acknowledged: such projections run on their own.
+  const apart = (p: Projection<Db>): boolean => Boolean(options.targets?.has(p.name) || p.publish);
+  const alone = projections.filter(apart);
+  if (alone.length > 0 && projections.length > 1) {
+    const shared = projections.filter((p) => !apart(p));
+    const results = shared.length > 0 ? await runTogether(store, shared, options) : [];
+    for (const projection of alone) results.push(...(await runTogether(store, [projection], options)));
+    return projections.map((p) => results.find((r) => r.name === p.name) as RunResult);
   }
-  if (projections.length === 1 || !store.synchronous || targeted.length > 0) {
+  if (projections.length === 1 || !store.synchronous || alone.length > 0) {
     const results: RunResult[] = [];
     for (const projection of projections) {
       // Stopped before its turn: reported as interrupted where it stands, so every projection asked
@@ -139,7 +142,12 @@ export async function runTogether<Db>(
       },
       keep: CHECKPOINT_KEEP,
     }));
-    const unit: CommitUnit<Db> = { apply, ...(first as NonNullable<typeof first>), also: rest };
+    const unit: CommitUnit<Db> = {
+      apply,
+      ...(first as NonNullable<typeof first>),
+      also: rest,
+      ...fenced(options, advancing.map((m) => m.projection.name)),
+    };
     try {
       await retryTransient(store, () => {
         handled.clear();

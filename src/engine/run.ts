@@ -17,6 +17,8 @@ import type { RunOptions, RunResult } from './types.js';
 import { fault } from './results.js';
 import { retryTransient, sleep, yieldToEventLoop } from './retry.js';
 import { deliveryFor } from './delivery.js';
+import { createPublisher, type Publisher } from '../publish/publisher.js';
+import { fenced } from './fences.js';
 
 /** With notifications (PostgreSQL's LISTEN), polling is only the fallback for a lost one. */
 const NOTIFIED_POLL_MS = 1000;
@@ -45,11 +47,38 @@ export async function runProjection<Db>(
   projection: Projection<Db>,
   options: RunOptions,
 ): Promise<RunResult> {
+  if (!projection.publish) return catchUp(store, projection, options, null);
+  const { name } = projection;
+  const publisher = createPublisher(projection.publish, {
+    onDown: (message, retryInMs) => options.onIncident?.({ kind: 'broker-down', name, message, retryInMs }),
+    onBack: () => options.onIncident?.({ kind: 'broker-back', name }),
+  });
+  try {
+    return await catchUp(store, projection, options, publisher);
+  } finally {
+    await publisher.close();
+  }
+}
+
+/**
+ * `runProjection`'s loop. With a publisher, each batch is published first and commits only as far
+ * as the broker acknowledged it: a checkpoint never passes an unacknowledged event.
+ */
+async function catchUp<Db>(
+  store: EventStore<Db>,
+  projection: Projection<Db>,
+  options: RunOptions,
+  publisher: Publisher | null,
+): Promise<RunResult> {
   const started = performance.now();
   const streamId = checkpointStream(projection.name);
   // A read model in another database: its own transaction, then the checkpoint (see delivery.ts).
-  const delivery = deliveryFor(store, projection, options.targets?.get(projection.name), (events, sink) =>
-    applier(sink, projection as Projection<unknown>, events, replayingUntil),
+  const delivery = deliveryFor(
+    store,
+    projection,
+    options.targets?.get(projection.name),
+    (events, sink) => applier(sink, projection as Projection<unknown>, events, replayingUntil),
+    options,
   );
   const unfinished = await delivery.resume();
   const checkpoint = await loadCheckpoint(store, projection.name);
@@ -104,6 +133,7 @@ export async function runProjection<Db>(
       event: { type, data: { ...data, version: projection.version, ...mark } },
       keep: CHECKPOINT_KEEP,
       also,
+      ...fenced(options, [projection.name]),
     }).catch(async (error: unknown) => {
       // A set-based projection's batch threw: find its event, then go on as for a failed handler.
       if (error instanceof BatchFailure) {
@@ -201,6 +231,26 @@ export async function runProjection<Db>(
     let cursors = batch.cursors;
     for (;;) {
       try {
+        if (publisher) {
+          const sent = await publisher.publish(events, options.signal);
+          // Refused by the broker: that event's fault, handled like a throwing handler's.
+          if (sent.fault) throw new HandlerFailure(sent.fault.index, sent.fault.error);
+          if (sent.acked < events.length) {
+            // Stopped by a signal while the broker was away: checkpoint what it acknowledged.
+            prefetched = null;
+            if (sent.acked > 0) {
+              const last = events[sent.acked - 1] as StoredEvent;
+              const lastCursor = cursors?.[sent.acked - 1];
+              await commit(events.slice(0, sent.acked), LIFECYCLE.checkpoint, { position: Math.max(position, last.position), ...saved(lastCursor) });
+              position = Math.max(position, last.position);
+              cursor = lastCursor ?? cursor;
+              processed += sent.acked;
+              advanced();
+              report();
+            }
+            continue batches;
+          }
+        }
         // On a commit-order store a batch can hold events below the position already shown (a
         // newer transaction committed smaller positions): the position shown never goes back.
         await commit(events, LIFECYCLE.checkpoint, { position: Math.max(position, batch.scannedTo), ...saved(batch.cursor) });

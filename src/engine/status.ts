@@ -1,5 +1,5 @@
 import type { Projection } from '../core/projection.js';
-import type { EventStore } from '../ports/event-store.js';
+import type { EventStore, LeaseRow } from '../ports/event-store.js';
 import { LIFECYCLE, deadLetterStream, loadCheckpoint, type FaultInfo } from './checkpoint.js';
 import type { ProjectionState } from './types.js';
 
@@ -15,10 +15,28 @@ export interface StatusRow {
   healthy: boolean;
   /** Events in `$deadletter-<name>` (skipped with onError `skip`); that stream is never trimmed. */
   deadLetters: number;
+  /** The process whose lease it is under now; null when none (or the lease ran out). */
+  owner: Owner | null;
+}
+
+export interface Owner {
+  pid: number;
+  host: string;
+  since: string;
+  leaseExpiresAt: string;
+}
+
+/** Who holds what: read once for every row. */
+export interface Holders {
+  leases: readonly LeaseRow[];
+  /** `run --follow` workers are registered (live heartbeats): then a projection nobody holds is a problem. */
+  workersLive: number;
 }
 
 export interface StatusReport {
   head: number;
+  /** `run --follow` workers with a live heartbeat. */
+  workers: number;
   healthy: boolean;
   projections: StatusRow[];
 }
@@ -40,6 +58,7 @@ export async function projectionStatus(
   store: EventStore<unknown>,
   projection: Projection<unknown>,
   thresholds: Thresholds = {},
+  holders: Holders = { leases: [], workersLive: 0 },
 ): Promise<StatusRow> {
   const checkpoint = await loadCheckpoint(store, projection.name);
   const pending = await store.pending(checkpoint.position, projection.types, checkpoint.cursor);
@@ -51,7 +70,13 @@ export async function projectionStatus(
       ? Math.max(0, (now - Date.parse(pending.oldestRecordedAt)) / 1000)
       : 0;
   const state = stateOf(checkpoint.version, projection, checkpoint.last?.type === LIFECYCLE.faulted, pending.count);
+  const lease = holders.leases.find((l) => l.name === projection.name && l.live);
+  const owner = lease ? { pid: lease.owner.pid, host: lease.owner.host, since: lease.owner.since, leaseExpiresAt: lease.expiresAt } : null;
+  // Where workers share the store, events waiting for a projection nobody holds wait for nothing.
+  // Without workers (cron) nobody holds anything between runs, and that is normal.
+  const orphaned = holders.workersLive > 0 && owner === null && pending.count > 0;
   const healthy =
+    !orphaned &&
     state !== 'faulted' &&
     state !== 'stale-version' &&
     !(state === 'never-run' && pending.count > 0) &&
@@ -68,6 +93,7 @@ export async function projectionStatus(
     error: state === 'faulted' ? checkpoint.fault : null,
     healthy,
     deadLetters,
+    owner,
   };
 }
 
@@ -77,7 +103,9 @@ export async function status(
   thresholds: Thresholds = {},
 ): Promise<StatusReport> {
   const head = await store.head();
+  const [leases, workers] = await Promise.all([store.leases(), store.liveWorkers()]);
+  const holders: Holders = { leases, workersLive: workers.length };
   const rows: StatusRow[] = [];
-  for (const projection of projections) rows.push(await projectionStatus(store, projection, thresholds));
-  return { head, healthy: rows.every((row) => row.healthy), projections: rows };
+  for (const projection of projections) rows.push(await projectionStatus(store, projection, thresholds, holders));
+  return { head, workers: holders.workersLive, healthy: rows.every((row) => row.healthy), projections: rows };
 }

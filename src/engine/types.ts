@@ -1,4 +1,5 @@
 import type { Target } from '../ports/target.js';
+import type { Fence } from '../ports/event-store.js';
 import type { FaultInfo } from './checkpoint.js';
 
 export type ProjectionState = 'up-to-date' | 'behind' | 'never-run' | 'faulted' | 'stale-version';
@@ -30,6 +31,8 @@ export interface RunOptions {
   targets?: ReadonlyMap<string, Target>;
   /** Told when an event is dead-lettered or a faulted projection gets past its event, as it happens. */
   onIncident?: (incident: Incident) => void;
+  /** The lease a projection's commits must still hold (many workers, cron locks); none: unchecked. */
+  fenceFor?: (name: string) => Fence | undefined;
 }
 
 /**
@@ -38,7 +41,10 @@ export interface RunOptions {
  */
 export type Incident =
   | { kind: 'dead-letter'; name: string; stream: string; fault: FaultInfo }
-  | { kind: 'recovered'; name: string; position: number; fault: FaultInfo };
+  | { kind: 'recovered'; name: string; position: number; fault: FaultInfo }
+  /** A publishing projection's broker cannot be reached; it is retried, the checkpoint waits. */
+  | { kind: 'broker-down'; name: string; message: string; retryInMs: number }
+  | { kind: 'broker-back'; name: string };
 
 export interface RunResult {
   name: string;

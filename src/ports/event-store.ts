@@ -86,6 +86,42 @@ export interface CommitUnit<Db = unknown> {
    * checkpoints of other projections run in the same pass (with their expected versions).
    */
   also?: { streamId: string; event: NewEvent; expectedVersion?: ExpectedVersion; keep?: number }[];
+  /**
+   * Leases the committer must still hold: each is checked inside the transaction, before anything is
+   * written, and a lease taken over since (another owner or a newer token) refuses the whole unit
+   * (LOCKED, `details.fenced`), so a holder that lost its lease while paused commits nothing.
+   */
+  fences?: readonly Fence[];
+}
+
+/** A lease as its holder took it: the token grows at every acquisition of the projection's lock. */
+export interface Fence {
+  name: string;
+  ownerId: string;
+  token: number;
+}
+
+/** tryLease's answer: the lease and its fencing token, or the live holder that kept it. */
+export type LeaseAttempt = { taken: true; token: number } | { taken: false; holder: LockOwner };
+
+/** A lock row as status and workers see it. */
+export interface LeaseRow {
+  name: string;
+  owner: LockOwner;
+  token: number;
+  /** When the lease runs out (ISO-8601, by the store's clock). */
+  expiresAt: string;
+  /** The lease has not run out yet (by the store's clock). */
+  live: boolean;
+}
+
+/** A `run --follow` process that shares a store's projections with others; live while it beats. */
+export interface WorkerRow {
+  id: string;
+  pid: number;
+  host: string;
+  since: string;
+  expiresAt: string;
 }
 
 /** Who holds a projection's lock: shown to a second runner that is refused. */
@@ -142,9 +178,20 @@ export interface EventStore<Db = unknown> {
    * renewal) ran out, or that `isDead` says has died, is replaced. Returns null when taken, else the holder.
    */
   tryLock(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LockOwner | null>;
-  /** Extends the lease; false when the lock is no longer this owner's. */
-  renewLock(name: string, ownerId: string, ttlMs: number): Promise<boolean>;
-  releaseLock(name: string, ownerId: string): Promise<void>;
+  /** tryLock that also returns the fencing token of the lease taken. */
+  tryLease(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LeaseAttempt>;
+  /** Extends the lease; false when the lock is no longer this owner's (or, with `token`, this lease's). */
+  renewLock(name: string, ownerId: string, ttlMs: number, token?: number): Promise<boolean>;
+  /** Lets the lock go (the row stays, so the next token is still larger). */
+  releaseLock(name: string, ownerId: string, token?: number): Promise<void>;
+  /** Every held lock row (expired ones too, marked `live: false`). */
+  leases(): Promise<LeaseRow[]>;
+  /** Registers or refreshes a worker: live for `ttlMs` from now. */
+  heartbeat(worker: Omit<WorkerRow, 'expiresAt'>, ttlMs: number): Promise<void>;
+  /** The workers whose heartbeat has not run out. */
+  liveWorkers(): Promise<WorkerRow[]>;
+  /** Unregisters a worker (it stops). */
+  leaveWorker(id: string): Promise<void>;
   /** Resolves when events may have been appended, or after `ms`; stores without notifications omit it. */
   waitForAppend?(ms: number, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;

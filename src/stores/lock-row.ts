@@ -1,4 +1,5 @@
-import type { LockOwner } from '../ports/event-store.js';
+import { EsError } from '../core/errors.js';
+import type { Fence, LockOwner } from '../ports/event-store.js';
 
 /** A row of a store's lock table, as both stores keep it. */
 export interface LockRow {
@@ -18,3 +19,10 @@ export const toOwner = (row: LockRow): LockOwner => ({
   pidNamespace: row.pid_ns,
   bootId: row.boot_id,
 });
+
+/** The refusal of a commit whose lease was taken over: nothing of the unit was written. */
+export function fencedError(fence: Fence): EsError {
+  return new EsError('LOCKED', `${fence.name}: lost the lease (fencing token ${fence.token} was taken over); nothing was committed`, {
+    details: { fenced: true, projection: fence.name },
+  });
+}

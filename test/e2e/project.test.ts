@@ -19,7 +19,7 @@ afterAll(cleanupTempDirs);
 
 const DB = (dir: string) => join(dir, '.es', 'events.db');
 const RUN_KEYS = ['durationMs', 'from', 'name', 'processed', 'state', 'to'];
-const STATUS_KEYS = ['error', 'lag', 'lagSeconds', 'lastCheckpointAt', 'name', 'position', 'state', 'version'];
+const STATUS_KEYS = ['error', 'lag', 'lagSeconds', 'lastCheckpointAt', 'name', 'owner', 'position', 'state', 'version'];
 
 function runJson(dir: string, args: string[] = []) {
   const r = es(dir, ['project', 'run', '--json', ...args]);

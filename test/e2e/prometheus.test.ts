@@ -157,8 +157,15 @@ describe('es project status --format prometheus', () => {
       'es_projection_version',
       'es_projection_last_checkpoint_timestamp_seconds',
       'es_projection_dead_letters_total',
+      'es_projection_owner',
+      'es_projection_lease_expires_timestamp_seconds',
+      'es_workers',
       'es_projection_state',
     ]);
+    // Nobody holds a projection between cron runs: owner 0 with empty labels, no lease expiry, no workers.
+    expect(families.get('es_projection_owner')?.samples.every((s: any) => s.value === 0 && s.labels.host === '' && s.labels.pid === '')).toBe(true);
+    expect(families.get('es_projection_lease_expires_timestamp_seconds')?.samples).toEqual([]);
+    expect(families.get('es_workers')?.samples).toEqual([{ labels: {}, value: 0 }]);
     // Gauges, but the dead-letter count, which only grows (its stream is never trimmed).
     for (const [name, f] of families) expect(f.type, name).toBe(name === 'es_projection_dead_letters_total' ? 'counter' : 'gauge');
     expect([...byProjection(families.get('es_projection_dead_letters_total')).values()]).toEqual(report.projections.map(() => 0));
@@ -231,9 +238,10 @@ describe('es project status --format prometheus', () => {
     const name = 'we"ird\\name\nwith {braces}, commas="and" \\n';
     const report: StatusReport = {
       head: 7,
+      workers: 0,
       healthy: true,
       projections: [
-        { name, version: 1, position: 7, lag: 0, lagSeconds: 0, state: 'up-to-date', lastCheckpointAt: '2026-01-02T03:04:05.678Z', error: null, healthy: true, deadLetters: 0 },
+        { name, version: 1, position: 7, lag: 0, lagSeconds: 0, state: 'up-to-date', lastCheckpointAt: '2026-01-02T03:04:05.678Z', error: null, healthy: true, deadLetters: 0, owner: null },
       ],
     };
     const text = renderPrometheus(report);
@@ -279,7 +287,7 @@ describe('es project status --watch', () => {
     }
     expect(screen).toContain('\x1b[H\x1b[2J');
     const plain = screen.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
-    expect(plain).toMatch(/^fresh +1 +0 +1 +[\d.]+s +never-run +-\r?$/m);
+    expect(plain).toMatch(/^fresh +1 +0 +1 +[\d.]+s +never-run +- +-\r?$/m);
     expect(plain).toContain('head 1  unhealthy');
   });
 });

@@ -72,7 +72,7 @@ describe('onError skip', () => {
     expect(applied('tally')).toEqual(events.map((e) => e.data.n as number).filter((n) => !poison.has(n)).map((n) => ({ n, times: 1 })));
     const letters = await store.read({ streamId: '$deadletter-tally' });
     expect(letters.map((l) => (l.data.event as StoredEvent).data.n)).toEqual([1, 4, 5, 8, 12]);
-    expect(incidents.map((i) => [i.kind, i.fault.position])).toEqual(
+    expect(incidents.map((i) => [i.kind, 'fault' in i ? i.fault.position : null])).toEqual(
       [1, 4, 5, 8, 12].map((n) => ['dead-letter', events[n - 1]!.position]),
     );
     expect(incidents.every((i) => i.kind === 'dead-letter' && i.stream === '$deadletter-tally')).toBe(true);

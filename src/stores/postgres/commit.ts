@@ -2,6 +2,7 @@ import type { ClientBase } from 'pg';
 import { checkExpectedVersion } from '../../core/events.js';
 import type { AppendResult, CommitUnit } from '../../ports/event-store.js';
 import { insertEvents, streamHead } from './append.js';
+import { checkFences } from './locks.js';
 
 async function trim(client: ClientBase, schema: string, streamId: string, upToVersion: number): Promise<void> {
   if (upToVersion > 0) {
@@ -14,6 +15,8 @@ async function trim(client: ClientBase, schema: string, streamId: string, upToVe
  * its expected version, the trim, and any further events (dead letters, other checkpoints).
  */
 export async function commitInTransaction(client: ClientBase, schema: string, unit: CommitUnit<ClientBase>): Promise<AppendResult> {
+  // The leases first: a holder that lost one while paused writes nothing at all.
+  if (unit.fences && unit.fences.length > 0) await checkFences(client, schema, unit.fences);
   // The expected version first: a retry of a commit that did land (its connection lost during
   // COMMIT) must conflict, not run its handlers a second time over their own writes.
   const head = await streamHead(client, schema, unit.streamId);

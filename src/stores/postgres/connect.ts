@@ -64,12 +64,12 @@ function withDefaultUser(connectionString: string): string {
   return url.toString();
 }
 
-export function createPool(location: PostgresLocation): pg.Pool {
+export function createPool(location: PostgresLocation, max = 6): pg.Pool {
   registerSecret(process.env.PGPASSWORD);
   const pool = new (driver().Pool)({
     connectionString: withDefaultUser(location.connectionString),
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    max: 6,
+    max,
     application_name: 'es',
   });
   // A client whose server went away emits 'error' (the pool's while idle, the client's own while

@@ -1,20 +1,40 @@
-import type { Pool } from 'pg';
-import type { LockOwner } from '../../ports/event-store.js';
-import { toOwner, type LockRow } from '../lock-row.js';
+import type { ClientBase, Pool } from 'pg';
+import type { Fence, LeaseAttempt, LeaseRow, LockOwner } from '../../ports/event-store.js';
+import { fencedError, toOwner, type LockRow } from '../lock-row.js';
 
 interface StoredLock extends LockRow {
   expires_at: string;
+  token: string;
 }
 
 /** Milliseconds since the epoch, by the database server's clock. */
-const NOW_MS = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
+export const NOW_MS = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
 
-/** Projection locks: a row per held lock with a lease (ms since the epoch) that the holder renews. */
+/**
+ * Inside a commit's transaction: each lease must still be the committer's. FOR SHARE holds the row,
+ * so a takeover (which updates it) waits for this commit, and a takeover that committed first fails
+ * the check: PostgreSQL re-reads the row's newest version before locking it.
+ */
+export async function checkFences(client: ClientBase, schema: string, fences: readonly Fence[]): Promise<void> {
+  for (const fence of fences) {
+    const { rowCount } = await client.query(
+      `SELECT 1 FROM "${schema}".es_locks WHERE name = $1 AND owner_id = $2 AND token = $3 FOR SHARE`,
+      [fence.name, fence.ownerId, fence.token],
+    );
+    if (rowCount !== 1) throw fencedError(fence);
+  }
+}
+
+/**
+ * Projection locks: a row per projection with a lease (ms since the epoch) that the holder renews and
+ * a fencing token that grows at every acquisition. A release keeps the row, so tokens never repeat.
+ */
 export function pgLocks(pool: Pool, schema: string) {
   const table = `"${schema}".es_locks`;
   return {
-    async tryLock(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LockOwner | null> {
+    async tryLease(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LeaseAttempt> {
       const client = await pool.connect();
+      let broken = false;
       try {
         await client.query('BEGIN');
         // Make sure a row exists to lock, so two first takers serialise on it.
@@ -25,38 +45,56 @@ export function pgLocks(pool: Pool, schema: string) {
         );
         // Leases run on the server's clock: the hosts sharing a store need not agree on the time.
         const { rows } = await client.query<StoredLock & { now: string }>(
-          `SELECT l.owner_id, l.pid, l.host, l.since, l.expires_at, l.pid_ns, l.boot_id, ${NOW_MS} AS now FROM ${table} l WHERE l.name = $1 FOR UPDATE`,
+          `SELECT l.owner_id, l.pid, l.host, l.since, l.expires_at, l.pid_ns, l.boot_id, l.token, ${NOW_MS} AS now FROM ${table} l WHERE l.name = $1 FOR UPDATE`,
           [name],
         );
         const row = rows[0];
         const now = Number(row?.now ?? Date.now());
         if (row && row.owner_id !== '' && row.owner_id !== owner.id && Number(row.expires_at) > now && !isDead(toOwner(row))) {
           await client.query('ROLLBACK');
-          return toOwner(row);
+          return { taken: false, holder: toOwner(row) };
         }
-        await client.query(
-          `UPDATE ${table} SET owner_id = $2, pid = $3, host = $4, since = $5, expires_at = $6, pid_ns = $7, boot_id = $8 WHERE name = $1`,
+        const taken = await client.query<{ token: string }>(
+          `UPDATE ${table} SET owner_id = $2, pid = $3, host = $4, since = $5, expires_at = $6, pid_ns = $7, boot_id = $8, token = token + 1
+           WHERE name = $1 RETURNING token`,
           [name, owner.id, owner.pid, owner.host, owner.since, now + ttlMs, owner.pidNamespace ?? null, owner.bootId ?? null],
         );
         await client.query('COMMIT');
-        return null;
+        return { taken: true, token: Number(taken.rows[0]?.token) };
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {});
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
         throw error;
       } finally {
-        client.release();
+        client.release(broken || undefined);
       }
     },
-    async renew(name: string, ownerId: string, ttlMs: number): Promise<boolean> {
-      const result = await pool.query(`UPDATE ${table} SET expires_at = ${NOW_MS} + $1 WHERE name = $2 AND owner_id = $3`, [
-        ttlMs,
-        name,
-        ownerId,
-      ]);
+    async renew(name: string, ownerId: string, ttlMs: number, token?: number): Promise<boolean> {
+      const result = await pool.query(
+        `UPDATE ${table} SET expires_at = ${NOW_MS} + $1 WHERE name = $2 AND owner_id = $3 AND ($4::bigint IS NULL OR token = $4)`,
+        [ttlMs, name, ownerId, token ?? null],
+      );
       return result.rowCount === 1;
     },
-    async release(name: string, ownerId: string): Promise<void> {
-      await pool.query(`DELETE FROM ${table} WHERE name = $1 AND owner_id = $2`, [name, ownerId]);
+    async release(name: string, ownerId: string, token?: number): Promise<void> {
+      await pool.query(
+        `UPDATE ${table} SET owner_id = '', expires_at = ${NOW_MS} WHERE name = $1 AND owner_id = $2 AND ($3::bigint IS NULL OR token = $3)`,
+        [name, ownerId, token ?? null],
+      );
+    },
+    async leases(): Promise<LeaseRow[]> {
+      const { rows } = await pool.query<StoredLock & { name: string; live: boolean }>(
+        `SELECT name, owner_id, pid, host, since, expires_at, pid_ns, boot_id, token, expires_at > ${NOW_MS} AS live
+         FROM ${table} WHERE owner_id <> ''`,
+      );
+      return rows.map((row) => ({
+        name: row.name,
+        owner: toOwner(row),
+        token: Number(row.token),
+        expiresAt: new Date(Number(row.expires_at)).toISOString(),
+        live: row.live,
+      }));
     },
   };
 }

@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { environment } from '../../core/errors.js';
 
 /** Bumped when the tables change; stored in `<schema>.es_meta`. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * Positions come from an identity column, drawn when a row is inserted, not when its transaction
@@ -34,7 +34,15 @@ CREATE TABLE IF NOT EXISTS "${s}".es_locks (
   since      text   NOT NULL,
   expires_at bigint NOT NULL,
   pid_ns     text,
-  boot_id    text
+  boot_id    text,
+  token      bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS "${s}".es_workers (
+  id         text    PRIMARY KEY,
+  pid        integer NOT NULL,
+  host       text    NOT NULL,
+  since      text    NOT NULL,
+  expires_at bigint  NOT NULL
 );
 CREATE TABLE IF NOT EXISTS "${s}".es_meta (key text PRIMARY KEY, value text NOT NULL);
 INSERT INTO "${s}".es_meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING;
@@ -46,6 +54,28 @@ async function storedVersion(client: PoolClient, schema: string): Promise<number
   if (table.rows[0]?.found == null) return null;
   const row = await client.query<{ value: string }>(`SELECT value FROM "${schema}".es_meta WHERE key = 'schema_version'`);
   return row.rows[0] ? Number(row.rows[0].value) : null;
+}
+
+/**
+ * Version 2: the lock's fencing token and the workers table (many workers). Done in place, under the
+ * same advisory lock as creation, by whichever process opens the store first; additive, so an es of
+ * version 1 still running keeps working meanwhile (its takeovers change the owner, which fences too).
+ */
+async function upgradeFrom1(client: PoolClient, schema: string): Promise<number | null> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`es-schema:${schema}`]);
+    if ((await storedVersion(client, schema)) === 1) {
+      await client.query(`ALTER TABLE "${schema}".es_locks ADD COLUMN IF NOT EXISTS token bigint NOT NULL DEFAULT 0`);
+      await client.query(ddl(schema));
+      await client.query(`UPDATE "${schema}".es_meta SET value = '2' WHERE key = 'schema_version'`);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+  return storedVersion(client, schema);
 }
 
 /**
@@ -71,6 +101,7 @@ export async function ensureSchema(client: PoolClient, schema: string, create: b
     }
     version = await storedVersion(client, schema);
   }
+  if (version === 1) version = await upgradeFrom1(client, schema);
   if (version !== SCHEMA_VERSION) {
     throw environment(`schema "${schema}" of ${display}: event store schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
   }

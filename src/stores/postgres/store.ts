@@ -10,8 +10,11 @@ import type {
   Cursor,
   EventStore,
   ImportResult,
+  LeaseAttempt,
+  LeaseRow,
   LockOwner,
   Pending,
+  WorkerRow,
   ReadOptions,
 } from '../../ports/event-store.js';
 import { NOTIFY_CHANNEL, OlderTransaction, appendInTransaction, isIdTaken, isVersionTaken } from './append.js';
@@ -19,6 +22,7 @@ import { commitInTransaction } from './commit.js';
 import { checkServerVersion, createPool, describeConnectFailure, isConnectionError, isDroppedConnection } from './connect.js';
 import { finishImport, importChunk, startImport } from './import.js';
 import { pgLocks } from './locks.js';
+import { pgWorkers } from './workers.js';
 import { cursorBefore, head, lastEvent, pending, readEventPages, readEvents } from './read.js';
 import { readBatch } from './read-batch.js';
 import { ensureSchema } from './schema.js';
@@ -66,6 +70,8 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   readonly synchronous = false;
   readonly schema: string;
   private readonly locks: ReturnType<typeof pgLocks>;
+  private readonly workers: ReturnType<typeof pgWorkers>;
+  private readonly leasePool: pg.Pool;
   private listener: pg.PoolClient | null = null;
   private wake: (() => void)[] = [];
   /** Notifications received, and how many had been when the last batch read began. */
@@ -78,7 +84,11 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   ) {
     this.url = location.display;
     this.schema = location.schema;
-    this.locks = pgLocks(pool, this.schema);
+    // Leases and heartbeats on connections of their own: queued behind batch transactions (which
+    // hold a pooled connection each), a renewal could come too late and lose a lease that was fine.
+    this.leasePool = createPool(location, 2);
+    this.locks = pgLocks(this.leasePool, this.schema);
+    this.workers = pgWorkers(this.leasePool, this.schema);
   }
 
   static async open(url: string, options: PgOpenOptions = {}): Promise<PostgresEventStore> {
@@ -220,15 +230,36 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   }
 
   async tryLock(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LockOwner | null> {
-    return this.locks.tryLock(name, owner, ttlMs, isDead);
+    const attempt = await this.locks.tryLease(name, owner, ttlMs, isDead);
+    return attempt.taken ? null : attempt.holder;
   }
 
-  async renewLock(name: string, ownerId: string, ttlMs: number): Promise<boolean> {
-    return this.locks.renew(name, ownerId, ttlMs);
+  async tryLease(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LeaseAttempt> {
+    return this.locks.tryLease(name, owner, ttlMs, isDead);
   }
 
-  async releaseLock(name: string, ownerId: string): Promise<void> {
-    await this.locks.release(name, ownerId);
+  async renewLock(name: string, ownerId: string, ttlMs: number, token?: number): Promise<boolean> {
+    return this.locks.renew(name, ownerId, ttlMs, token);
+  }
+
+  async releaseLock(name: string, ownerId: string, token?: number): Promise<void> {
+    await this.locks.release(name, ownerId, token);
+  }
+
+  async leases(): Promise<LeaseRow[]> {
+    return this.locks.leases();
+  }
+
+  async heartbeat(worker: Omit<WorkerRow, 'expiresAt'>, ttlMs: number): Promise<void> {
+    await this.workers.heartbeat(worker, ttlMs);
+  }
+
+  async liveWorkers(): Promise<WorkerRow[]> {
+    return this.workers.live();
+  }
+
+  async leaveWorker(id: string): Promise<void> {
+    await this.workers.leave(id);
   }
 
   /**
@@ -289,5 +320,6 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
       this.listener = null;
     }
     await this.pool.end().catch(() => {});
+    await this.leasePool.end().catch(() => {});
   }
 }

@@ -5,7 +5,8 @@ import type { Database } from 'better-sqlite3';
  * the same process. Added to stores of any age on open (nullable: a row without them, from an older
  * es, is left to its lease). Re-checked under the write lock: many processes may open at once.
  */
-const COLUMNS = { pid_ns: 'TEXT', boot_id: 'TEXT' } as const;
+// `token`, the fencing token, grows at every acquisition (0 on rows from before it existed).
+const COLUMNS = { pid_ns: 'TEXT', boot_id: 'TEXT', token: 'INTEGER NOT NULL DEFAULT 0' } as const;
 
 function missingColumns(db: Database): (keyof typeof COLUMNS)[] {
   const have = new Set((db.prepare('PRAGMA table_info(es_locks)').all() as { name: string }[]).map((c) => c.name));

@@ -1,39 +1,67 @@
 import type { Database } from 'better-sqlite3';
-import type { LockOwner } from '../../ports/event-store.js';
-import { toOwner, type LockRow } from '../lock-row.js';
+import type { Fence, LeaseAttempt, LeaseRow, LockOwner } from '../../ports/event-store.js';
+import { fencedError, toOwner, type LockRow } from '../lock-row.js';
 
 interface StoredLock extends LockRow {
   expires_at: number;
+  token: number;
 }
 
-/** Projection locks: a row per held lock, with a lease the holder renews. */
+/**
+ * Projection locks: a row per projection, with a lease the holder renews and a fencing token that
+ * grows at every acquisition. A release empties the owner but keeps the row, so tokens never repeat.
+ */
 export function prepareLocks(db: Database) {
-  const get = db.prepare<[string], StoredLock>('SELECT owner_id, pid, host, since, expires_at, pid_ns, boot_id FROM es_locks WHERE name = ?');
-  const put = db.prepare(
-    `INSERT INTO es_locks (name, owner_id, pid, host, since, expires_at, pid_ns, boot_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+  const columns = 'name, owner_id, pid, host, since, expires_at, pid_ns, boot_id, token';
+  const get = db.prepare<[string], StoredLock>(`SELECT ${columns} FROM es_locks WHERE name = ?`);
+  const all = db.prepare<[], StoredLock & { name: string }>(`SELECT ${columns} FROM es_locks WHERE owner_id <> ''`);
+  const put = db.prepare<unknown[], { token: number }>(
+    `INSERT INTO es_locks (name, owner_id, pid, host, since, expires_at, pid_ns, boot_id, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
      ON CONFLICT (name) DO UPDATE SET owner_id = excluded.owner_id, pid = excluded.pid, host = excluded.host,
-       since = excluded.since, expires_at = excluded.expires_at, pid_ns = excluded.pid_ns, boot_id = excluded.boot_id`,
+       since = excluded.since, expires_at = excluded.expires_at, pid_ns = excluded.pid_ns, boot_id = excluded.boot_id,
+       token = es_locks.token + 1
+     RETURNING token`,
   );
-  const renew = db.prepare<[number, string, string]>('UPDATE es_locks SET expires_at = ? WHERE name = ? AND owner_id = ?');
-  const release = db.prepare<[string, string]>('DELETE FROM es_locks WHERE name = ? AND owner_id = ?');
-
-  const tryLock = db.transaction(
-    (name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): LockOwner | null => {
+  const renew = db.prepare<[number, string, string, number | null, number | null]>(
+    'UPDATE es_locks SET expires_at = ? WHERE name = ? AND owner_id = ? AND (? IS NULL OR token = ?)',
+  );
+  const release = db.prepare<[number, string, string, number | null, number | null]>(
+    `UPDATE es_locks SET owner_id = '', expires_at = ? WHERE name = ? AND owner_id = ? AND (? IS NULL OR token = ?)`,
+  );
+  const fence = db.prepare<[string, string, number]>('SELECT 1 FROM es_locks WHERE name = ? AND owner_id = ? AND token = ?');
+  const tryLease = db.transaction(
+    (name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): LeaseAttempt => {
       const now = Date.now();
       const row = get.get(name);
-      if (row && row.owner_id !== owner.id && row.expires_at > now && !isDead(toOwner(row))) return toOwner(row);
-      put.run(name, owner.id, owner.pid, owner.host, owner.since, now + ttlMs, owner.pidNamespace ?? null, owner.bootId ?? null);
-      return null;
+      if (row && row.owner_id !== '' && row.owner_id !== owner.id && row.expires_at > now && !isDead(toOwner(row))) {
+        return { taken: false, holder: toOwner(row) };
+      }
+      const taken = put.get(name, owner.id, owner.pid, owner.host, owner.since, now + ttlMs, owner.pidNamespace ?? null, owner.bootId ?? null);
+      return { taken: true, token: Number(taken?.token ?? 1) };
     },
   );
 
   return {
-    tryLock: (name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean) =>
-      tryLock.immediate(name, owner, ttlMs, isDead),
-    renew: (name: string, ownerId: string, ttlMs: number): boolean =>
-      renew.run(Date.now() + ttlMs, name, ownerId).changes === 1,
-    release: (name: string, ownerId: string): void => {
-      release.run(name, ownerId);
+    tryLease: (name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean) =>
+      tryLease.immediate(name, owner, ttlMs, isDead),
+    renew: (name: string, ownerId: string, ttlMs: number, token?: number): boolean =>
+      renew.run(Date.now() + ttlMs, name, ownerId, token ?? null, token ?? null).changes === 1,
+    release: (name: string, ownerId: string, token?: number): void => {
+      release.run(Date.now(), name, ownerId, token ?? null, token ?? null);
+    },
+    /** Inside the commit's transaction (BEGIN IMMEDIATE: no takeover can come between check and commit). */
+    checkFences: (fences: readonly Fence[]): void => {
+      for (const f of fences) if (fence.get(f.name, f.ownerId, f.token) === undefined) throw fencedError(f);
+    },
+    leases: (): LeaseRow[] => {
+      const now = Date.now();
+      return all.all().map((row) => ({
+        name: row.name,
+        owner: toOwner(row),
+        token: Number(row.token),
+        expiresAt: new Date(row.expires_at).toISOString(),
+        live: row.expires_at > now,
+      }));
     },
   };
 }

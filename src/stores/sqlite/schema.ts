@@ -80,6 +80,25 @@ function upgrade(db: Database, step: (db: Database) => void): void {
   }
 }
 
+// Processes of `run --follow` sharing the store; a worker is live while expires_at (ms) is ahead.
+const WORKERS_DDL = `
+CREATE TABLE IF NOT EXISTS es_workers (
+  id         TEXT    PRIMARY KEY,
+  pid        INTEGER NOT NULL,
+  host       TEXT    NOT NULL,
+  since      TEXT    NOT NULL,
+  expires_at INTEGER NOT NULL
+);`;
+
+/** Stores written before workers shared them get the table on first open. */
+function ensureWorkersTable(db: Database): void {
+  const has = () => db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'es_workers'`).get() !== undefined;
+  if (has()) return;
+  db.transaction(() => {
+    if (!has()) db.exec(WORKERS_DDL);
+  }).immediate();
+}
+
 /** Stores written before the lock table existed get it on first open. */
 function ensureLocksTable(db: Database): void {
   const has = () => db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'es_locks'`).get() !== undefined;
@@ -112,4 +131,5 @@ export function ensureSchema(db: Database, path: string, create: boolean): void 
   upgrade(db, ensureLocksTable);
   upgrade(db, ensureLockIdentityColumns);
   upgrade(db, ensureOrdinals);
+  upgrade(db, ensureWorkersTable);
 }

@@ -12,8 +12,11 @@ import type {
   CommitUnit,
   EventStore,
   ImportResult,
+  LeaseAttempt,
+  LeaseRow,
   LockOwner,
   Pending,
+  WorkerRow,
   ReadOptions,
 } from '../../ports/event-store.js';
 import { prepareAppend } from './append.js';
@@ -26,6 +29,7 @@ import { prepareReadBatch } from './read-batch.js';
 import { ensureSchema } from './schema.js';
 import { prepareTrim } from './trim.js';
 import { prepareLocks } from './locks.js';
+import { prepareWorkers } from './workers.js';
 import { hasLockIdentityColumns } from './lock-identity.js';
 import { withStatementCache } from './statement-cache.js';
 
@@ -127,6 +131,7 @@ export class SqliteEventStore implements EventStore<Database> {
   private readonly pendingOp: () => ReturnType<typeof preparePending>;
   private readonly importOp: () => ReturnType<typeof prepareImport>;
   private readonly locks: () => ReturnType<typeof prepareLocks>;
+  private readonly workers: () => ReturnType<typeof prepareWorkers>;
 
   constructor(readonly path: string, options: SqliteOpenOptions = {}) {
     this.url = `sqlite:${path}`;
@@ -146,6 +151,7 @@ export class SqliteEventStore implements EventStore<Database> {
       if (!hasLockIdentityColumns(db)) throw this.readOnly();
       return prepareLocks(db);
     });
+    this.workers = lazy(() => prepareWorkers(db));
   }
 
   /** Running a projection writes (its lock, its checkpoints): said once, where the lock is taken. */
@@ -264,6 +270,8 @@ export class SqliteEventStore implements EventStore<Database> {
   private commitNow(unit: CommitUnit<Database>): AppendResult {
     return this.db
       .transaction(() => {
+        // The leases first: a holder that lost one while paused writes nothing at all.
+        if (unit.fences && unit.fences.length > 0) this.locks().checkFences(unit.fences);
         // The expected version first: a retry of a commit that did land must conflict, not run its
         // handlers a second time over their own writes.
         const current = this.appendOps().version(unit.streamId);
@@ -298,20 +306,48 @@ export class SqliteEventStore implements EventStore<Database> {
     ttlMs: number,
     isDead: (holder: LockOwner) => boolean,
   ): Promise<LockOwner | null> {
+    const attempt = await this.tryLease(name, owner, ttlMs, isDead);
+    return attempt.taken ? null : attempt.holder;
+  }
+
+  async tryLease(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LeaseAttempt> {
     try {
-      return this.locks().tryLock(name, owner, ttlMs, isDead);
+      return this.locks().tryLease(name, owner, ttlMs, isDead);
     } catch (error) {
       if (String((error as { code?: unknown }).code).startsWith('SQLITE_READONLY')) throw this.readOnly(error);
       throw error;
     }
   }
 
-  async renewLock(name: string, ownerId: string, ttlMs: number): Promise<boolean> {
-    return this.locks().renew(name, ownerId, ttlMs);
+  async renewLock(name: string, ownerId: string, ttlMs: number, token?: number): Promise<boolean> {
+    return this.locks().renew(name, ownerId, ttlMs, token);
   }
 
-  async releaseLock(name: string, ownerId: string): Promise<void> {
-    this.locks().release(name, ownerId);
+  async releaseLock(name: string, ownerId: string, token?: number): Promise<void> {
+    this.locks().release(name, ownerId, token);
+  }
+
+  async leases(): Promise<LeaseRow[]> {
+    // A read-only store of an older es has no token column: nothing can hold its projections.
+    if (!hasLockIdentityColumns(this.raw)) return [];
+    return this.locks().leases();
+  }
+
+  async heartbeat(worker: Omit<WorkerRow, 'expiresAt'>, ttlMs: number): Promise<void> {
+    this.workers().heartbeat(worker, ttlMs);
+  }
+
+  async liveWorkers(): Promise<WorkerRow[]> {
+    if (!this.hasWorkersTable()) return [];
+    return this.workers().liveWorkers();
+  }
+
+  async leaveWorker(id: string): Promise<void> {
+    this.workers().leave(id);
+  }
+
+  private hasWorkersTable(): boolean {
+    return this.raw.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'es_workers'`).get() !== undefined;
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { relative } from 'node:path';
 import { displayTarget } from '../../../targets/open.js';
+import { describePublish } from '../../../core/publish.js';
 import type { Context } from '../../context.js';
 
 export async function list(ctx: Context) {
@@ -13,13 +14,24 @@ export async function list(ctx: Context) {
       file: relative(process.cwd(), p.file) || p.file,
       // Only on projections whose read model is in another database; the password as ***.
       ...(target === null ? {} : { target: displayTarget(target) }),
+      // The broker's URL without its password.
+      publish: p.publish ? describePublish(p.publish) : null,
     };
   });
   if (ctx.out.json) return ctx.out.data({ projections: rows });
   if (rows.length === 0) return ctx.out.line(`no projections in ${ctx.settings.projections}`);
+  // These columns only when a projection has one, so other folders list as before.
   const anyTarget = rows.some((r) => r.target !== undefined);
+  const publishing = rows.some((r) => r.publish !== null);
   ctx.out.table(
-    ['NAME', 'VERSION', 'EVENTS', 'FILE', ...(anyTarget ? ['TARGET'] : [])],
-    rows.map((r) => [r.name, String(r.version), r.events.join(', '), r.file, ...(anyTarget ? [r.target ?? '-'] : [])]),
+    ['NAME', 'VERSION', 'EVENTS', 'FILE', ...(anyTarget ? ['TARGET'] : []), ...(publishing ? ['PUBLISH'] : [])],
+    rows.map((r) => [
+      r.name,
+      String(r.version),
+      r.events.join(', '),
+      r.file,
+      ...(anyTarget ? [r.target ?? '-'] : []),
+      ...(publishing ? [r.publish ?? '-'] : []),
+    ]),
   );
 }

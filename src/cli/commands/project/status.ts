@@ -1,6 +1,7 @@
 import { parseDuration, parseWholeNumber } from '../../../core/duration.js';
 import { EsError, usage } from '../../../core/errors.js';
 import type { Projection } from '../../../core/projection.js';
+import { describePublish } from '../../../core/publish.js';
 import { sleep } from '../../../engine/retry.js';
 import { status as computeStatus, type StatusReport, type StatusRow, type Thresholds } from '../../../engine/status.js';
 import type { EventStore } from '../../../ports/event-store.js';
@@ -28,6 +29,12 @@ function stateCell(out: Output, row: StatusRow): string {
   return row.healthy ? color.yellow(row.state) : color.red(row.state);
 }
 
+/** A publishing projection's row names its broker (password redacted); other rows are unchanged. */
+function publishField(projections: readonly Projection<unknown>[], name: string): { publish?: string } {
+  const config = projections.find((p) => p.name === name)?.publish;
+  return config ? { publish: config.display } : {};
+}
+
 function age(iso: string | null): string {
   if (!iso) return '-';
   const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
@@ -37,12 +44,19 @@ function age(iso: string | null): string {
   return `${Math.round(seconds / 86_400)}d ago`;
 }
 
+/** pid@host, and how long the lease has left (renewed every third of it, so it rarely reads low). */
+function ownerCell(row: StatusRow): string {
+  if (!row.owner) return '-';
+  const left = Math.max(0, (Date.parse(row.owner.leaseExpiresAt) - Date.now()) / 1000);
+  return `${row.owner.pid}@${printable(row.owner.host)} (lease ${left.toFixed(0)}s)`;
+}
+
 /** Redacted target URLs of the projections that keep their read model in another database. */
 type Targets = ReadonlyMap<string, string>;
 
 function showTable(out: Output, report: StatusReport, targets: Targets = new Map()): void {
   out.table(
-    ['PROJECTION', 'VERSION', 'POSITION', 'LAG', 'LAG AGE', 'STATE', 'LAST CHECKPOINT'],
+    ['PROJECTION', 'VERSION', 'POSITION', 'LAG', 'LAG AGE', 'STATE', 'LAST CHECKPOINT', 'OWNER'],
     report.projections.map((row) => [
       row.name,
       String(row.version),
@@ -51,8 +65,9 @@ function showTable(out: Output, report: StatusReport, targets: Targets = new Map
       row.lag > 0 ? formatAge(row.lagSeconds) : '-',
       stateCell(out, row),
       age(row.lastCheckpointAt),
+      ownerCell(row),
     ]),
-    ['left', 'right', 'right', 'right', 'right', 'left', 'left'],
+    ['left', 'right', 'right', 'right', 'right', 'left', 'left', 'left'],
   );
   for (const row of report.projections) {
     const target = targets.get(row.name);
@@ -63,11 +78,15 @@ function showTable(out: Output, report: StatusReport, targets: Targets = new Map
       out.line(out.color.red(`${row.name}: faulted at position ${position} (${printable(String(type))}, id ${printable(String(eventId))}): ${printable(message)}`));
     }
     if (row.state === 'stale-version') out.line(out.color.yellow(`${row.name}: version changed; run \`es project rebuild ${row.name}\``));
+    if (report.workers > 0 && row.owner === null && row.lag > 0 && row.state !== 'faulted' && row.state !== 'stale-version') {
+      out.line(out.color.red(`${row.name}: ${plural(row.lag, 'event')} waiting and no worker holds it (${plural(report.workers, 'worker')} running)`));
+    }
     if (row.deadLetters > 0) {
       out.line(out.color.yellow(`${row.name}: ${plural(row.deadLetters, 'event')} in $deadletter-${row.name} (es read --stream '$deadletter-${row.name}')`));
     }
   }
-  out.line(`head ${formatCount(report.head)}  ${report.healthy ? out.color.green('healthy') : out.color.red('unhealthy')}`);
+  const workers = report.workers > 0 ? `  ${plural(report.workers, 'worker')}` : '';
+  out.line(`head ${formatCount(report.head)}${workers}  ${report.healthy ? out.color.green('healthy') : out.color.red('unhealthy')}`);
 }
 
 /** Redraws the table every second until SIGINT or SIGTERM, the normal way to leave it (exit 0). */
@@ -117,12 +136,17 @@ export async function status(ctx: Context, names: string[], flags: StatusFlags) 
       healthy: report.healthy,
       // The documented row; the dead-letter count is in the table's notes and the Prometheus counter.
       // `target` only on projections that have one (redacted), so other rows keep the documented shape.
-      projections: report.projections.map(({ healthy: _healthy, deadLetters: _deadLetters, ...row }) =>
-        targets.has(row.name) ? { ...row, target: targets.get(row.name) } : row,
-      ),
+      projections: report.projections.map(({ healthy: _healthy, deadLetters: _deadLetters, ...row }) => ({
+        ...row,
+        ...(targets.has(row.name) ? { target: targets.get(row.name) } : {}),
+        ...publishField(projections, row.name),
+      })),
     });
   } else {
     showTable(out, report, targets);
+    for (const p of projections) {
+      if (p.publish) out.line(`${p.name}: publishes to ${describePublish(p.publish)}`);
+    }
   }
   if (!report.healthy) throw new EsError('UNHEALTHY', '', { details: { reported: true } });
 }

@@ -1,5 +1,7 @@
 import { parseDuration, parseWholeNumber } from '../../../core/duration.js';
-import { acquireProjectionLock, lockLostError, type HeldLock } from '../../../engine/lock.js';
+import { acquireProjectionLock, lockLostError, LOCK_TTL_MS, MIN_LEASE_MS, type HeldLock } from '../../../engine/lock.js';
+import { runWorker } from '../../../engine/worker.js';
+import { logWorkerNews } from './worker-news.js';
 import { EsError, isEsError, usage, type ErrorCode } from '../../../core/errors.js';
 import { MAX_BATCH_SIZE } from '../../settings.js';
 import type { Projection } from '../../../core/projection.js';
@@ -16,6 +18,7 @@ export interface WorkFlags {
   batchSize?: string;
   wait?: string;
   onError?: string;
+  lease?: string;
 }
 
 /** Runs, rebuilds or replays a set of projections (in one pass where the engine can). */
@@ -97,6 +100,7 @@ function reportOutcome(out: Output, { result, failure }: Outcome): void {
  * --quiet hides them; faults are reported as errors.
  */
 function logIncident(out: Output, incident: Incident): void {
+  if (incident.kind === 'broker-down' || incident.kind === 'broker-back') return logBroker(out, incident);
   const { name, fault: f } = incident;
   const at = `the event at position ${f.position} (${printable(String(f.type))}, id ${printable(String(f.eventId))})`;
   const fields = { projection: name, position: f.position, eventId: f.eventId, type: f.type };
@@ -111,12 +115,25 @@ function logIncident(out: Output, incident: Incident): void {
   }
 }
 
+/** A publishing projection waiting for its broker: a warning while it waits, news when it is back. */
+function logBroker(out: Output, incident: Extract<Incident, { kind: 'broker-down' | 'broker-back' }>): void {
+  const text =
+    incident.kind === 'broker-down'
+      ? `${incident.name}: broker unreachable, retrying in ${formatDuration(incident.retryInMs)} (the checkpoint waits): ${printable(incident.message)}`
+      : `${incident.name}: broker reachable again, publishing`;
+  const level = incident.kind === 'broker-down' ? 'warn' : 'info';
+  if (out.logFormat === 'json') out.report(level, text, { projection: incident.name, broker: incident.kind === 'broker-down' ? 'down' : 'up' });
+  else out.note(`${incident.kind === 'broker-down' ? out.color.yellow('!') : out.color.green('✔')} ${text}`);
+}
+
 const SEVERITY: ErrorCode[] = ['ENVIRONMENT', 'LOCKED', 'FAULTED'];
 
 /** `--wait`: one deadline for every lock the command takes, and the wait as the user wrote it. */
 interface LockWait {
   deadline: number;
   asked?: string;
+  /** `--lease`. */
+  leaseMs: number;
 }
 
 /**
@@ -130,13 +147,13 @@ async function runGroup(
   job: Job,
   options: RunOptions & LockWait,
 ): Promise<Outcome[]> {
-  const { deadline, asked, ...runOptions } = options;
+  const { deadline, asked, leaseMs, ...runOptions } = options;
   const outcomes = new Map<string, Outcome>();
   const held: { projection: Projection<unknown>; lock: HeldLock }[] = [];
   try {
     for (const projection of projections) {
       try {
-        held.push({ projection, lock: await acquireProjectionLock(store, projection.name, { deadline, asked, signal: options.signal }) });
+        held.push({ projection, lock: await acquireProjectionLock(store, projection.name, { deadline, asked, leaseMs, signal: options.signal }) });
       } catch (error) {
         if (!isEsError(error) || (error.code !== 'LOCKED' && error.code !== 'INTERRUPTED')) throw error;
         const interrupted = error.code === 'INTERRUPTED';
@@ -159,6 +176,7 @@ async function runGroup(
           ...runOptions,
           signal: AbortSignal.any(signals),
           countTotal: spinner !== null,
+          fenceFor: (name) => held.find((h) => h.projection.name === name)?.lock.fence,
           onProgress: (p) => {
             afterBatch(p.processed - (processed.get(p.name) ?? 0));
             processed.set(p.name, p.processed);
@@ -189,8 +207,10 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
     throw usage(`--batch-size: at most ${MAX_BATCH_SIZE.toLocaleString('en-US')} (a batch is held in memory whole)`);
   }
   const waitMs = flags.wait === undefined ? 0 : parseDuration(flags.wait, '--wait');
+  const leaseMs = flags.lease === undefined ? LOCK_TTL_MS : parseDuration(flags.lease, '--lease');
+  if (leaseMs < MIN_LEASE_MS) throw usage(`--lease: at least ${MIN_LEASE_MS / 1000}s (it is renewed every third of it)`);
   // Taken before the store opens, so the whole command, not each projection, waits at most --wait.
-  const wait: LockWait = { deadline: Date.now() + waitMs, asked: flags.wait?.trim() };
+  const wait: LockWait = { deadline: Date.now() + waitMs, asked: flags.wait?.trim(), leaseMs };
   if (flags.onError !== undefined && flags.onError !== 'stop' && flags.onError !== 'skip') {
     throw usage(`--on-error: "${flags.onError}" is not stop or skip`);
   }
@@ -210,7 +230,7 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
       follow: flags.follow,
       // A cron run counts its dead letters in its summary line; a follower has no end of run to wait for.
       onIncident: (incident: Incident) => {
-        if (flags.follow || incident.kind === 'recovered') logIncident(out, incident);
+        if (flags.follow || incident.kind !== 'dead-letter') logIncident(out, incident);
       },
       signal: signals.signal,
       targets,
@@ -221,17 +241,26 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
   for (const outcome of outcomes) reportOutcome(out, outcome);
   try {
     if (flags.follow) {
-      // Each projection tails the log on its own, so one that faults stops while the others go on.
-      out.note(`following ${projections.map((p) => p.name).join(', ')}; stop with Ctrl-C or SIGTERM`);
-      const groups = await Promise.all(
-        projections.map(async (p) => {
-          const done = await runGroup(ctx, store, [p], job, optionsFor(p));
-          // As each one stops: a faulted projection stops long before a signal stops the others.
-          for (const o of done) reportOutcome(out, { ...o, result: { ...o.result, interrupted: false } });
-          return done;
-        }),
-      );
-      outcomes = groups.flat();
+      // Many workers: this process shares the projections with every other `run --follow` on the store.
+      out.note(`following ${projections.map((p) => p.name).join(', ')} (lease ${formatDuration(leaseMs)}); stop with Ctrl-C or SIGTERM`);
+      const results = await runWorker(store, projections, {
+        leaseMs,
+        signal: signals.signal,
+        optionsFor: (p) => {
+          const { deadline: _d, asked: _a, leaseMs: _l, ...options } = optionsFor(p);
+          return options;
+        },
+        onNews: (news) => {
+          // A faulted projection stops long before a signal stops the others: said as it happens.
+          if (news.kind === 'stopped') reportOutcome(out, { result: news.result });
+          else logWorkerNews(out, news);
+        },
+      });
+      const stoppedEarly = new Set(results.filter((r) => r.state === 'faulted' || r.state === 'stale-version').map((r) => r.name));
+      for (const result of results) {
+        if (!stoppedEarly.has(result.name)) reportOutcome(out, { result: { ...result, interrupted: false } });
+      }
+      outcomes = results.map((result) => ({ result }));
     } else {
       // Projections with the same options share one pass over the log.
       const groups = new Map<string, Projection<unknown>[]>();

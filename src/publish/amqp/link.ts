@@ -1,0 +1,120 @@
+import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
+import type { StoredEvent } from '../../core/events.js';
+import { environment, errorMessage } from '../../core/errors.js';
+import { renderTemplate, type PublishConfig } from '../../core/publish.js';
+import { redact } from '../../core/secrets.js';
+import { ACK_TIMEOUT_MS, CONNECT_TIMEOUT_MS, EventFault, UnclearFault, eventBody, eventHeaders, type Link } from '../link.js';
+
+type AmqpConfig = Extract<PublishConfig, { kind: 'amqp' }>;
+
+/** Channel errors that refuse a message (no such exchange, too large, not allowed), not the broker's trouble. */
+const REFUSALS = /\b(403|404|406)\b|NOT_FOUND|PRECONDITION_FAILED|ACCESS_REFUSED/;
+
+class AmqpLink implements Link {
+  private lost = false;
+  /** Why the server closed the channel, when it did. */
+  private channelError: Error | null = null;
+  /** Message ids the broker returned as unroutable (`mandatory`); a returned message is still confirmed. */
+  private readonly returned = new Map<string, string>();
+
+  constructor(
+    private readonly config: AmqpConfig,
+    private readonly connection: ChannelModel,
+    private readonly channel: ConfirmChannel,
+  ) {
+    const gone = (): void => {
+      this.lost = true;
+    };
+    // Unheard, an 'error' event would crash the process; the callbacks of the messages in flight fail.
+    connection.on('error', () => {});
+    connection.on('close', gone);
+    channel.on('error', (error: Error) => {
+      this.channelError = error;
+    });
+    channel.on('close', gone);
+    channel.on('return', (message: Message) => {
+      const id = message.properties.messageId as string | undefined;
+      const fields = message.fields as unknown as { replyCode?: number; replyText?: string };
+      if (id !== undefined) this.returned.set(id, `${fields.replyCode} ${fields.replyText}`);
+    });
+  }
+
+  get usable(): boolean {
+    return !this.lost;
+  }
+
+  send(event: StoredEvent): Promise<void> {
+    const exchange = renderTemplate(this.config.exchange, event);
+    const routingKey = renderTemplate(this.config.routingKey, event);
+    const options = {
+      mandatory: true,
+      persistent: true,
+      messageId: event.id,
+      type: event.type,
+      contentType: 'application/json',
+      timestamp: Math.floor(Date.parse(event.recordedAt) / 1000),
+      headers: eventHeaders(event),
+    };
+    return new Promise((resolve, reject) => {
+      // A confirm that never comes (a broker that hangs) counts as a lost connection.
+      const timer = setTimeout(() => {
+        this.lost = true;
+        reject(new Error(`no publisher confirm within ${ACK_TIMEOUT_MS / 1000}s`));
+      }, ACK_TIMEOUT_MS);
+      const settle = (error: unknown): void => {
+        clearTimeout(timer);
+        const returned = this.returned.get(event.id);
+        this.returned.delete(event.id);
+        if (error) return reject(this.explain(error));
+        if (returned !== undefined) {
+          return reject(
+            new EventFault(
+              `RabbitMQ returned the message as unroutable (${returned}): no queue is bound to exchange "${exchange}" for routing key "${routingKey}"`,
+            ),
+          );
+        }
+        resolve();
+      };
+      try {
+        this.channel.publish(exchange, routingKey, eventBody(event), options, settle);
+      } catch (error) {
+        settle(error);
+      }
+    });
+  }
+
+  /** A channel the server closed because of a message: which message is not said, hence unclear. */
+  private explain(error: unknown): unknown {
+    const why = this.channelError;
+    if (why && REFUSALS.test(why.message)) return new UnclearFault(`RabbitMQ refused the message: ${why.message}`);
+    return error;
+  }
+
+  async close(): Promise<void> {
+    this.lost = true;
+    await this.connection.close().catch(() => {});
+  }
+}
+
+/** Connects and opens a confirm channel. A refused or silent server rejects (retried by the caller). */
+export async function connectAmqp(config: AmqpConfig): Promise<Link> {
+  const amqp = await import('amqplib');
+  const connect = (amqp as unknown as { default?: typeof amqp }).default?.connect ?? amqp.connect;
+  let connection: ChannelModel;
+  try {
+    connection = await connect(config.to, { timeout: CONNECT_TIMEOUT_MS });
+  } catch (error) {
+    if (/ACCESS_REFUSED|403/.test(errorMessage(error))) {
+      throw environment(`${config.display}: authentication failed (${redact(errorMessage(error))})`, error);
+    }
+    throw error;
+  }
+  connection.on('error', () => {});
+  try {
+    const channel = await connection.createConfirmChannel();
+    return new AmqpLink(config, connection, channel);
+  } catch (error) {
+    await connection.close().catch(() => {});
+    throw error;
+  }
+}

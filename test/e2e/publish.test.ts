@@ -1,0 +1,381 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { ensureHandledTable, recordMessage } from '../../src/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AMQP_URL, NATS_URL, checkStreamOrder, jetStreamFor, rabbitFor, relay, sayNotRun, uniqueName, type Received } from '../support/brokers.js';
+import { checkpointEvents, cleanupTempDirs, es, esBackground, parseJson, readAll, tempDir, waitFor, writeFile } from './helpers.js';
+
+afterAll(cleanupTempDirs);
+
+if (!NATS_URL) sayNotRun('NATS JetStream', 'ES_TEST_NATS_URL');
+if (!AMQP_URL) sayNotRun('RabbitMQ', 'ES_TEST_AMQP_URL');
+
+/** One broker under test: where es publishes, and what the test reads back. */
+interface Rig {
+  publish(port?: number): Record<string, string>;
+  messages(): Promise<Received[]>;
+  drop(): Promise<void>;
+}
+
+async function natsRig(extra: { max_msg_size?: number } = {}): Promise<Rig> {
+  const prefix = uniqueName('estest');
+  const stream = await jetStreamFor(NATS_URL as string, [`${prefix}.>`], extra);
+  const url = new URL(NATS_URL as string);
+  return {
+    publish: (port) => ({ to: `nats://127.0.0.1:${port ?? url.port}`, subject: `${prefix}.{type}` }),
+    messages: () => stream.messages(),
+    drop: () => stream.drop(),
+  };
+}
+
+async function rabbitRig(): Promise<Rig> {
+  const rabbit = await rabbitFor(AMQP_URL as string);
+  const url = new URL(AMQP_URL as string);
+  return {
+    publish: (port) => ({
+      to: `amqp://${url.username}:${url.password}@127.0.0.1:${port ?? url.port}`,
+      exchange: rabbit.exchange,
+      routingKey: '{streamId}.{type}',
+    }),
+    messages: () => rabbit.drain(),
+    drop: () => rabbit.drop(),
+  };
+}
+
+function projectionFile(dir: string, name: string, publish: Record<string, string>): void {
+  writeFile(dir, `projections/${name}.mjs`, `export default { publish: ${JSON.stringify(publish)} };\n`);
+}
+
+/** `count` events over `streams` streams, interleaved, imported in one go. */
+function importEvents(dir: string, count: number, streams: number, big?: { at: number; bytes: number }): void {
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const data: Record<string, unknown> = { i };
+    if (big && i === big.at) data.pad = 'x'.repeat(big.bytes);
+    lines.push(JSON.stringify({ streamId: `acct-${i % streams}`, type: i % 3 === 0 ? 'Opened' : 'Moved', data }));
+  }
+  const r = es(dir, ['import', '-', '--format', 'ndjson'], { input: `${lines.join('\n')}\n`, timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`import failed: ${r.stderr}`);
+}
+
+const lastCheckpointPosition = (dir: string, name: string): number => {
+  const events = checkpointEvents(dir, name);
+  return (events[events.length - 1]?.data.position as number | undefined) ?? 0;
+};
+
+const brokers = [
+  { broker: 'NATS JetStream', url: NATS_URL, rig: natsRig },
+  { broker: 'RabbitMQ', url: AMQP_URL, rig: rabbitRig },
+];
+
+for (const { broker, url, rig } of brokers) {
+  describe.skipIf(!url)(`publishing to ${broker}`, () => {
+    it('sends each event as read --json prints it, with its id as message id and its headers, then checkpoints', async () => {
+      const target = await rig();
+      try {
+        const dir = tempDir('es-pub-');
+        projectionFile(dir, 'outbox', target.publish());
+        importEvents(dir, 30, 4);
+        const run = es(dir, ['project', 'run', '--json']);
+        expect(run.stderr).toBe('');
+        expect(run.code).toBe(0);
+        expect(parseJson(run.stdout).projections[0]).toMatchObject({ name: 'outbox', processed: 30, state: 'up-to-date' });
+        const stored = readAll(dir);
+        const got = await target.messages();
+        expect(got.map((m) => m.body)).toEqual(stored);
+        expect(got.map((m) => m.id)).toEqual(stored.map((e) => e.id));
+        const first = got[0] as Received;
+        expect(first.headers).toMatchObject({
+          'Es-Position': String(stored[0]?.position),
+          'Es-Stream': stored[0]?.streamId,
+          'Es-Version': '1',
+          'Es-Type': 'Opened',
+        });
+        expect(first.subject).toContain('Opened');
+        expect(lastCheckpointPosition(dir, 'outbox')).toBe(stored[stored.length - 1]?.position);
+
+        // A rebuild publishes again: refused without --republish, and nothing moves.
+        const refused = es(dir, ['project', 'rebuild', 'outbox']);
+        expect(refused.code).toBe(2);
+        expect(refused.stderr).toMatch(/would publish the events of outbox .* again.*--republish/);
+        expect(es(dir, ['project', 'replay-from', 'outbox', '5']).code).toBe(2);
+        expect(lastCheckpointPosition(dir, 'outbox')).toBe(stored[stored.length - 1]?.position);
+        const again = es(dir, ['project', 'rebuild', 'outbox', '--republish']);
+        expect(again.code).toBe(0);
+        const republished = await target.messages();
+        // RabbitMQ's queue gets the 30 again; JetStream's duplicate window keeps its stream at the same 30.
+        expect(republished.map((m) => m.id)).toEqual(stored.map((e) => e.id));
+
+        const status = parseJson(es(dir, ['project', 'status', '--json']).stdout);
+        expect(status.projections[0].publish).toMatch(broker === 'RabbitMQ' ? /^amqp:\/\/.*:\*\*\*@127/ : /^nats:\/\//);
+        expect(JSON.stringify(status)).not.toContain(':guest@');
+      } finally {
+        await target.drop();
+      }
+    });
+
+    it('handlers run beside the publishing, in the batch transaction, and get context.replaying after a rebuild', async () => {
+      const target = await rig();
+      try {
+        const dir = tempDir('es-pub-handlers-');
+        const publish = JSON.stringify(target.publish());
+        writeFile(
+          dir,
+          'projections/outbox.mjs',
+          `export default {
+  publish: ${publish},
+  setup(db) { db.exec('CREATE TABLE IF NOT EXISTS seen (id TEXT, replaying INTEGER)'); },
+  reset(db) { db.exec('DELETE FROM seen'); },
+  handlers: { Opened(event, db, context) { db.prepare('INSERT INTO seen VALUES (?, ?)').run(event.id, context.replaying ? 1 : 0); } },
+  events: ['Opened', 'Moved'],
+};
+`,
+        );
+        importEvents(dir, 9, 3);
+        expect(es(dir, ['project', 'run']).code).toBe(0);
+        const seen = () => {
+          const db = new Database(join(dir, '.es/events.db'), { readonly: true });
+          try {
+            return db.prepare('SELECT replaying FROM seen').pluck().all();
+          } finally {
+            db.close();
+          }
+        };
+        // Three Opened events handled, nine events (both types) published.
+        expect(seen()).toEqual([0, 0, 0]);
+        expect((await target.messages()).length).toBe(9);
+        expect(es(dir, ['project', 'rebuild', 'outbox', '--republish']).code).toBe(0);
+        expect(seen()).toEqual([1, 1, 1]);
+      } finally {
+        await target.drop();
+      }
+    });
+
+    it('kill -9 at random instants while publishing 20,000 events: each event arrives, each stream in version order', async () => {
+      const target = await rig();
+      try {
+        const dir = tempDir('es-pub-kill-');
+        projectionFile(dir, 'outbox', target.publish());
+        importEvents(dir, 20_000, 97);
+        let kills = 0;
+        // Up to 10 runs killed at a random instant (the process takes ~0.4 s to start), then one to the end.
+        for (let round = 0; ; round++) {
+          const run = esBackground(dir, ['project', 'run', '--batch-size', '700']);
+          const killAt = round < 10 ? 400 + Math.random() * 1500 : 120_000;
+          const done = await Promise.race([run.exited, new Promise((r) => setTimeout(r, killAt, null))]);
+          if (done) {
+            expect(run.output().stderr).toBe('');
+            expect(done).toMatchObject({ code: 0 });
+            break;
+          }
+          run.child.kill('SIGKILL');
+          await run.exited;
+          kills++;
+        }
+        expect(kills).toBeGreaterThan(2);
+        const stored = readAll(dir);
+        expect(lastCheckpointPosition(dir, 'outbox')).toBe(stored[stored.length - 1]?.position);
+        const got = await target.messages();
+        const { firsts, problems } = checkStreamOrder(got);
+        expect(problems).toEqual([]);
+        expect(firsts.size).toBe(20_000);
+        // Sorted arrays: toEqual on two sets of 20,000 compares them pairwise (minutes).
+        expect([...firsts.keys()].sort()).toEqual(stored.map((e) => e.id).sort());
+        // JetStream's duplicate window (2 minutes by default) drops every message id it already stored.
+        if (broker === 'NATS JetStream') expect(got.length).toBe(20_000);
+        else {
+          expect(got.length).toBeGreaterThanOrEqual(20_000);
+          // A consumer that records each message id in its own transaction applies each event once.
+          const db = new Database(join(dir, 'consumer.db'));
+          // One transaction per message, as a consumer commits; without an fsync each, for the test's time.
+          db.pragma('journal_mode = WAL');
+          db.pragma('synchronous = OFF');
+          ensureHandledTable(db);
+          db.exec('CREATE TABLE applied (event_id TEXT, stream TEXT, version INTEGER)');
+          const insert = db.prepare('INSERT INTO applied VALUES (?, ?, ?)');
+          const consume = db.transaction((m: Received) => {
+            if (recordMessage(db, 'billing', m.body)) insert.run(m.id, m.body.streamId, m.body.version);
+          });
+          for (const m of got) consume(m);
+          const rows = db.prepare('SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM applied').get() as { n: number; d: number };
+          expect(rows).toEqual({ n: 20_000, d: 20_000 });
+          console.log(`RabbitMQ: ${got.length - 20_000} redeliveries after ${kills} kills, each dropped by recordMessage`);
+          db.close();
+        }
+      } finally {
+        await target.drop();
+      }
+    }, 240_000);
+
+    it('waits for a broker that is down, says so, shows the lag, then publishes everything', async () => {
+      const target = await rig();
+      const gate = await relay(url as string);
+      try {
+        const dir = tempDir('es-pub-down-');
+        projectionFile(dir, 'outbox', target.publish(gate.port));
+        importEvents(dir, 3000, 10);
+        const run = esBackground(dir, ['project', 'run', '--batch-size', '500']);
+        expect(await waitFor(() => /broker unreachable/.test(run.output().stderr), 10_000)).toBe(true);
+        const status = es(dir, ['project', 'status', '--json']);
+        expect(parseJson(status.stdout).projections[0]).toMatchObject({ lag: 3000 });
+        await gate.open();
+        // Once some went through, the broker goes away again mid-batch, then comes back.
+        await waitFor(() => lastCheckpointPosition(dir, 'outbox') > 0, 20_000);
+        gate.cut();
+        const exit = await run.exited;
+        expect(run.output().stderr).toMatch(/broker reachable again/);
+        expect(exit).toMatchObject({ code: 0 });
+        const stored = readAll(dir);
+        const { firsts, problems } = checkStreamOrder(await target.messages());
+        expect(problems).toEqual([]);
+        expect(firsts.size).toBe(3000);
+        expect(lastCheckpointPosition(dir, 'outbox')).toBe(stored[stored.length - 1]?.position);
+      } finally {
+        await gate.close();
+        await target.drop();
+      }
+    }, 60_000);
+
+    it('SIGTERM while the broker is down stops promptly with exit 143', async () => {
+      const target = await rig();
+      const gate = await relay(url as string);
+      try {
+        const dir = tempDir('es-pub-term-');
+        projectionFile(dir, 'outbox', target.publish(gate.port));
+        importEvents(dir, 10, 2);
+        const run = esBackground(dir, ['project', 'run']);
+        expect(await waitFor(() => /broker unreachable/.test(run.output().stderr), 10_000)).toBe(true);
+        const sent = Date.now();
+        run.child.kill('SIGTERM');
+        expect(await run.exited).toMatchObject({ code: 143 });
+        expect(Date.now() - sent).toBeLessThan(3000);
+        expect(lastCheckpointPosition(dir, 'outbox')).toBe(0);
+      } finally {
+        await gate.close();
+        await target.drop();
+      }
+    });
+
+    it('an idle follower appends no checkpoint events and uses little CPU', async () => {
+      const target = await rig();
+      try {
+        const dir = tempDir('es-pub-idle-');
+        projectionFile(dir, 'outbox', target.publish());
+        importEvents(dir, 5, 2);
+        const run = esBackground(dir, ['project', 'run', '--follow']);
+        expect(await waitFor(() => checkpointEvents(dir, 'outbox').length > 0, 10_000)).toBe(true);
+        const pid = run.child.pid as number;
+        const cpu = (): number => {
+          const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+          return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (1/100 s)
+        };
+        const before = { version: checkpointEvents(dir, 'outbox').length, ticks: cpu() };
+        await new Promise((r) => setTimeout(r, 4000));
+        const ticks = cpu() - before.ticks;
+        expect(checkpointEvents(dir, 'outbox').length).toBe(before.version);
+        // 4 s of wall time: an idle follower polls the store and answers the broker's pings, no more.
+        expect(ticks).toBeLessThan(40);
+        run.child.kill('SIGINT');
+        expect(await run.exited).toMatchObject({ code: 0 });
+        console.log(`${broker}: idle follower used ${ticks * 10} ms of CPU in 4 s`);
+      } finally {
+        await target.drop();
+      }
+    });
+  });
+}
+
+describe.skipIf(!NATS_URL)('a message JetStream refuses', () => {
+  it('no stream for the subject: a fault naming the subject, or a dead letter with --on-error skip', async () => {
+    const dir = tempDir('es-pub-nostream-');
+    const subject = `${uniqueName('nostream')}.{type}`;
+    projectionFile(dir, 'outbox', { to: NATS_URL as string, subject });
+    importEvents(dir, 3, 1);
+    const run = es(dir, ['project', 'run']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/faulted at position 1 .*no JetStream stream captures the subject "nostream[^"]*\.Opened"/);
+    expect(run.stderr).not.toMatch(/JetStreamNotEnabled|jetstream is not enabled/);
+    const skip = es(dir, ['project', 'run', '--on-error', 'skip']);
+    expect(skip.code).toBe(0);
+    expect(skip.stdout).toContain('3 events dead-lettered to $deadletter-outbox');
+  });
+
+  it('message N fails while N+1 of another stream is in flight: the checkpoint never passes N', async () => {
+    const target = await natsRig({ max_msg_size: 4096 });
+    try {
+      const dir = tempDir('es-pub-n1-');
+      projectionFile(dir, 'outbox', target.publish());
+      // Event 40 of 200 is too large for the stream; the events after it, of other streams, are in flight.
+      importEvents(dir, 200, 50, { at: 39, bytes: 10_000 });
+      const run = es(dir, ['project', 'run', '--json']);
+      expect(run.code).toBe(1);
+      const row = parseJson(run.stdout).projections[0];
+      expect(row.error).toMatchObject({ position: 40 });
+      expect(row.error.message).toMatch(/refused the message: message size exceeds maximum/);
+      expect(lastCheckpointPosition(dir, 'outbox')).toBe(39);
+      const got = await target.messages();
+      const { problems } = checkStreamOrder(got);
+      expect(problems).toEqual([]);
+      // Some events after 40 went out (other streams), but none of 40's stream after it.
+      expect(got.some((m) => m.body.position > 40)).toBe(true);
+      expect(got.filter((m) => m.body.streamId === 'acct-39' && m.body.position > 40)).toEqual([]);
+      expect(checkpointEvents(dir, 'outbox').at(-1)?.type).toBe('Faulted');
+    } finally {
+      await target.drop();
+    }
+  });
+});
+
+describe.skipIf(!AMQP_URL)('a message RabbitMQ refuses', () => {
+  it('an unroutable message (returned, yet confirmed) is a fault of its event', async () => {
+    const rabbit = await rabbitFor(AMQP_URL as string, 'acct-0.*');
+    try {
+      const dir = tempDir('es-pub-noroute-');
+      const url = new URL(AMQP_URL as string);
+      projectionFile(dir, 'outbox', { to: url.href, exchange: rabbit.exchange, routingKey: '{streamId}.{type}' });
+      importEvents(dir, 6, 2);
+      const run = es(dir, ['project', 'run']);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/faulted at position 2 .*unroutable \(312 NO_ROUTE\).*routing key "acct-1\.Moved"/);
+      expect(run.stderr).not.toContain(`:${url.password}@`);
+      expect(lastCheckpointPosition(dir, 'outbox')).toBe(1);
+      const skip = es(dir, ['project', 'run', '--on-error', 'skip']);
+      expect(skip.code).toBe(0);
+      // The first run may have sent acct-0's next events before the return came: they come again.
+      const got = await rabbit.drain();
+      expect(new Set(got.map((m) => m.id)).size).toBe(3);
+      expect(new Set(got.map((m) => m.body.streamId))).toEqual(new Set(['acct-0']));
+      expect(readAll(dir, ['--stream', '$deadletter-outbox']).length).toBe(3);
+    } finally {
+      await rabbit.drop();
+    }
+  });
+
+  it('a missing exchange is a fault of the first event sent to it', async () => {
+    const dir = tempDir('es-pub-noexchange-');
+    projectionFile(dir, 'outbox', { to: AMQP_URL as string, exchange: uniqueName('missing-'), routingKey: '{type}' });
+    importEvents(dir, 50, 5);
+    const run = es(dir, ['project', 'run']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/faulted at position 1 .*NOT_FOUND - no exchange/);
+  });
+});
+
+describe('a publish block that is wrong', () => {
+  it.each([
+    [{ to: 'kafka://x:1', subject: 'a' }, /publish\.to "kafka:\/\/x:1" is not a broker URL/],
+    [{ to: 'nats://127.0.0.1:4222' }, /publish\.subject must be a non-empty string/],
+    [{ to: 'nats://127.0.0.1:4222', subject: 'e.{kind}' }, /unknown placeholder \{kind\}/],
+    [{ to: 'amqp://u:sekrit@h', exchange: 'x', routingKey: 'k', subject: 's' }, /publish has "subject", which an amqp:\/\/ broker does not take/],
+    [{ to: 'amqp://u:sekrit@h', routingKey: 'k' }, /publish\.exchange must be a string/],
+  ])('%j is refused with exit 3, naming the file', (publish, message) => {
+    const dir = tempDir('es-pub-bad-');
+    projectionFile(dir, 'outbox', publish as Record<string, string>);
+    const r = es(dir, ['project', 'list']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/outbox\.mjs: invalid projection: /);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toContain('sekrit');
+  });
+});

@@ -1,0 +1,147 @@
+/**
+ * Fenced leases at the store: every acquisition of a projection's lock gets a larger token, and a
+ * commit carrying a lease that was taken over since writes nothing (not even its read-model writes),
+ * on SQLite and on a real PostgreSQL server. Also the in-place upgrade of stores from before tokens.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { CommitUnit, EventStore, LockOwner } from '../../src/ports/event-store.js';
+import { PostgresEventStore } from '../../src/stores/postgres/store.js';
+import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
+import { writeOldStore } from '../support/old-store.js';
+import { freshPgStore, pgServerUrl } from '../support/pg.js';
+
+const root = mkdtempSync(join(tmpdir(), 'es-fencing-'));
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups) await c().catch(() => {});
+  rmSync(root, { recursive: true, force: true });
+});
+
+const owner = (id: string, host = 'h'): LockOwner => ({ id, pid: 1, host, since: new Date().toISOString() });
+const never = () => false;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const stores: [string, () => Promise<EventStore<unknown>>][] = [
+  ['sqlite', async () => {
+    const store = new SqliteEventStore(join(root, `${Math.random().toString(36).slice(2)}.db`), { create: true });
+    cleanups.push(() => store.close());
+    return store as EventStore<unknown>;
+  }],
+  ['postgres', async () => {
+    const fresh = freshPgStore();
+    const store = await PostgresEventStore.open(fresh.url, { create: true });
+    cleanups.push(async () => {
+      await store.close();
+      await fresh.drop();
+    });
+    return store as unknown as EventStore<unknown>;
+  }],
+];
+
+describe.each(stores)('fenced leases on %s', (_name, open) => {
+  it('gives every acquisition a larger token and refuses a commit whose lease was taken over', async () => {
+    const store = await open();
+    const a = await store.tryLease('p', owner('a'), 50, never);
+    expect(a).toEqual({ taken: true, token: expect.any(Number) });
+    // Held: refused to another owner while the lease runs.
+    const refused = await store.tryLease('p', owner('b'), 50, never);
+    expect(refused).toMatchObject({ taken: false, holder: { id: 'a' } });
+    await sleep(80);
+    const b = await store.tryLease('p', owner('b'), 30_000, never);
+    if (!a.taken || !b.taken) throw new Error('not taken');
+    expect(b.token).toBeGreaterThan(a.token);
+
+    let applied = 0;
+    const unit = (fenceOwner: string, token: number): CommitUnit<unknown> => ({
+      apply: () => {
+        applied += 1;
+      },
+      streamId: '$checkpoint-p',
+      expectedVersion: 'any',
+      event: { type: 'Checkpoint', data: { position: 0, version: 1 } },
+      fences: [{ name: 'p', ownerId: fenceOwner, token }],
+    });
+    // The paused holder: nothing of its unit is written, its handlers do not even run.
+    await expect(store.commit(unit('a', a.token))).rejects.toMatchObject({ code: 'LOCKED', details: { fenced: true } });
+    expect(applied).toBe(0);
+    expect(await store.lastEvent('$checkpoint-p')).toBeUndefined();
+    // The same owner with an old token (it lost the lease and took it again) is refused too.
+    await expect(store.commit(unit('b', a.token))).rejects.toMatchObject({ code: 'LOCKED' });
+    await store.commit(unit('b', b.token));
+    expect(applied).toBe(1);
+    expect((await store.lastEvent('$checkpoint-p'))?.type).toBe('Checkpoint');
+
+    // Renewal and release are token-checked; a release keeps the row, so the next token is larger still.
+    expect(await store.renewLock('p', 'b', 30_000, a.token)).toBe(false);
+    expect(await store.renewLock('p', 'b', 30_000, b.token)).toBe(true);
+    expect((await store.leases()).map((l) => [l.name, l.owner.id, l.token, l.live])).toEqual([['p', 'b', b.token, true]]);
+    await store.releaseLock('p', 'b', b.token);
+    expect(await store.leases()).toEqual([]);
+    const c = await store.tryLease('p', owner('c'), 30_000, never);
+    expect(c.taken && c.token).toBe(b.token + 1);
+  });
+
+  it('registers workers with a heartbeat that runs out, and forgets one that leaves', async () => {
+    const store = await open();
+    await store.heartbeat({ id: 'w1', pid: 11, host: 'h1', since: new Date().toISOString() }, 30_000);
+    await store.heartbeat({ id: 'w2', pid: 12, host: 'h2', since: new Date().toISOString() }, 50);
+    expect((await store.liveWorkers()).map((w) => w.id).sort()).toEqual(['w1', 'w2']);
+    await sleep(80);
+    expect((await store.liveWorkers()).map((w) => w.id)).toEqual(['w1']);
+    await store.leaveWorker('w1');
+    expect(await store.liveWorkers()).toEqual([]);
+  });
+});
+
+describe('stores from before fencing tokens', () => {
+  it('SQLite: an old store gets the token column and the workers table on open, keeping a held lock', async () => {
+    const path = join(root, 'old.db');
+    writeOldStore(path, 0);
+    const raw = new Sqlite(path);
+    raw.exec(`INSERT INTO es_locks VALUES ('p', 'old-owner', 1, 'elsewhere', '2026-01-01T00:00:00.000Z', ${Date.now() + 60_000});`);
+    raw.close();
+    const store = new SqliteEventStore(path);
+    try {
+      const columns = (store.db.prepare('PRAGMA table_info(es_locks)').all() as { name: string }[]).map((c) => c.name);
+      expect(columns).toContain('token');
+      expect((await store.leases()).map((l) => [l.owner.id, l.token])).toEqual([['old-owner', 0]]);
+      expect(await store.tryLease('p', owner('new'), 30_000, never)).toMatchObject({ taken: false, holder: { id: 'old-owner' } });
+      expect(await store.liveWorkers()).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('PostgreSQL: a schema of version 1 is upgraded in place to version 2 on open, keeping a held lock', async () => {
+    const fresh = freshPgStore();
+    cleanups.push(fresh.drop);
+    const first = await PostgresEventStore.open(fresh.url, { create: true });
+    await first.close();
+    // Back to what version 1 had: no token, no workers table, schema_version 1, and a held lock.
+    const admin = new pg.Client({ connectionString: pgServerUrl() });
+    await admin.connect();
+    try {
+      const s = `"${fresh.schema}"`;
+      await admin.query(`ALTER TABLE ${s}.es_locks DROP COLUMN token; DROP TABLE ${s}.es_workers;
+        UPDATE ${s}.es_meta SET value = '1' WHERE key = 'schema_version';
+        INSERT INTO ${s}.es_locks (name, owner_id, pid, host, since, expires_at) VALUES ('p', 'old-owner', 1, 'elsewhere', 'x', ${Date.now() + 60_000})`);
+      const store = await PostgresEventStore.open(fresh.url);
+      try {
+        const version = await admin.query(`SELECT value FROM ${s}.es_meta WHERE key = 'schema_version'`);
+        expect(version.rows[0].value).toBe('2');
+        expect((await store.leases()).map((l) => [l.owner.id, l.token])).toEqual([['old-owner', 0]]);
+        expect(await store.tryLease('p', owner('new'), 30_000, never)).toMatchObject({ taken: false });
+        expect(await store.liveWorkers()).toEqual([]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await admin.end();
+    }
+  });
+});
