@@ -20,6 +20,10 @@ import { deliveryFor } from './delivery.js';
 import { createPublisher, type Publisher } from '../publish/publisher.js';
 import { fenced } from './fences.js';
 
+/** How long a run without --follow waits for events an older open transaction holds back. */
+const HELD_BACK_WAIT_MS = 5000;
+const HELD_BACK_POLL_MS = 50;
+
 /** With notifications (PostgreSQL's LISTEN), polling is only the fallback for a lost one. */
 const NOTIFIED_POLL_MS = 1000;
 
@@ -202,6 +206,9 @@ async function catchUp<Db>(
       store.readBatch({ after, types: projection.types, limit: options.batchSize, ...(from ? { cursor: from } : {}) }),
     );
   let prefetched: Promise<Batch> | null = null;
+  // Since when committed events have been held back by an older transaction (runs without --follow).
+  let heldSince: number | undefined;
+  let heldBack = false;
   batches: for (;;) {
     // A synchronous store never leaves the microtask queue; yield so signals and timers get their turn.
     await yieldToEventLoop();
@@ -216,7 +223,24 @@ async function catchUp<Db>(
       // Nothing new. A commit-order cursor may still have moved past other transactions: keep that
       // in memory (saving it would write a checkpoint at every poll on a busy database).
       cursor = batch.cursor ?? cursor;
-      if (!options.follow) break;
+      if (!options.follow) {
+        // On a commit-order store an older transaction still open anywhere in the database keeps
+        // events committed after it unreadable: wait for it a little, then say behind, not up-to-date.
+        if (store.commitOrder) {
+          const { count } = await retryTransient(store, () => store.pending(position, projection.types, cursor));
+          if (count > 0) {
+            heldSince ??= performance.now();
+            const waitedMs = performance.now() - heldSince;
+            if (waitedMs < HELD_BACK_WAIT_MS && !options.signal?.aborted) {
+              await sleep(HELD_BACK_POLL_MS, options.signal);
+              continue;
+            }
+            heldBack = true;
+            options.onIncident?.({ kind: 'held-back', name: projection.name, pending: count, waitedMs: Math.round(waitedMs) });
+          }
+        }
+        break;
+      }
       await (store.waitForAppend ? store.waitForAppend(NOTIFIED_POLL_MS, options.signal) : sleep(pollMs, options.signal));
       continue;
     }
@@ -274,5 +298,5 @@ async function catchUp<Db>(
     advanced();
     report();
   }
-  return result('up-to-date', { deadLettered });
+  return result(heldBack ? 'behind' : 'up-to-date', { deadLettered });
 }

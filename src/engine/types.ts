@@ -44,7 +44,12 @@ export type Incident =
   | { kind: 'recovered'; name: string; position: number; fault: FaultInfo }
   /** A publishing projection's broker cannot be reached; it is retried, the checkpoint waits. */
   | { kind: 'broker-down'; name: string; message: string; retryInMs: number }
-  | { kind: 'broker-back'; name: string };
+  | { kind: 'broker-back'; name: string }
+  /**
+   * A run without --follow stopped with events committed that it could not read yet: an older
+   * transaction in the database still held them back (commit-order stores) when it gave up waiting.
+   */
+  | { kind: 'held-back'; name: string; pending: number; waitedMs: number };
 
 export interface RunResult {
   name: string;

@@ -47,9 +47,10 @@ async function look(store: EventStore, projection: Projection<unknown>, target: 
   const stale = checkpoint.version !== null && checkpoint.version !== projection.version;
   const faulted = checkpoint.last?.type === LIFECYCLE.faulted;
   let reached = checkpoint.position >= target;
-  if (checkpoint.cursor) {
+  if (checkpoint.cursor || store.commitOrder) {
     // Commit order: events at or below the target may still follow the checkpoint's cursor even
-    // when its position is past the target (a newer transaction committed smaller positions).
+    // when its position is past the target (a newer transaction committed smaller positions), and
+    // committed events may not be readable yet (an older transaction still open), so count them.
     reached = head >= target && (await store.pending(checkpoint.position, projection.types, checkpoint.cursor, target)).count === 0;
   } else if (!reached && head >= target) {
     const next = await store.readBatch({

@@ -142,6 +142,12 @@ export interface EventStore<Db = unknown> {
   readonly readModel: Db;
   /** True when handlers must be synchronous: the batch transaction cannot span an await. */
   readonly synchronous: boolean;
+  /**
+   * True when reads follow commit order (PostgreSQL): committed events stay unreadable while an
+   * older transaction is still open anywhere in the database, so "nothing to read" is not "nothing
+   * pending"; `pending` still counts them.
+   */
+  readonly commitOrder?: boolean;
   /** A busy or locked database: worth retrying, not a fault. */
   isTransient(error: unknown): boolean;
   append(streamId: string, events: NewEvent[], expectedVersion?: ExpectedVersion, options?: AppendOptions): Promise<AppendResult>;

@@ -68,6 +68,7 @@ async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => 
 export class PostgresEventStore implements EventStore<pg.ClientBase> {
   readonly url: string;
   readonly synchronous = false;
+  readonly commitOrder = true;
   readonly schema: string;
   private readonly locks: ReturnType<typeof pgLocks>;
   private readonly workers: ReturnType<typeof pgWorkers>;

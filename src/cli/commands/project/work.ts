@@ -101,6 +101,14 @@ function reportOutcome(out: Output, { result, failure }: Outcome): void {
  */
 function logIncident(out: Output, incident: Incident): void {
   if (incident.kind === 'broker-down' || incident.kind === 'broker-back') return logBroker(out, incident);
+  if (incident.kind === 'held-back') {
+    const text =
+      `${incident.name}: ${formatCount(incident.pending)} committed event(s) still wait behind an older open transaction ` +
+      `(waited ${formatDuration(incident.waitedMs)}); they are read when it ends (see pg_stat_activity)`;
+    if (out.logFormat === 'json') out.report('warn', text, { projection: incident.name, heldBack: incident.pending });
+    else out.note(`${out.color.yellow('!')} ${text}`);
+    return;
+  }
   const { name, fault: f } = incident;
   const at = `the event at position ${f.position} (${printable(String(f.type))}, id ${printable(String(f.eventId))})`;
   const fields = { projection: name, position: f.position, eventId: f.eventId, type: f.type };
