@@ -12,7 +12,7 @@ import { normalizeProjection, type Projection } from '../../src/core/projection.
 import { runProjection } from '../../src/engine/run.js';
 import { PostgresEventStore } from '../../src/stores/postgres/store.js';
 import { eventArb, expectedFromLog, runArb } from '../support/ledger-log.js';
-import { freshPgStore } from '../support/pg.js';
+import { freshPgStore, untilVisible } from '../support/pg.js';
 
 const amount = (e: StoredEvent): number => e.data.amount as number;
 
@@ -110,6 +110,8 @@ it('interrupted and restarted set-based runs on PostgreSQL end in the read model
           const store = await PostgresEventStore.open(fresh.url, { create: true });
           try {
             if (appended < events.length) await store.appendMany(events.slice(appended));
+            // The last run must see every event: none held back behind another test's open transaction.
+            await untilVisible(store.readModel, s);
             for (const projection of setBased(s)) {
               expect((await runProjection(store, projection, { batchSize: finalBatch })).state).toBe('up-to-date');
             }

@@ -19,7 +19,7 @@ import { runTogether } from '../../src/engine/run-together.js';
 import type { EventStore } from '../../src/ports/event-store.js';
 import { PostgresEventStore } from '../../src/stores/postgres/store.js';
 import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
-import { freshPgStore } from '../support/pg.js';
+import { freshPgStore, untilVisible } from '../support/pg.js';
 
 interface Row {
   id: string;
@@ -39,6 +39,8 @@ interface Backend {
   /** Records the events (times + 1 on a repeat), and the replaying flag of their context. */
   record(db: unknown, table: string, events: readonly StoredEvent[], context: ProjectionContext): void | Promise<void>;
   rows(store: EventStore<unknown>, table: string): Promise<Row[]>;
+  /** Waits until the events appended are visible to a projection (PostgreSQL: see untilVisible). */
+  settle(store: EventStore<unknown>): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ function sqlite(): Backend {
     },
     rows: async (store, table) =>
       (store.readModel as Database).prepare(`SELECT id, position, times, replaying FROM ${table} ORDER BY position`).all() as Row[],
+    settle: async () => {},
     cleanup: async () => {},
   };
 }
@@ -106,6 +109,7 @@ function postgres(): Backend {
           `SELECT id, position::int AS position, times, replaying FROM "${s}".${table} ORDER BY position`,
         )
       ).rows as Row[],
+    settle: (store) => untilVisible(store.readModel as pg.Pool, s),
     cleanup: fresh.drop,
   };
 }
@@ -183,6 +187,7 @@ describe.each(backends)('set-based projections on %s', (label, make) => {
       data: { i, ...mark(i) },
     }));
     await store.appendMany(events);
+    await backend.settle(store);
     return (await store.read({})).filter((e) => e.id.startsWith(`e-${counter}-`));
   }
 

@@ -26,3 +26,19 @@ export function freshPgStore(): { url: string; schema: string; drop: () => Promi
     },
   };
 }
+
+/**
+ * Waits until every committed event of the schema is visible to a projection: below the oldest
+ * transaction still in flight anywhere on the server (other test files hold transactions open),
+ * which is where the PostgreSQL store's commit-order reads stop.
+ */
+export async function untilVisible(db: { query(text: string): Promise<{ rows: { held: boolean }[] }> }, schema: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const { rows } = await db.query(
+      `SELECT EXISTS (SELECT 1 FROM "${schema}".events WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) AS held`,
+    );
+    if (!rows[0]?.held) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`events of ${schema} still held back by a transaction in flight after 30 s`);
+}
