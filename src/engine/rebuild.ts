@@ -61,12 +61,14 @@ const SYNC_RESET =
  * The reset as a transaction's `apply`. On a synchronous store a reset that returns a Promise is
  * refused inside the transaction, which then rolls back whatever its synchronous part wrote.
  */
-function resetApply<Db>(synchronous: boolean, reset: (db: Db) => void | Promise<void>) {
-  if (!synchronous) {
+function resetApply<Db>(store: Pick<EventStore<Db>, 'synchronous' | 'isTransient'>, reset: (db: Db) => void | Promise<void>) {
+  if (!store.synchronous) {
     return async (db: Db): Promise<void> => {
       try {
         await reset(db);
       } catch (error) {
+        // A connection lost under the reset is the store's trouble: the transaction is retried.
+        if (store.isTransient(error)) throw error;
         throw new ResetFailure(error);
       }
     };
@@ -125,7 +127,7 @@ export async function resetProjection<Db>(
     return refuse(`setup failed: ${errorMessage(error)}`);
   }
   try {
-    await moveCheckpoint(store, projection, { type: LIFECYCLE.reset, position: 0 }, resetApply(store.synchronous, reset), options);
+    await moveCheckpoint(store, projection, { type: LIFECYCLE.reset, position: 0 }, resetApply(store, reset), options);
   } catch (error) {
     if (!(error instanceof ResetFailure)) throw error;
     return refuse(`reset failed: ${errorMessage(error.original)}`);
