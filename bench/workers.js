@@ -120,7 +120,8 @@ async function catchUp(count) {
   const workers = Array.from({ length: count }, () => startWorker(ws));
   while (!(await caughtUp(ws.schema))) await sleep(50);
   const ms = performance.now() - started;
-  for (const w of workers) w.child.kill('SIGTERM');
+  // The workers' own pids: a signal to the `unshare` wrapper around one would not reach it.
+  for (const pid of pids) process.kill(pid, 'SIGTERM');
   await Promise.all(workers.map((w) => w.exited));
   await admin.query(`DROP SCHEMA "${ws.schema}" CASCADE`);
   rmSync(ws.dir, { recursive: true, force: true });
@@ -226,7 +227,8 @@ async function main() {
   }
   writing = false;
   await writer;
-  for (const w of workers) w.child.kill('SIGTERM');
+  // The workers' own pids: a signal to the `unshare` wrapper around one would not reach it.
+  for (const pid of pids) process.kill(pid, 'SIGTERM');
   await Promise.all(workers.map((w) => w.exited));
   await admin.query(`DROP SCHEMA "${ws.schema}" CASCADE`);
   rmSync(ws.dir, { recursive: true, force: true });
