@@ -120,8 +120,7 @@ async function catchUp(count) {
   const workers = Array.from({ length: count }, () => startWorker(ws));
   while (!(await caughtUp(ws.schema))) await sleep(50);
   const ms = performance.now() - started;
-  // The workers' own pids: a signal to the `unshare` wrapper around one would not reach it.
-  for (const pid of pids) process.kill(pid, 'SIGTERM');
+  for (const w of workers) w.child.kill('SIGTERM');
   await Promise.all(workers.map((w) => w.exited));
   await admin.query(`DROP SCHEMA "${ws.schema}" CASCADE`);
   rmSync(ws.dir, { recursive: true, force: true });
