@@ -226,7 +226,8 @@ async function main() {
   }
   writing = false;
   await writer;
-  for (const w of workers) w.child.kill('SIGTERM');
+  // The workers' own pids: a signal to the `unshare` wrapper around one would not reach it.
+  for (const pid of pids) process.kill(pid, 'SIGTERM');
   await Promise.all(workers.map((w) => w.exited));
   await admin.query(`DROP SCHEMA "${ws.schema}" CASCADE`);
   rmSync(ws.dir, { recursive: true, force: true });
