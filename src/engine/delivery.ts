@@ -35,7 +35,14 @@ function targetProbe(target: Target): Probe<unknown> {
   return async (apply) => {
     const done = new ProbeDone();
     try {
-      await retryTransient(target, () => target.transaction((db) => chain(apply(db), () => Promise.reject(done))));
+      // Thrown, not a rejected Promise: a SQLite target's transaction refuses a Promise (and would commit).
+      await retryTransient(target, () =>
+        target.transaction((db) =>
+          chain(apply(db), () => {
+            throw done;
+          }),
+        ),
+      );
     } catch (error) {
       if (error === done) return null;
       if (error instanceof HandlerFailure || error instanceof BatchFailure) return error;

@@ -268,7 +268,8 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
       for (const result of results) {
         if (!stoppedEarly.has(result.name)) reportOutcome(out, { result: { ...result, interrupted: false } });
       }
-      outcomes = results.map((result) => ({ result }));
+      // After the projections whose target could not be reached: they are still reported (exit 3).
+      outcomes.push(...results.map((result) => ({ result })));
     } else {
       // Projections with the same options share one pass over the log.
       const groups = new Map<string, Projection<unknown>[]>();
