@@ -159,11 +159,31 @@ for (const { broker, url, rig } of brokers) {
         projectionFile(dir, 'outbox', target.publish());
         importEvents(dir, 20_000, 97);
         let kills = 0;
-        // Up to 10 runs killed at a random instant (the process takes ~0.4 s to start), then one to the end.
+        // The checkpoint's position as stored: a kill is aimed at a run that is publishing.
+        const checkpointAt = (): number => {
+          const db = new Database(join(dir, '.es/events.db'), { readonly: true });
+          try {
+            const row = db.prepare("SELECT data FROM events WHERE stream_id = '$checkpoint-outbox' ORDER BY version DESC LIMIT 1").get() as
+              | { data: string }
+              | undefined;
+            return row ? (JSON.parse(row.data) as { position: number }).position : 0;
+          } finally {
+            db.close();
+          }
+        };
+        // Up to 10 runs killed, then one to the end. Each is killed at a random instant after it has
+        // committed one to three batches more: on a fast machine a kill at a random time alone came
+        // after the whole log was published, so the test killed too few runs.
         for (let round = 0; ; round++) {
+          const from = checkpointAt();
           const run = esBackground(dir, ['project', 'run', '--batch-size', '700']);
-          const killAt = round < 10 ? 400 + Math.random() * 1500 : 120_000;
-          const done = await Promise.race([run.exited, new Promise((r) => setTimeout(r, killAt, null))]);
+          let done: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+          run.exited.then((exit) => (done = exit));
+          if (round < 10) {
+            const batches = 1 + Math.floor(Math.random() * 3);
+            while (done === null && checkpointAt() < from + batches * 700) await new Promise((r) => setTimeout(r, 10));
+            await new Promise((r) => setTimeout(r, Math.random() * 150));
+          } else await run.exited;
           if (done) {
             expect(run.output().stderr).toBe('');
             expect(done).toMatchObject({ code: 0 });
