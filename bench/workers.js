@@ -21,6 +21,8 @@ const flag = (name, fallback) => {
 const URL_ = flag('--url', process.env.ES_BENCH_PG_URL ?? process.env.ES_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
 const QUICK = args.includes('--quick');
 const EVENTS = Number(flag('--events', QUICK ? '3000' : '20000'));
+// The set-based catch-up reads more: each batch costs the worker more than the server.
+const SET_EVENTS = Number(flag('--set-events', QUICK ? '20000' : '200000'));
 const PROJECTIONS = 12;
 const LEASE = flag('--lease', '5s');
 const LEASE_MS = Number(/^(\d+)s$/.exec(LEASE)?.[1] ?? 5) * 1000;
@@ -32,7 +34,31 @@ const admin = new pg.Pool({ connectionString: URL_, max: 3 });
 
 const names = Array.from({ length: PROJECTIONS }, (_, i) => `w${String(i + 1).padStart(2, '0')}`);
 
-function workspace(schema) {
+/** One upsert per event (`handlers`), or one per batch (`batch`, counts summed in the process). */
+function projectionSource(name, t, shape) {
+  const table = `async setup(db) { await db.query('CREATE TABLE IF NOT EXISTS ${t} (stream text PRIMARY KEY, n integer NOT NULL)'); },
+  async reset(db) { await db.query('DELETE FROM ${t}'); },`;
+  if (shape === 'batch') {
+    return `export default {
+  name: '${name}',
+  ${table}
+  async batch(events, db) {
+    const counts = new Map();
+    for (const e of events) counts.set(e.streamId, (counts.get(e.streamId) ?? 0) + 1);
+    await db.query('INSERT INTO ${t} SELECT * FROM unnest($1::text[], $2::int[]) ON CONFLICT (stream) DO UPDATE SET n = ${t}.n + excluded.n', [[...counts.keys()], [...counts.values()]]);
+  },
+};
+`;
+  }
+  return `export default {
+  name: '${name}',
+  ${table}
+  handlers: { async '*'(event, db) { await db.query('INSERT INTO ${t} VALUES ($1, 1) ON CONFLICT (stream) DO UPDATE SET n = ${t}.n + 1', [event.streamId]); } },
+};
+`;
+}
+
+function workspace(schema, shape) {
   const dir = mkdtempSync(join(tmpdir(), 'es-bench-workers-'));
   const u = new URL(URL_);
   u.searchParams.set('schema', schema);
@@ -40,25 +66,16 @@ function workspace(schema) {
   mkdirSync(join(dir, 'projections'));
   for (const name of names) {
     const t = `"${schema}".count_${name}`;
-    writeFileSync(
-      join(dir, 'projections', `${name}.mjs`),
-      `export default {
-  name: '${name}',
-  async setup(db) { await db.query('CREATE TABLE IF NOT EXISTS ${t} (stream text PRIMARY KEY, n integer NOT NULL)'); },
-  async reset(db) { await db.query('DELETE FROM ${t}'); },
-  handlers: { async '*'(event, db) { await db.query('INSERT INTO ${t} VALUES ($1, 1) ON CONFLICT (stream) DO UPDATE SET n = ${t}.n + 1', [event.streamId]); } },
-};
-`,
-    );
+    writeFileSync(join(dir, 'projections', `${name}.mjs`), projectionSource(name, t, shape));
   }
   return { dir, url: u.toString(), schema };
 }
 
-async function newStore(tag) {
+async function newStore(tag, shape = 'handlers', events = EVENTS) {
   const schema = `bench_workers_${tag}_${process.pid}`;
   await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  const ws = workspace(schema);
-  const lines = Array.from({ length: EVENTS }, (_, i) => JSON.stringify({ streamId: `s-${i % 500}`, type: `T${i % 4}`, data: { i } }));
+  const ws = workspace(schema, shape);
+  const lines = Array.from({ length: events }, (_, i) => JSON.stringify({ streamId: `s-${i % 500}`, type: `T${i % 4}`, data: { i } }));
   const r = spawnSync(process.execPath, [ES, 'import', '-'], { cwd: ws.dir, input: lines.join('\n'), encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`import failed: ${r.stderr}`);
   // Tables made once, before any worker starts (concurrent CREATE TABLE IF NOT EXISTS can collide).
@@ -114,8 +131,8 @@ const spreadOf = (rows) => {
 };
 
 /** Time for `count` workers, started together, to bring all 12 projections from 0 to the head. */
-async function catchUp(count) {
-  const ws = await newStore(`c${count}`);
+async function catchUp(count, shape = 'handlers', events = EVENTS) {
+  const ws = await newStore(`c${count}${shape[0]}`, shape, events);
   const started = performance.now();
   const workers = Array.from({ length: count }, () => startWorker(ws));
   while (!(await caughtUp(ws.schema))) await sleep(50);
@@ -143,6 +160,10 @@ async function main() {
   log(`  1 worker: all 12 from 0 to the head in ${(one / 1000).toFixed(2)} s`);
   const three = await catchUp(3);
   log(`  3 workers: ${(three / 1000).toFixed(2)} s (${(one / three).toFixed(2)}x)`);
+  const oneSet = await catchUp(1, 'batch', SET_EVENTS);
+  log(`  set-based, ${SET_EVENTS} events, 1 worker: ${(oneSet / 1000).toFixed(2)} s`);
+  const threeSet = await catchUp(3, 'batch', SET_EVENTS);
+  log(`  set-based, 3 workers: ${(threeSet / 1000).toFixed(2)} s (${(oneSet / threeSet).toFixed(2)}x)`);
 
   // Settling and failover on one store, with a writer appending throughout.
   const ws = await newStore('f');
@@ -241,6 +262,10 @@ async function main() {
     catchUpOneWorkerMs: Math.round(one),
     catchUpThreeWorkersMs: Math.round(three),
     threeVsOne: Number((one / three).toFixed(2)),
+    setEvents: SET_EVENTS,
+    catchUpSetOneWorkerMs: Math.round(oneSet),
+    catchUpSetThreeWorkersMs: Math.round(threeSet),
+    setThreeVsOne: Number((oneSet / threeSet).toFixed(2)),
     settledSpread,
     settleMs: Math.round(settledMs),
     killMaxMs: max(results.kill),
@@ -248,6 +273,7 @@ async function main() {
     sigtermMaxMs: max(results.term),
     goals: {
       threeVsOne: one / three >= 1.5,
+      setThreeVsOne: oneSet / threeSet >= 1.5,
       spread: settledSpread.every((n) => n >= 3 && n <= 5),
       kill: max(results.kill) === null || max(results.kill) <= LEASE_MS + 1000,
       sigterm: max(results.term) < 1000,
@@ -270,6 +296,8 @@ load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${req
 | time to settle (3 workers started together, while catching up) | ${secs(summary.settleMs)} | |
 | all 12 from 0 to the head, 1 worker | ${secs(summary.catchUpOneWorkerMs)} | |
 | all 12 from 0 to the head, 3 workers | ${secs(summary.catchUpThreeWorkersMs)} (${summary.threeVsOne}x) | ≥ 1.5x: ${yes(summary.goals.threeVsOne)} |
+| set-based (\`batch\`, one upsert per batch), ${SET_EVENTS} events: all 12, 1 worker | ${secs(summary.catchUpSetOneWorkerMs)} | |
+| set-based, all 12, 3 workers | ${secs(summary.catchUpSetThreeWorkersMs)} (${summary.setThreeVsOne}x) | ≥ 1.5x: ${yes(summary.goals.setThreeVsOne)} |
 | kill -9 → successor's first batch (worst of ${results.kill.length}${hosts ? ', workers under their own host names' : ''}) | ${secs(summary.killMaxMs)} | ≤ lease + 1 s: ${yes(summary.goals.kill)} |
 | SIGTERM → successor's first batch (worst of ${results.term.length}) | ${secs(summary.sigtermMaxMs)} | < 1 s: ${yes(summary.goals.sigterm)} |
 `,
