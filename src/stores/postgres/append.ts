@@ -44,13 +44,18 @@ export async function streamHead(client: ClientBase, schema: string, streamId: s
   return { version: row?.version ?? 0, newer: row?.newer ?? false };
 }
 
-/** Inserts events at versions after `current`, in the caller's transaction; no checks. */
+/**
+ * Inserts events at versions after `current`, in the caller's transaction; no checks. With
+ * `trimThrough`, the same statement deletes the stream's events up to that version (a checkpoint
+ * stream keeps only its last few): one round trip less per batch.
+ */
 export async function insertEvents(
   client: ClientBase,
   schema: string,
   streamId: string,
   current: number,
   events: readonly NewEvent[],
+  trimThrough = 0,
 ): Promise<AppendResult> {
   const ids: string[] = [];
   const versions: number[] = [];
@@ -70,9 +75,10 @@ export async function insertEvents(
        SELECT w.id, $2, w.version, w.type, w.data, w.metadata, $7
        FROM unnest($1::text[], $3::int[], $4::text[], $5::json[], $6::json[]) AS w(id, version, type, data, metadata)
        ORDER BY w.version
-       RETURNING position)
+       RETURNING position)${
+       trimThrough > 0 ? `, trimmed AS (DELETE FROM "${schema}".events t WHERE t.stream_id = $2 AND t.version <= $8)` : ''}
      SELECT max(added.position) AS position FROM added`,
-    [ids, streamId, versions, types, data, metadata, isSystemStream(streamId)],
+    [ids, streamId, versions, types, data, metadata, isSystemStream(streamId), ...(trimThrough > 0 ? [trimThrough] : [])],
   );
   return { position: toNumber(result.rows[0]?.position), version: current + events.length };
 }

@@ -1,6 +1,6 @@
-import type { ClientBase, Pool } from 'pg';
-import type { Fence, LeaseAttempt, LeaseRow, LockOwner } from '../../ports/event-store.js';
-import { fencedError, toOwner, type LockRow } from '../lock-row.js';
+import type { Pool } from 'pg';
+import type { LeaseAttempt, LeaseRow, LockOwner } from '../../ports/event-store.js';
+import { toOwner, type LockRow } from '../lock-row.js';
 
 interface StoredLock extends LockRow {
   expires_at: string;
@@ -9,21 +9,6 @@ interface StoredLock extends LockRow {
 
 /** Milliseconds since the epoch, by the database server's clock. */
 export const NOW_MS = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
-
-/**
- * Inside a commit's transaction: each lease must still be the committer's. FOR SHARE holds the row,
- * so a takeover (which updates it) waits for this commit, and a takeover that committed first fails
- * the check: PostgreSQL re-reads the row's newest version before locking it.
- */
-export async function checkFences(client: ClientBase, schema: string, fences: readonly Fence[]): Promise<void> {
-  for (const fence of fences) {
-    const { rowCount } = await client.query(
-      `SELECT 1 FROM "${schema}".es_locks WHERE name = $1 AND owner_id = $2 AND token = $3 FOR SHARE`,
-      [fence.name, fence.ownerId, fence.token],
-    );
-    if (rowCount !== 1) throw fencedError(fence);
-  }
-}
 
 /**
  * Projection locks: a row per projection with a lease (ms since the epoch) that the holder renews and
