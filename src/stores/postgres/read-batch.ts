@@ -2,7 +2,14 @@ import type { ClientBase, Pool } from 'pg';
 import { environment } from '../../core/errors.js';
 import type { StoredEvent } from '../../core/events.js';
 import type { Cursor as PgCursor } from '../../ports/event-store.js';
-import { PG_EVENT_COLUMNS, toEvent, toNumber, type PgEventRow } from './rows.js';
+import { PG_EVENT_COLUMNS, toEventFromValues, toNumber } from './rows.js';
+
+// The columns of readBatch's rows, in order: then the event's, from POSITION on.
+const HORIZON = 0;
+const NEXT = 1;
+const HEAD = 2;
+const TRANSACTION = 3;
+const POSITION = 4;
 
 
 export interface PgBatch {
@@ -24,8 +31,10 @@ export async function readBatch(
   schema: string,
   query: { cursor: PgCursor; types: readonly string[] | null; limit: number; floor: number },
 ): Promise<PgBatch> {
-  const { rows } = await db.query<PgEventRow & { horizon: string; head: string | null; next: string }>(
-    `SELECT snap.horizon::text AS horizon, pg_snapshot_xmax(pg_current_snapshot())::text AS next,
+  // Rows as arrays: a rebuild reads every event, and an object per row was a measurable part of it.
+  const { rows } = await db.query<unknown[]>({
+    rowMode: 'array',
+    text: `SELECT snap.horizon::text AS horizon, pg_snapshot_xmax(pg_current_snapshot())::text AS next,
             (SELECT h.position FROM "${schema}".events h WHERE NOT h.system AND h.transaction_id < snap.horizon
              ORDER BY h.position DESC LIMIT 1) AS head,
             e.transaction_id::text AS transaction_id, ${PG_EVENT_COLUMNS}
@@ -36,13 +45,14 @@ export async function readBatch(
          AND ($3::text[] IS NULL OR e.type = ANY($3::text[]))
        ORDER BY e.transaction_id, e.position LIMIT $4
      ) e ON true`,
-    [query.cursor.transactionId, query.cursor.position, query.types, query.limit],
-  );
+    values: [query.cursor.transactionId, query.cursor.position, query.types, query.limit],
+  });
   const first = rows[0];
-  if (first) checkCursorBelow(query.cursor, first.next);
-  const found = rows.filter((row) => row.id !== null);
-  const events = found.map(toEvent);
-  const cursors = found.map((row) => ({ transactionId: row.transaction_id as string, position: toNumber(row.position) }));
+  if (first) checkCursorBelow(query.cursor, first[NEXT] as string);
+  // No event: one row of nulls from the left join.
+  const found = first?.[POSITION] === null ? [] : rows;
+  const events = found.map((row) => toEventFromValues(row, POSITION));
+  const cursors = found.map((row) => ({ transactionId: row[TRANSACTION] as string, position: toNumber(row[POSITION] as string) }));
   const last = events[events.length - 1];
   if (events.length >= query.limit && last) {
     return {
@@ -52,13 +62,13 @@ export async function readBatch(
       scannedTo: Math.max(query.floor, ...events.map((event) => event.position)),
     };
   }
-  const horizon = first?.horizon ?? query.cursor.transactionId;
+  const horizon = (first?.[HORIZON] as string | undefined) ?? query.cursor.transactionId;
   const atHorizon = { transactionId: horizon, position: 0 };
   return {
     events,
     cursors,
     cursor: compareCursor(atHorizon, query.cursor) > 0 ? atHorizon : query.cursor,
-    scannedTo: Math.max(query.floor, toNumber(first?.head ?? null)),
+    scannedTo: Math.max(query.floor, toNumber((first?.[HEAD] as string | null | undefined) ?? null)),
   };
 }
 
