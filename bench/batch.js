@@ -51,8 +51,10 @@ const ratio = (slow, fast) => Number((slow / fast).toFixed(2));
 
 /** `es project rebuild <name>`: wall time and peak RSS of the whole process. */
 async function rebuild(db, projections, name) {
-  const r = await once(() => runOk(process.execPath, [ES, '--db', db, '--projections', join(ROOT, projections), 'project', 'rebuild', name, '--batch-size', String(BATCH), '--quiet']));
-  return { ms: r.wallMs, rssMb: r.maxRssKb === null ? null : Math.round(r.maxRssKb / 1024) };
+  const r = await once(() => runOk(process.execPath, [ES, '--db', db, '--projections', join(ROOT, projections), 'project', 'rebuild', name, '--batch-size', String(BATCH), '--json']));
+  // The rebuild's own time (from its JSON), beside the whole process's: Emmett's is measured inside its process.
+  const own = JSON.parse(r.stdout).projections.find((p) => p.name === name)?.durationMs ?? null;
+  return { ms: r.wallMs, ownMs: own, rssMb: r.maxRssKb === null ? null : Math.round(r.maxRssKb / 1024) };
 }
 
 /**
@@ -132,7 +134,8 @@ function report(r) {
   const p = r.postgres;
   const l = r.sqlite;
   const peer = r.peer
-    ? `${r.peer.esSetToEmmett}x at ${fmt(r.peer.events)} events (${fmt(r.peer.esSetPerSecond)} vs ${fmt(r.peer.emmettPerSecond)} ev/s)`
+    ? `${r.peer.esSetToEmmett}x at ${fmt(r.peer.events)} events (${fmt(r.peer.esSetPerSecond)} vs ${fmt(r.peer.emmettPerSecond)} ev/s), es's whole process against Emmett's rebuild inside its process${
+        r.peer.esSetOwnToEmmett ? `; ${r.peer.esSetOwnToEmmett}x rebuild against rebuild (es ${fmt(r.peer.esSetOwnPerSecond)} ev/s)` : ''}`
     : 'not measured (peer not installed, or --peer-events 0)';
   const big = r.big ? `${l.streams.setRssMb} MB at ${fmt(l.events)}, ${r.big.rssMb} MB at ${fmt(r.big.events)} (${(r.big.rssMb / l.streams.setRssMb).toFixed(2)}x)` : 'not measured';
   // How much faster a projection that writes nothing is than each per-event one: no way of writing can beat that.
@@ -152,7 +155,7 @@ a batch touches a dozen rows).
 | --- | --- | --- |
 | PostgreSQL: set-based ≥ 5x per-event, same read model | streams ${p.streams.setToPerEvent}x, daily ${p.daily.setToPerEvent}x at ${fmt(p.events)} events | ${verdict(p.streams.setToPerEvent >= 5 && p.daily.setToPerEvent >= 5)} |
 | PostgreSQL: set-based ≥ 0.7x a hand-written set-based \`pg\` loop | ${p.streamsSetToFloorSet}x (${fmt(p.streams.setPerSecond)} vs ${fmt(p.floorSetPerSecond)} ev/s) | ${verdict(p.streamsSetToFloorSet >= 0.7)} |
-| PostgreSQL: set-based ≥ 50x Emmett's projection | ${peer} | ${verdict(r.peer ? r.peer.esSetToEmmett >= 50 : null)} |
+| PostgreSQL: set-based ≥ 50x Emmett's projection | ${peer} | ${verdict(r.peer ? (r.peer.esSetOwnToEmmett ?? r.peer.esSetToEmmett) >= 50 : null)} |
 | SQLite: set-based ≥ 1.5x per-event | streams ${l.streams.setToPerEvent}x, daily ${l.daily.setToPerEvent}x at ${fmt(l.events)} events | ${verdict(l.streams.setToPerEvent >= 1.5 && l.daily.setToPerEvent >= 1.5)} |
 | memory flat from ${fmt(l.events)} to ${r.big ? fmt(r.big.events) : '-'} events (SQLite, set-based) | ${big} | ${verdict(r.big ? r.big.rssMb / l.streams.setRssMb <= 1.1 : null)} |
 
@@ -172,9 +175,10 @@ writing it) and ${ceiling('streams')}x the per-event \`streams\`, whose set-base
 upserts one row per stream of the batch, about as many rows as events. Set-based pays on
 PostgreSQL, where it removes one round trip per event.${floorToEmmett === null ? '' : `
 
-Against Emmett: the hand-written set-based loop itself runs at ${floorToEmmett}x Emmett's
-per-event projection in this run, so es's ratio is bounded by that and by its whole-process
-start-up counted in a run of ${fmt(r.peer.events)} events.`}
+Against Emmett (the verdict compares rebuild with rebuild, each timed inside its process): the
+hand-written set-based loop itself runs at ${floorToEmmett}x Emmett's per-event projection in this
+run${Number(floorToEmmett) < 50 ? ', so 50x is out of reach of any client doing this work here' : ''}; Emmett ran at ${fmt(r.peer.emmettPerSecond)} events/s,
+not the 1,500 the goal was set from.`}
 `;
 }
 
@@ -226,18 +230,23 @@ try {
     log(`peer: Emmett ${version} on PostgreSQL at ${PEER_EVENTS} events (filled on first use), es set-based on the same ${PEER_EVENTS} events`);
     const small = await pgLog(url, PEER_EVENTS, log);
     const es = [];
+    const esOwn = [];
     const theirs = [];
     for (let run = 1; run <= RUNS; run++) {
-      es.push((await rebuild(small.storeUrl, 'bench/postgres-set', 'streams-set')).ms);
+      const mine = await rebuild(small.storeUrl, 'bench/postgres-set', 'streams-set');
+      es.push(mine.ms);
+      esOwn.push(mine.ownMs);
       theirs.push((await emmett(url)).ms);
-      log(`peer run ${run}: es set-based ${Math.round(es.at(-1))} ms, Emmett ${Math.round(theirs.at(-1))} ms`);
+      log(`peer run ${run}: es set-based ${Math.round(es.at(-1))} ms (the rebuild itself ${mine.ownMs} ms), Emmett ${Math.round(theirs.at(-1))} ms`);
     }
     peer = {
       emmettPostgresql: version,
       events: PEER_EVENTS,
       esSetPerSecond: rate(PEER_EVENTS, median(es)),
+      esSetOwnPerSecond: rate(PEER_EVENTS, median(esOwn)),
       emmettPerSecond: rate(PEER_EVENTS, median(theirs)),
       esSetToEmmett: ratio(median(theirs), median(es)),
+      esSetOwnToEmmett: ratio(median(theirs), median(esOwn)),
     };
   } else if (PEER_EVENTS > 0) {
     log("peer: Emmett on PostgreSQL skipped (bench/peers/node_modules is missing it: install the peers with `npm --prefix bench/peers install`)");
