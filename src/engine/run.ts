@@ -1,4 +1,4 @@
-import { EsError, errorMessage } from '../core/errors.js';
+import { EsError, errorMessage, isEsError } from '../core/errors.js';
 import type { ExpectedVersion, StoredEvent } from '../core/events.js';
 import type { Projection } from '../core/projection.js';
 import type { Batch, CommitUnit, Cursor, EventStore } from '../ports/event-store.js';
@@ -209,94 +209,104 @@ async function catchUp<Db>(
   // Since when committed events have been held back by an older transaction (runs without --follow).
   let heldSince: number | undefined;
   let heldBack = false;
-  batches: for (;;) {
-    // A synchronous store never leaves the microtask queue; yield so signals and timers get their turn.
-    await yieldToEventLoop();
-    if (options.signal?.aborted) {
-      // Stopping is how --follow ends: say whether it had caught up, not merely that it stopped.
-      const caughtUp = options.follow && (await store.pending(position, projection.types, cursor)).count === 0;
-      return result(caughtUp ? 'up-to-date' : 'behind', { interrupted: true, deadLettered });
-    }
-    const batch = await (prefetched ?? readNext(position, cursor));
-    prefetched = null;
-    if (batch.events.length === 0 && batch.scannedTo <= position) {
-      // Nothing new. A commit-order cursor may still have moved past other transactions: keep that
-      // in memory (saving it would write a checkpoint at every poll on a busy database).
-      cursor = batch.cursor ?? cursor;
-      if (!options.follow) {
-        // On a commit-order store an older transaction still open anywhere in the database keeps
-        // events committed after it unreadable: wait for it a little, then say behind, not up-to-date.
-        if (store.commitOrder) {
-          const { count } = await retryTransient(store, () => store.pending(position, projection.types, cursor));
-          if (count > 0) {
-            heldSince ??= performance.now();
-            const waitedMs = performance.now() - heldSince;
-            if (waitedMs < HELD_BACK_WAIT_MS && !options.signal?.aborted) {
-              await sleep(HELD_BACK_POLL_MS, options.signal);
-              continue;
-            }
-            heldBack = true;
-            options.onIncident?.({ kind: 'held-back', name: projection.name, pending: count, waitedMs: Math.round(waitedMs) });
-          }
-        }
-        break;
+  try {
+    batches: for (;;) {
+      // A synchronous store never leaves the microtask queue; yield so signals and timers get their turn.
+      await yieldToEventLoop();
+      if (options.signal?.aborted) {
+        // Stopping is how --follow ends: say whether it had caught up, not merely that it stopped.
+        const caughtUp = options.follow && (await store.pending(position, projection.types, cursor)).count === 0;
+        return result(caughtUp ? 'up-to-date' : 'behind', { interrupted: true, deadLettered });
       }
-      await (store.waitForAppend ? store.waitForAppend(NOTIFIED_POLL_MS, options.signal) : sleep(pollMs, options.signal));
-      continue;
-    }
-    // An async store reads the next batch while this one commits, so a rebuild is not a sum of
-    // round trips. Only when this batch is full (a backlog): a follower at the head waits for
-    // notifications instead. The read is thrown away if the commit does not go as planned.
-    if (!store.synchronous && batch.events.length >= options.batchSize) {
-      prefetched = readNext(batch.scannedTo, batch.cursor);
-      prefetched.catch(() => {});
-    }
-    let events = batch.events;
-    let cursors = batch.cursors;
-    for (;;) {
-      try {
-        if (publisher) {
-          const sent = await publisher.publish(events, options.signal);
-          // Refused by the broker: that event's fault, handled like a throwing handler's.
-          if (sent.fault) throw new HandlerFailure(sent.fault.index, sent.fault.error);
-          if (sent.acked < events.length) {
-            // Stopped by a signal while the broker was away: checkpoint what it acknowledged.
-            prefetched = null;
-            if (sent.acked > 0) {
-              const last = events[sent.acked - 1] as StoredEvent;
-              const lastCursor = cursors?.[sent.acked - 1];
-              await commit(events.slice(0, sent.acked), LIFECYCLE.checkpoint, { position: Math.max(position, last.position), ...saved(lastCursor) });
-              position = Math.max(position, last.position);
-              cursor = lastCursor ?? cursor;
-              processed += sent.acked;
-              advanced();
-              report();
+      const batch = await (prefetched ?? readNext(position, cursor));
+      prefetched = null;
+      if (batch.events.length === 0 && batch.scannedTo <= position) {
+        // Nothing new. A commit-order cursor may still have moved past other transactions: keep that
+        // in memory (saving it would write a checkpoint at every poll on a busy database).
+        cursor = batch.cursor ?? cursor;
+        if (!options.follow) {
+          // On a commit-order store an older transaction still open anywhere in the database keeps
+          // events committed after it unreadable: wait for it a little, then say behind, not up-to-date.
+          if (store.commitOrder) {
+            const { count } = await retryTransient(store, () => store.pending(position, projection.types, cursor));
+            if (count > 0) {
+              heldSince ??= performance.now();
+              const waitedMs = performance.now() - heldSince;
+              if (waitedMs < HELD_BACK_WAIT_MS && !options.signal?.aborted) {
+                await sleep(HELD_BACK_POLL_MS, options.signal);
+                continue;
+              }
+              heldBack = true;
+              options.onIncident?.({ kind: 'held-back', name: projection.name, pending: count, waitedMs: Math.round(waitedMs) });
             }
-            continue batches;
           }
+          break;
         }
-        // On a commit-order store a batch can hold events below the position already shown (a
-        // newer transaction committed smaller positions): the position shown never goes back.
-        await commit(events, LIFECYCLE.checkpoint, { position: Math.max(position, batch.scannedTo), ...saved(batch.cursor) });
-        break;
-      } catch (error) {
-        prefetched = null;
-        if (!(error instanceof HandlerFailure)) throw error;
-        const stoppedBy = await settleFailure(events, cursors, error);
-        if (stoppedBy) return result('faulted', { error: stoppedBy, deadLettered });
-        // Dead-lettered: go on with the rest of this batch. Reading the batch again after each
-        // poison event made a run of them cost a full batch read apiece.
-        events = events.slice(error.index + 1);
-        cursors = cursors?.slice(error.index + 1);
-        await yieldToEventLoop();
-        if (options.signal?.aborted) continue batches;
+        await (store.waitForAppend ? store.waitForAppend(NOTIFIED_POLL_MS, options.signal) : sleep(pollMs, options.signal));
+        continue;
       }
+      // An async store reads the next batch while this one commits, so a rebuild is not a sum of
+      // round trips. Only when this batch is full (a backlog): a follower at the head waits for
+      // notifications instead. The read is thrown away if the commit does not go as planned.
+      if (!store.synchronous && batch.events.length >= options.batchSize) {
+        prefetched = readNext(batch.scannedTo, batch.cursor);
+        prefetched.catch(() => {});
+      }
+      let events = batch.events;
+      let cursors = batch.cursors;
+      for (;;) {
+        try {
+          if (publisher) {
+            const sent = await publisher.publish(events, options.signal);
+            // Refused by the broker: that event's fault, handled like a throwing handler's.
+            if (sent.fault) throw new HandlerFailure(sent.fault.index, sent.fault.error);
+            if (sent.acked < events.length) {
+              // Stopped by a signal while the broker was away: checkpoint what it acknowledged.
+              prefetched = null;
+              if (sent.acked > 0) {
+                const last = events[sent.acked - 1] as StoredEvent;
+                const lastCursor = cursors?.[sent.acked - 1];
+                await commit(events.slice(0, sent.acked), LIFECYCLE.checkpoint, { position: Math.max(position, last.position), ...saved(lastCursor) });
+                position = Math.max(position, last.position);
+                cursor = lastCursor ?? cursor;
+                processed += sent.acked;
+                advanced();
+                report();
+              }
+              continue batches;
+            }
+          }
+          // On a commit-order store a batch can hold events below the position already shown (a
+          // newer transaction committed smaller positions): the position shown never goes back.
+          await commit(events, LIFECYCLE.checkpoint, { position: Math.max(position, batch.scannedTo), ...saved(batch.cursor) });
+          break;
+        } catch (error) {
+          prefetched = null;
+          if (!(error instanceof HandlerFailure)) throw error;
+          const stoppedBy = await settleFailure(events, cursors, error);
+          if (stoppedBy) return result('faulted', { error: stoppedBy, deadLettered });
+          // Dead-lettered: go on with the rest of this batch. Reading the batch again after each
+          // poison event made a run of them cost a full batch read apiece.
+          events = events.slice(error.index + 1);
+          cursors = cursors?.slice(error.index + 1);
+          await yieldToEventLoop();
+          if (options.signal?.aborted) continue batches;
+        }
+      }
+      position = Math.max(position, batch.scannedTo);
+      cursor = batch.cursor;
+      processed += events.length;
+      advanced();
+      report();
     }
-    position = Math.max(position, batch.scannedTo);
-    cursor = batch.cursor;
-    processed += events.length;
-    advanced();
-    report();
+    return result(heldBack ? 'behind' : 'up-to-date', { deadLettered });
+  } catch (error) {
+    // Another process took the lease over (or moved the checkpoint): nothing more was committed.
+    // Said in the result, with what this run did before, so a run of several projections goes on
+    // with the others and reports this one as locked.
+    if (isEsError(error) && error.code === 'LOCKED') {
+      return result('behind', { interrupted: true, deadLettered, lostLease: error.message });
+    }
+    throw error;
   }
-  return result(heldBack ? 'behind' : 'up-to-date', { deadLettered });
 }

@@ -63,4 +63,6 @@ export interface RunResult {
   interrupted: boolean;
   /** Events moved to the dead-letter stream in this run (with onError `skip`). */
   deadLettered: number;
+  /** Set when the run stopped because another process took its lease over: why. */
+  lostLease?: string;
 }

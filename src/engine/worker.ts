@@ -130,15 +130,18 @@ export async function runWorker(
           signal: AbortSignal.any([signal, controller.signal]),
           fenceFor: (n) => (n === name ? fence : undefined),
         });
-        if (h.leaving === null && !signal.aborted) {
+        if (result.lostLease !== undefined) {
+          lose(h, 'another worker took it over; nothing more was committed');
+        } else if (h.leaving === null && !signal.aborted) {
           // Ended by itself: faulted or stale-version. It stays stopped, its lease kept.
           results.set(name, result);
           h.parked = true;
           tell({ kind: 'stopped', result });
           return;
+        } else if (h.leaving === 'stop' || signal.aborted) {
+          // A stint handed over or lost is not this worker's result; what it holds when it stops is.
+          results.set(name, result);
         }
-        // A stint handed over or lost is not this worker's result; what it holds when it stops is.
-        if (h.leaving === 'stop' || signal.aborted) results.set(name, result);
       } catch (error) {
         if (isFenced(error)) lose(h, 'another worker took it over; nothing more was committed');
         else {

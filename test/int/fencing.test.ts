@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { normalizeProjection } from '../../src/core/projection.js';
+import { runTogether } from '../../src/engine/run-together.js';
+import type { RunResult } from '../../src/engine/types.js';
 import type { CommitUnit, EventStore, LockOwner } from '../../src/ports/event-store.js';
 import { PostgresEventStore } from '../../src/stores/postgres/store.js';
 import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
@@ -95,6 +98,38 @@ describe.each(stores)('fenced leases on %s', (_name, open) => {
     expect((await store.liveWorkers()).map((w) => w.id)).toEqual(['w1']);
     await store.leaveWorker('w1');
     expect(await store.liveWorkers()).toEqual([]);
+  });
+
+  it('a run that lost one lease says so in that projection\'s result and still runs the others', async () => {
+    const store = await open();
+    await store.appendMany(Array.from({ length: 5 }, (_, i) => ({ streamId: `s-${i}`, type: 'T', data: { i } })));
+    // On PostgreSQL, readable once no older transaction is in flight anywhere on the server.
+    for (let i = 0; i < 600 && (await store.readBatch({ after: 0, types: null, limit: 10 })).events.length < 5; i++) await sleep(50);
+    const seen: Record<string, number> = { lost: 0, kept: 0 };
+    const counting = (name: string) =>
+      normalizeProjection<unknown>({ name, handlers: { T: () => void (seen[name] = (seen[name] ?? 0) + 1) } }, `${name}.mjs`, name);
+    // Both leases were ours; "lost" was taken over since (a pause past its lease, say).
+    const mine = { lost: await store.tryLease('lost', owner('me'), 30_000, never), kept: await store.tryLease('kept', owner('me'), 30_000, never) };
+    if (!mine.lost.taken || !mine.kept.taken) throw new Error('not taken');
+    await store.releaseLock('lost', 'me', mine.lost.token);
+    expect((await store.tryLease('lost', owner('other'), 30_000, never)).taken).toBe(true);
+    const tokens = { lost: mine.lost.token, kept: mine.kept.token };
+    // One at a time (the SQLite shared pass commits all its projections in one transaction).
+    const results: RunResult[] = [];
+    for (const name of ['lost', 'kept'] as const) {
+      results.push(
+        ...await runTogether(store, [counting(name)], {
+          batchSize: 2,
+          onError: 'stop',
+          fenceFor: (n) => (n === name ? { name, ownerId: 'me', token: tokens[name] } : undefined),
+        }),
+      );
+    }
+    const [lost, kept] = results;
+    expect(lost).toMatchObject({ name: 'lost', state: 'behind', interrupted: true, processed: 0, lostLease: expect.stringMatching(/lost the lease/) });
+    expect(kept).toMatchObject({ name: 'kept', state: 'up-to-date', processed: 5 });
+    expect(kept?.lostLease).toBeUndefined();
+    expect(await store.lastEvent('$checkpoint-lost')).toBeUndefined();
   });
 });
 

@@ -192,7 +192,7 @@ async function runGroup(
           },
         });
         for (const result of results) {
-          const lost = held.find((h) => h.projection.name === result.name)?.lock.lost();
+          const lost = result.lostLease !== undefined || held.find((h) => h.projection.name === result.name)?.lock.lost();
           outcomes.set(result.name, lost ? { result, failure: lockLostError(result.name) } : { result });
         }
       } catch (error) {
