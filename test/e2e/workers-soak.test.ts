@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, es, parseJson, readAll } from './helpers.js';
 import { PROJECTIONS, sleep, startWorker, until, workspace, type Backend, type Worker } from './workers-support.js';
 
-const SOAK_MS = Number(process.env.ES_SOAK_MS ?? 45_000);
+const SOAK_MS = Number(process.env.ES_SOAK_MS ?? 60_000);
 const started: Worker[] = [];
 
 afterAll(() => {
