@@ -192,8 +192,10 @@ async function runGroup(
           },
         });
         for (const result of results) {
-          const lost = result.lostLease !== undefined || held.find((h) => h.projection.name === result.name)?.lock.lost();
-          outcomes.set(result.name, lost ? { result, failure: lockLostError(result.name) } : { result });
+          const lost = held.find((h) => h.projection.name === result.name)?.lock.lost();
+          // Stopped by a fenced commit (the lease taken over before its renewal noticed), or by the renewal.
+          const failure = result.lostLease !== undefined ? new EsError('LOCKED', result.lostLease) : lost ? lockLostError(result.name) : null;
+          outcomes.set(result.name, failure ? { result, failure } : { result });
         }
       } catch (error) {
         if (!isEsError(error) || error.code === 'USAGE') throw error;
