@@ -7,7 +7,7 @@ import { runProjection } from './run.js';
 import type { Target } from '../ports/target.js';
 import { deliveryFor } from './delivery.js';
 import { completeIntent, startIntent } from './intent.js';
-import { runTogether } from './run-together.js';
+import { ownOptions, runTogether } from './run-together.js';
 import { fault, idleResult } from './results.js';
 import type { RunOptions, RunResult } from './types.js';
 import { fenced } from './fences.js';
@@ -185,6 +185,6 @@ export async function replayFrom<Db>(
       (await startIntent(store as EventStore, projection as Projection, target, { pending: 'replay', from }, position, options));
     if (failure) return idleResult(projection.name, checkpoint.position, 'faulted', { error: failure });
   } else await moveCheckpoint(store, projection, { type: LIFECYCLE.replay, position, extra: { from } }, undefined, options);
-  const result = await runProjection(store, projection, options);
+  const result = await runProjection(store, projection, ownOptions(options, projection.name));
   return { ...result, from: position };
 }

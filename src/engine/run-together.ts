@@ -22,6 +22,18 @@ interface Member<Db> {
   replayingUntil: number;
 }
 
+/** The run's signal joined with those of `names` (a projection's lost lease stops its run). */
+export function signalOf(options: RunOptions, names: readonly string[]): AbortSignal | undefined {
+  const signals = [options.signal, ...names.map((name) => options.signalFor?.(name))].filter((s): s is AbortSignal => s !== undefined);
+  return signals.length <= 1 ? signals[0] : AbortSignal.any(signals);
+}
+
+/** The options of one projection's own run: its signal joined in. */
+export function ownOptions(options: RunOptions, name: string): RunOptions {
+  const signal = signalOf(options, [name]);
+  return signal ? { ...options, signal } : options;
+}
+
 /** A handler failed inside a shared batch; the group hands over to one-by-one runs. */
 class GroupFailure extends Error {}
 
@@ -60,12 +72,12 @@ export async function runTogether<Db>(
     for (const projection of projections) {
       // Stopped before its turn: reported as interrupted where it stands, so every projection asked
       // for has a result.
-      if (options.signal?.aborted) {
+      if (signalOf(options, [projection.name])?.aborted) {
         const { position } = await loadCheckpoint(store, projection.name);
         results.push(idleResult(projection.name, position, 'behind', { interrupted: true }));
         continue;
       }
-      results.push(await runProjection(store, projection, options));
+      results.push(await runProjection(store, projection, ownOptions(options, projection.name)));
     }
     return results;
   }
@@ -105,9 +117,11 @@ export async function runTogether<Db>(
   let failed = false;
   let interrupted = false;
 
+  // One transaction for all: a lease lost by any of them stops the pass.
+  const passSignal = signalOf(options, members.map((m) => m.projection.name));
   while (members.length > 0) {
     await yieldToEventLoop();
-    if (options.signal?.aborted) {
+    if (passSignal?.aborted) {
       interrupted = true;
       break;
     }
@@ -176,7 +190,7 @@ export async function runTogether<Db>(
     const { projection } = member;
     if (failed) {
       // Rolled back: this projection carries on alone from its last committed checkpoint.
-      const alone = await runProjection(store, projection, options);
+      const alone = await runProjection(store, projection, ownOptions(options, projection.name));
       results.set(projection.name, { ...alone, from: member.from, processed: member.processed + alone.processed });
       continue;
     }

@@ -20,6 +20,8 @@ export interface RunOptions {
   follow?: boolean;
   /** Stops the run between batches; the batch under way commits first. */
   signal?: AbortSignal;
+  /** Stops one projection's run as `signal` does (its lease was lost): the others go on. */
+  signalFor?: (name: string) => AbortSignal | undefined;
   /** Polling interval while idle in follow mode. */
   pollMs?: number;
   /** Count the events to process before starting (for progress with ETA). */

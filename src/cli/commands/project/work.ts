@@ -178,11 +178,11 @@ async function runGroup(
       const spinner = options.follow ? null : await out.spinner(held.map((h) => h.projection.name).join(', '));
       const startedAt = performance.now();
       const processed = new Map<string, number>();
-      const signals = [options.signal, ...held.map((h) => h.lock.signal)].filter((s): s is AbortSignal => s !== undefined);
       try {
         const results = await job(store, held.map((h) => h.projection), {
           ...runOptions,
-          signal: AbortSignal.any(signals),
+          // A lost lease stops its projection's run; the others go on.
+          signalFor: (name) => held.find((h) => h.projection.name === name)?.lock.signal,
           countTotal: spinner !== null,
           fenceFor: (name) => held.find((h) => h.projection.name === name)?.lock.fence,
           onProgress: (p) => {
