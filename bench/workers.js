@@ -325,12 +325,12 @@ load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${req
 | all 12 from 0 to the head, 3 workers | ${secs(summary.catchUpThreeWorkersMs)} (${pct(c3.cpu)}): ${summary.threeVsOne}x | ≥ 1.5x: ${yes(summary.goals.threeVsOne)} |
 | set-based (\`batch\`, one upsert per batch), ${SET_EVENTS} events: all 12, 1 worker | ${secs(summary.catchUpSetOneWorkerMs)} (${pct(s1.cpu)}) | |
 | set-based, all 12, 3 workers | ${secs(summary.catchUpSetThreeWorkersMs)} (${pct(s3.cpu)}): ${summary.setThreeVsOne}x | ≥ 1.5x: ${yes(summary.goals.setThreeVsOne)} |
+| kill -9 → successor's first batch (worst of ${results.kill.length}${hosts ? ', workers under their own host names' : ''}) | ${secs(summary.killMaxMs)} | ≤ lease + 1 s: ${yes(summary.goals.kill)} |
+| SIGTERM → successor's first batch (worst of ${results.term.length}) | ${secs(summary.sigtermMaxMs)} | < 1 s: ${yes(summary.goals.sigterm)} |
 
 Workers on one machine go faster together only on cores that one worker leaves idle: with the
 server on the same ${require_cpus()} cores, one worker already kept them ${pct(c1.cpu)} busy (per-event) and ${pct(s1.cpu)}
 (set-based), so ${(1 / Math.max(c1.cpu ?? 1, 0.01)).toFixed(2)}x and ${(1 / Math.max(s1.cpu ?? 1, 0.01)).toFixed(2)}x were the most that more workers could add here.
-| kill -9 → successor's first batch (worst of ${results.kill.length}${hosts ? ', workers under their own host names' : ''}) | ${secs(summary.killMaxMs)} | ≤ lease + 1 s: ${yes(summary.goals.kill)} |
-| SIGTERM → successor's first batch (worst of ${results.term.length}) | ${secs(summary.sigtermMaxMs)} | < 1 s: ${yes(summary.goals.sigterm)} |
 `,
   );
   log(`  report: ${REPORT}`);
