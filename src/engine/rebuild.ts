@@ -4,7 +4,6 @@ import type { EventStore } from '../ports/event-store.js';
 import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint, replayMark } from './checkpoint.js';
 import { commitWithRetry, isThenable } from './retry.js';
 import { runProjection } from './run.js';
-import type { Target } from '../ports/target.js';
 import { deliveryFor } from './delivery.js';
 import { completeIntent, startIntent } from './intent.js';
 import { ownOptions, runTogether } from './run-together.js';

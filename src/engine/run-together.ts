@@ -7,7 +7,7 @@ import { applier } from './apply.js';
 import { retryTransient, yieldToEventLoop } from './retry.js';
 import { fault, idleResult } from './results.js';
 import { runProjection } from './run.js';
-import { fenced } from './fences.js';
+import { fenced, isLeaseLoss } from './fences.js';
 import type { RunOptions, RunResult } from './types.js';
 
 interface Member<Db> {
@@ -114,7 +114,8 @@ export async function runTogether<Db>(
   const low = (): number => Math.min(...members.map((m) => m.position));
   let read = 0;
   const total = options.countTotal && members.length > 0 ? (await store.pending(low(), types)).count : null;
-  let failed = false;
+  // Each projection carries on alone (a handler failed, or a lease or checkpoint was lost).
+  let handOff = false;
   let interrupted = false;
 
   // One transaction for all: a lease lost by any of them stops the pass.
@@ -122,7 +123,12 @@ export async function runTogether<Db>(
   while (members.length > 0) {
     await yieldToEventLoop();
     if (passSignal?.aborted) {
-      interrupted = true;
+      if (options.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      // One member's lease was lost: alone, it stops at once and the others go on.
+      handOff = true;
       break;
     }
     const after = low();
@@ -168,8 +174,10 @@ export async function runTogether<Db>(
         return store.commit(unit);
       });
     } catch (error) {
-      if (!(error instanceof GroupFailure)) throw error;
-      failed = true;
+      // Rolled back. A handler failed, or a lease was lost (a fenced commit): alone, each finds its own
+      // failing event, or (its commit fenced again) says it lost its projection.
+      if (!(error instanceof GroupFailure) && !isLeaseLoss(error)) throw error;
+      handOff = true;
       break;
     }
     for (const member of advancing) {
@@ -188,8 +196,8 @@ export async function runTogether<Db>(
 
   for (const member of members) {
     const { projection } = member;
-    if (failed) {
-      // Rolled back: this projection carries on alone from its last committed checkpoint.
+    if (handOff) {
+      // This projection carries on alone from its last committed checkpoint.
       const alone = await runProjection(store, projection, ownOptions(options, projection.name));
       results.set(projection.name, { ...alone, from: member.from, processed: member.processed + alone.processed });
       continue;

@@ -1,4 +1,4 @@
-import { EsError, errorMessage, isEsError } from '../core/errors.js';
+import { EsError, errorMessage } from '../core/errors.js';
 import type { ExpectedVersion, StoredEvent } from '../core/events.js';
 import type { Projection } from '../core/projection.js';
 import type { Batch, CommitUnit, Cursor, EventStore } from '../ports/event-store.js';
@@ -18,7 +18,7 @@ import { fault } from './results.js';
 import { retryTransient, sleep, yieldToEventLoop } from './retry.js';
 import { deliveryFor } from './delivery.js';
 import { createPublisher, type Publisher } from '../publish/publisher.js';
-import { fenced } from './fences.js';
+import { fenced, isLeaseLoss } from './fences.js';
 
 /** How long a run without --follow waits for events an older open transaction holds back. */
 const HELD_BACK_WAIT_MS = 5000;
@@ -31,6 +31,7 @@ function lostCheckpoint(name: string, error: unknown): unknown {
   if ((error as { code?: unknown }).code !== 'CONFLICT') return error;
   return new EsError('LOCKED', `the checkpoint of "${name}" was moved by another process; this run stopped`, {
     cause: error,
+    details: { moved: true, projection: name },
   });
 }
 
@@ -304,7 +305,7 @@ async function catchUp<Db>(
     // Another process took the lease over (or moved the checkpoint): nothing more was committed.
     // Said in the result, with what this run did before, so a run of several projections goes on
     // with the others and reports this one as locked.
-    if (isEsError(error) && error.code === 'LOCKED') {
+    if (isLeaseLoss(error)) {
       return result('behind', { interrupted: true, deadLettered, lostLease: error.message });
     }
     throw error;

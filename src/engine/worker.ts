@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { errorMessage, isEsError } from '../core/errors.js';
+import { errorMessage } from '../core/errors.js';
 import type { Projection } from '../core/projection.js';
 import type { EventStore, Fence, LeaseRow, LockOwner, WorkerRow } from '../ports/event-store.js';
 import { localPidSpace } from './holder-identity.js';
 import { processIsDead, RENEWALS_PER_LEASE } from './lock.js';
 import { sleep } from './retry.js';
 import { runProjection } from './run.js';
+import { isLeaseLoss } from './fences.js';
 import type { RunOptions, RunResult } from './types.js';
 
 /**
@@ -49,9 +50,6 @@ interface Holding {
   /** Why it is being let go; null while it is worked on. */
   leaving: 'share' | 'lost' | 'stop' | 'error' | null;
 }
-
-const isFenced = (error: unknown): boolean =>
-  isEsError(error) && error.code === 'LOCKED' && (error.details?.fenced === true || /checkpoint of .* was moved/.test(error.message));
 
 /** The share of a worker: ⌈M/N⌉. */
 export function shareOf(projections: number, workers: number): number {
@@ -143,7 +141,7 @@ export async function runWorker(
           results.set(name, result);
         }
       } catch (error) {
-        if (isFenced(error)) lose(h, 'another worker took it over; nothing more was committed');
+        if (isLeaseLoss(error)) lose(h, 'another worker took it over; nothing more was committed');
         else {
           tell({ kind: 'error', name, message: errorMessage(error) });
           drop(h, 'error');

@@ -11,7 +11,6 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { normalizeProjection } from '../../src/core/projection.js';
 import { runTogether } from '../../src/engine/run-together.js';
-import type { RunResult } from '../../src/engine/types.js';
 import type { CommitUnit, EventStore, LockOwner } from '../../src/ports/event-store.js';
 import { PostgresEventStore } from '../../src/stores/postgres/store.js';
 import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
@@ -114,22 +113,36 @@ describe.each(stores)('fenced leases on %s', (_name, open) => {
     await store.releaseLock('lost', 'me', mine.lost.token);
     expect((await store.tryLease('lost', owner('other'), 30_000, never)).taken).toBe(true);
     const tokens = { lost: mine.lost.token, kept: mine.kept.token };
-    // One at a time (the SQLite shared pass commits all its projections in one transaction).
-    const results: RunResult[] = [];
-    for (const name of ['lost', 'kept'] as const) {
-      results.push(
-        ...await runTogether(store, [counting(name)], {
-          batchSize: 2,
-          onError: 'stop',
-          fenceFor: (n) => (n === name ? { name, ownerId: 'me', token: tokens[name] } : undefined),
-        }),
-      );
-    }
+    // Both in one run: on SQLite one shared pass (one transaction for both), on PostgreSQL one by one.
+    const results = await runTogether(store, [counting('lost'), counting('kept')], {
+      batchSize: 2,
+      onError: 'stop',
+      fenceFor: (n) => (n === 'lost' || n === 'kept' ? { name: n, ownerId: 'me', token: tokens[n] } : undefined),
+    });
     const [lost, kept] = results;
     expect(lost).toMatchObject({ name: 'lost', state: 'behind', interrupted: true, processed: 0, lostLease: expect.stringMatching(/lost the lease/) });
     expect(kept).toMatchObject({ name: 'kept', state: 'up-to-date', processed: 5 });
     expect(kept?.lostLease).toBeUndefined();
     expect(await store.lastEvent('$checkpoint-lost')).toBeUndefined();
+  });
+
+  it('a projection whose lease signal fired (its renewal failed) stops at once; the others of its run go on', async () => {
+    const store = await open();
+    await store.appendMany(Array.from({ length: 5 }, (_, i) => ({ streamId: `s-${i}`, type: 'T', data: { i } })));
+    for (let i = 0; i < 600 && (await store.readBatch({ after: 0, types: null, limit: 10 })).events.length < 5; i++) await sleep(50);
+    const seen: Record<string, number> = {};
+    const counting = (name: string) =>
+      normalizeProjection<unknown>({ name, handlers: { T: () => void (seen[name] = (seen[name] ?? 0) + 1) } }, `${name}.mjs`, name);
+    const gone = new AbortController();
+    gone.abort();
+    const results = await runTogether(store, [counting('gone'), counting('stays')], {
+      batchSize: 2,
+      onError: 'stop',
+      signalFor: (n) => (n === 'gone' ? gone.signal : undefined),
+    });
+    expect(results[0]).toMatchObject({ name: 'gone', state: 'behind', interrupted: true, processed: 0 });
+    expect(results[1]).toMatchObject({ name: 'stays', state: 'up-to-date', interrupted: false, processed: 5 });
+    expect(seen).toEqual({ stays: 5 });
   });
 });
 

@@ -192,7 +192,8 @@ async function runGroup(
           },
         });
         for (const result of results) {
-          const lost = held.find((h) => h.projection.name === result.name)?.lock.lost();
+          // A run that finished before its lease was lost committed everything under it.
+          const lost = result.interrupted && held.find((h) => h.projection.name === result.name)?.lock.lost();
           // Stopped by a fenced commit (the lease taken over before its renewal noticed), or by the renewal.
           const failure = result.lostLease !== undefined ? new EsError('LOCKED', result.lostLease) : lost ? lockLostError(result.name) : null;
           outcomes.set(result.name, failure ? { result, failure } : { result });
