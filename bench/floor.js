@@ -12,6 +12,8 @@ const started = performance.now();
 const db = new Sqlite(path, { timeout: 5000 });
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
+// As es's store sets it (src/stores/sqlite/store.ts): the same pragmas for both sides.
+db.pragma('wal_autocheckpoint = 10000');
 
 const names = set === 'five' ? ['streams', 'customers', 'skus', 'daily', 'revenue'] : ['streams'];
 for (const name of names) db.exec(sql[name].table);
