@@ -5,28 +5,17 @@
  * committed, not what is readable.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { normalizeProjection } from '../../src/core/projection.js';
 import { runProjection } from '../../src/engine/run.js';
 import type { Incident } from '../../src/engine/types.js';
 import { waitForProjections } from '../../src/engine/wait.js';
-import { PostgresEventStore } from '../../src/stores/postgres/store.js';
-import { freshPgStore, pgServerUrl } from '../support/pg.js';
+import { pgServerUrl, useFreshPgStore } from '../support/pg.js';
 
-let fresh: ReturnType<typeof freshPgStore>;
-let store: PostgresEventStore;
-
-beforeAll(async () => {
-  fresh = freshPgStore();
-  store = await PostgresEventStore.open(fresh.url, { create: true });
-});
-afterAll(async () => {
-  await store.close();
-  await fresh.drop();
-});
+const file = useFreshPgStore();
 
 it('a run held back by an older open transaction ends behind and says so; wait does not call it reached', async () => {
-  const s = fresh.schema;
+  const s = file.fresh.schema;
   const projection = normalizeProjection<pg.ClientBase>(
     {
       name: 'counted',
@@ -48,17 +37,17 @@ it('a run held back by an older open transaction ends behind and says so; wait d
   try {
     await blocker.query('BEGIN');
     await blocker.query('SELECT pg_current_xact_id()');
-    await store.append('order-1', [{ type: 'Placed', data: {} }]);
-    await store.append('order-2', [{ type: 'Placed', data: {} }]);
+    await file.store.append('order-1', [{ type: 'Placed', data: {} }]);
+    await file.store.append('order-2', [{ type: 'Placed', data: {} }]);
 
     const incidents: Incident[] = [];
     const started = performance.now();
-    const held = await runProjection(store as never, projection as never, { batchSize: 100, onIncident: (i) => incidents.push(i) });
+    const held = await runProjection(file.store as never, projection as never, { batchSize: 100, onIncident: (i) => incidents.push(i) });
     expect(held).toMatchObject({ state: 'behind', processed: 0 });
     expect(performance.now() - started).toBeGreaterThan(4000);
     expect(incidents).toEqual([expect.objectContaining({ kind: 'held-back', name: 'counted', pending: 2 })]);
 
-    const waited = await waitForProjections(store as never, [projection as never], { timeoutMs: 500, pollMs: 50 });
+    const waited = await waitForProjections(file.store as never, [projection as never], { timeoutMs: 500, pollMs: 50 });
     expect(waited.outcome).toBe('timed-out');
     expect(waited.projections[0]).toMatchObject({ reached: false });
   } finally {
@@ -69,10 +58,10 @@ it('a run held back by an older open transaction ends behind and says so; wait d
   let processed = 0;
   let state = '';
   for (let i = 0; i < 6 && state !== 'up-to-date'; i++) {
-    const done = await runProjection(store as never, projection as never, { batchSize: 100 });
+    const done = await runProjection(file.store as never, projection as never, { batchSize: 100 });
     processed += done.processed;
     state = done.state;
   }
   expect({ processed, state }).toEqual({ processed: 2, state: 'up-to-date' });
-  expect((await waitForProjections(store as never, [projection as never], { timeoutMs: 10_000 })).outcome).toBe('reached');
+  expect((await waitForProjections(file.store as never, [projection as never], { timeoutMs: 10_000 })).outcome).toBe('reached');
 }, 60_000);

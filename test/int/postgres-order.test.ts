@@ -6,34 +6,23 @@
  * event exactly once (a primary key per event id), no rolled-back one, each stream in version order.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { normalizeProjection } from '../../src/core/projection.js';
 import { runProjection } from '../../src/engine/run.js';
 import { status } from '../../src/engine/status.js';
-import { PostgresEventStore } from '../../src/stores/postgres/store.js';
-import { freshPgStore } from '../support/pg.js';
+import { useFreshPgStore } from '../support/pg.js';
 
 const WRITERS = 16;
 const ROUNDS = 25;
 const STREAMS = 12;
 
-let fresh: ReturnType<typeof freshPgStore>;
-let store: PostgresEventStore;
-
-beforeAll(async () => {
-  fresh = freshPgStore();
-  store = await PostgresEventStore.open(fresh.url, { create: true });
-});
-afterAll(async () => {
-  await store.close();
-  await fresh.drop();
-});
+const file = useFreshPgStore();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 it('a following projection sees every committed event once, in commit and stream order', async () => {
-  const s = fresh.schema;
-  const admin = new pg.Pool({ connectionString: new URL(fresh.url).toString().replace(/[?&]schema=[^&]*/, ''), max: WRITERS + 2 });
+  const s = file.fresh.schema;
+  const admin = new pg.Pool({ connectionString: new URL(file.fresh.url).toString().replace(/[?&]schema=[^&]*/, ''), max: WRITERS + 2 });
   await admin.query(`CREATE TABLE "${s}".seen (id text PRIMARY KEY, stream text NOT NULL, version int NOT NULL, seq bigserial)`);
   await admin.query(`CREATE TABLE "${s}".unrelated (n int)`);
   const projection = normalizeProjection<pg.ClientBase>(
@@ -49,7 +38,7 @@ it('a following projection sees every committed event once, in commit and stream
     'seen',
   );
   const stop = new AbortController();
-  const follower = runProjection(store as never, projection as never, { batchSize: 7, follow: true, signal: stop.signal, pollMs: 5 });
+  const follower = runProjection(file.store as never, projection as never, { batchSize: 7, follow: true, signal: stop.signal, pollMs: 5 });
 
   const committed = new Set<string>();
   const rolledBack = new Set<string>();
@@ -67,7 +56,7 @@ it('a following projection sees every committed event once, in commit and stream
         try {
           await client.query('BEGIN');
           if (unrelatedFirst) await client.query(`INSERT INTO "${s}".unrelated (n) VALUES ($1)`, [w]);
-          await store.append(streamId, [{ id, type: 'Tick', data: { w, round } }], 'any', { client });
+          await file.store.append(streamId, [{ id, type: 'Tick', data: { w, round } }], 'any', { client });
           if (hold) await sleep(hold);
           if (rollback) {
             await client.query('ROLLBACK');
@@ -92,7 +81,7 @@ it('a following projection sees every committed event once, in commit and stream
 
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const report = await status(store as never, [projection as never]);
+    const report = await status(file.store as never, [projection as never]);
     if (report.projections[0]?.lag === 0 && report.projections[0]?.state === 'up-to-date') break;
     if (Date.now() > deadline) throw new Error(`not caught up: ${JSON.stringify(report)}`);
     await sleep(50);
@@ -119,25 +108,25 @@ it('a following projection sees every committed event once, in commit and stream
 
 it('a writer idle in its transaction holds readers back, and status shows the lag rather than a healthy stall', async () => {
   const projection = normalizeProjection<pg.ClientBase>({ name: 'held', handlers: { async Held() {} } }, 'held.mjs', 'held');
-  await store.append('h-1', [{ type: 'Held' }]);
-  expect((await runProjection(store as never, projection as never, { batchSize: 10 })).processed).toBe(1);
-  const writer = new pg.Client({ connectionString: fresh.url.replace(/[?&]schema=[^&]*/, '') });
+  await file.store.append('h-1', [{ type: 'Held' }]);
+  expect((await runProjection(file.store as never, projection as never, { batchSize: 10 })).processed).toBe(1);
+  const writer = new pg.Client({ connectionString: file.fresh.url.replace(/[?&]schema=[^&]*/, '') });
   await writer.connect();
   try {
     await writer.query('BEGIN');
-    await store.append('h-2', [{ type: 'Held' }], 'any', { client: writer });
+    await file.store.append('h-2', [{ type: 'Held' }], 'any', { client: writer });
     // Committed after the open one drew its position: held back behind it.
-    await store.append('h-3', [{ type: 'Held' }]);
+    await file.store.append('h-3', [{ type: 'Held' }]);
     await sleep(1100);
-    const run = await runProjection(store as never, projection as never, { batchSize: 10 });
+    const run = await runProjection(file.store as never, projection as never, { batchSize: 10 });
     expect(run.processed).toBe(0);
-    const report = await status(store as never, [projection as never], { maxAgeMs: 1000 });
+    const report = await status(file.store as never, [projection as never], { maxAgeMs: 1000 });
     expect(report.projections[0]).toMatchObject({ lag: 1, state: 'behind', healthy: false });
     expect(report.projections[0]!.lagSeconds).toBeGreaterThan(1);
     await writer.query('COMMIT');
-    const after = await runProjection(store as never, projection as never, { batchSize: 10 });
+    const after = await runProjection(file.store as never, projection as never, { batchSize: 10 });
     expect(after.processed).toBe(2);
-    expect((await status(store as never, [projection as never])).projections[0]).toMatchObject({ lag: 0, state: 'up-to-date' });
+    expect((await status(file.store as never, [projection as never])).projections[0]).toMatchObject({ lag: 0, state: 'up-to-date' });
   } finally {
     await writer.end();
   }
@@ -152,31 +141,31 @@ it('events a newer transaction committed below the position already reached are 
     'late',
   );
   const connect = async () => {
-    const client = new pg.Client({ connectionString: fresh.url.replace(/[?&]schema=[^&]*/, '') });
+    const client = new pg.Client({ connectionString: file.fresh.url.replace(/[?&]schema=[^&]*/, '') });
     await client.connect();
     return client;
   };
-  await store.append('late-0', [{ type: 'Late' }]);
+  await file.store.append('late-0', [{ type: 'Late' }]);
   const older = await connect();
   const newer = await connect();
   try {
     await older.query('BEGIN');
     await older.query('SELECT pg_current_xact_id()'); // the older transaction id
     await newer.query('BEGIN');
-    await store.append('late-1', [{ type: 'Late' }, { type: 'Late' }, { type: 'Late' }], 'any', { client: newer });
-    await store.append('late-2', [{ type: 'Late' }], 'any', { client: older }); // a larger position
+    await file.store.append('late-1', [{ type: 'Late' }, { type: 'Late' }, { type: 'Late' }], 'any', { client: newer });
+    await file.store.append('late-2', [{ type: 'Late' }], 'any', { client: older }); // a larger position
     await older.query('COMMIT');
-    const first = await runProjection(store as never, projection as never, { batchSize: 2 });
+    const first = await runProjection(file.store as never, projection as never, { batchSize: 2 });
     expect(first.processed).toBe(2); // late-0 and the older transaction's event
     await newer.query('COMMIT');
     // Committed now, below the position the checkpoint shows: pending, and not "reached".
-    const waited = await waitForProjections(store as never, [projection as never], { timeoutMs: 300, pollMs: 50 });
+    const waited = await waitForProjections(file.store as never, [projection as never], { timeoutMs: 300, pollMs: 50 });
     expect(waited.outcome).toBe('timed-out');
-    const second = await runProjection(store as never, projection as never, { batchSize: 2 });
+    const second = await runProjection(file.store as never, projection as never, { batchSize: 2 });
     expect(second.processed).toBe(3);
     expect(new Set(seen).size).toBe(5);
-    expect((await status(store as never, [projection as never])).projections[0]).toMatchObject({ lag: 0, state: 'up-to-date' });
-    expect((await waitForProjections(store as never, [projection as never], { timeoutMs: 2000, pollMs: 50 })).outcome).toBe('reached');
+    expect((await status(file.store as never, [projection as never])).projections[0]).toMatchObject({ lag: 0, state: 'up-to-date' });
+    expect((await waitForProjections(file.store as never, [projection as never], { timeoutMs: 2000, pollMs: 50 })).outcome).toBe('reached');
   } finally {
     await older.end();
     await newer.end();

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { PostgresEventStore } from '../../src/stores/postgres/store.js';
 
 /** The test server's URL (see pg-global-setup.ts). */
 export function pgServerUrl(): string {
@@ -41,4 +42,21 @@ export async function untilVisible(db: { query(text: string): Promise<{ rows: { 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`events of ${schema} still held back by a transaction in flight after 30 s`);
+}
+
+/**
+ * A PostgreSQL store in a fresh schema for the whole test file: opened before its tests, closed and
+ * dropped after them. Read `store` and `fresh` inside the tests (they are set by beforeAll).
+ */
+export function useFreshPgStore(): { store: PostgresEventStore; fresh: ReturnType<typeof freshPgStore> } {
+  const file = {} as { store: PostgresEventStore; fresh: ReturnType<typeof freshPgStore> };
+  beforeAll(async () => {
+    file.fresh = freshPgStore();
+    file.store = await PostgresEventStore.open(file.fresh.url, { create: true });
+  });
+  afterAll(async () => {
+    await file.store.close();
+    await file.fresh.drop();
+  });
+  return file;
 }
