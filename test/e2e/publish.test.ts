@@ -1,4 +1,6 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ensureHandledTable, recordMessage } from '../../src/index.js';
@@ -471,6 +473,43 @@ describe.skipIf(!AMQP_URL)('stream ids in RabbitMQ routing keys', () => {
     } finally {
       await keyed.drop();
       await framed.drop();
+    }
+  });
+});
+
+const hasNatsServer = spawnSync('nats-server', ['--version']).status === 0;
+
+describe.skipIf(!hasNatsServer)('a subject the NATS server does not allow', () => {
+  it('is a fault of its event, not a broker that is down', async () => {
+    const dir = tempDir('es-pub-perm-');
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    writeFile(dir, 'nats.conf', `port: ${port}\nauthorization { users = [ { user: u, password: p, permissions: { publish: { allow: ["ok.>", "_INBOX.>"] } } } ] }\n`);
+    const server = spawn('nats-server', ['-c', join(dir, 'nats.conf')], { stdio: 'ignore' });
+    try {
+      const accepts = () =>
+        new Promise<boolean>((resolve) => {
+          const socket = connect(port, '127.0.0.1', () => {
+            socket.destroy();
+            resolve(true);
+          });
+          socket.on('error', () => resolve(false));
+        });
+      const deadline = Date.now() + 10_000;
+      while (!(await accepts())) {
+        expect(Date.now()).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      projectionFile(dir, 'outbox', { to: `nats://u:p@127.0.0.1:${port}`, subject: 'nope.{type}' });
+      importEvents(dir, 2, 1);
+      // Bounded: without the fault the run retries for ever.
+      const run = es(dir, ['project', 'run'], { timeoutMs: 20_000 });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/faulted at position 1 .*does not allow publishing to subject "nope\.Opened": Permissions Violation/);
+    } finally {
+      server.kill();
     }
   });
 });

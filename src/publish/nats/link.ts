@@ -78,6 +78,10 @@ class NatsLink implements Link {
     if (name === 'InvalidArgumentError' || name === 'InvalidSubjectError') {
       return new EventFault(`cannot publish to subject "${shorten(subject)}": ${errorMessage(error)}`);
     }
+    // The connection stays up: only this subject is refused, so sending again can never work.
+    if (/permissions violation for publish/i.test(errorMessage(error))) {
+      return new EventFault(`the server does not allow publishing to subject "${shorten(subject)}": ${errorMessage(error)}`);
+    }
     if (name === 'JetStreamApiError' && (error as { code?: unknown }).code === MESSAGE_TOO_LARGE) {
       return new EventFault(`the JetStream stream for subject "${shorten(subject)}" refused the message: ${errorMessage(error)}`);
     }
