@@ -22,9 +22,23 @@ function templateProblem(template: string): string | null {
   return null;
 }
 
-/** Fills `{type}` and `{streamId}` from the event. */
+// What a broker would read as structure: `.` separates NATS subject tokens and RabbitMQ topic words,
+// `*` and `>` are NATS wildcards, white space ends a NATS subject; `%` so that the escape is reversible.
+const ESCAPED = /[%.*>\s\p{Cc}]/gu;
+const utf8 = new TextEncoder();
+
+/**
+ * A value as it goes into a subject, routing key or exchange: the characters above as `%XX` of their
+ * UTF-8 bytes, the rest as it is. It stays one token, never a wildcard, and decodeURIComponent (or
+ * any URL-decoder) gives the value back.
+ */
+export function encodeToken(value: string): string {
+  return value.replace(ESCAPED, (char) => Array.from(utf8.encode(char), (byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join(''));
+}
+
+/** Fills `{type}` and `{streamId}` from the event, each encoded by `encodeToken`. */
 export function renderTemplate(template: string, event: StoredEvent): string {
-  return template.replace(PLACEHOLDER, (_, name: string) => (name === 'type' ? event.type : event.streamId));
+  return template.replace(PLACEHOLDER, (_, name: string) => encodeToken(name === 'type' ? event.type : event.streamId));
 }
 
 function kindOf(to: string): 'nats' | 'amqp' | null {

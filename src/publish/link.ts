@@ -43,6 +43,11 @@ export function eventBody(event: StoredEvent): Buffer {
   return Buffer.from(JSON.stringify(event));
 }
 
+/** A subject or routing key as a fault message shows it: a long one cut short. */
+export function shorten(text: string, max = 100): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} characters)` : text;
+}
+
 /** How long a sent message may wait for its acknowledgement before the link counts as lost. */
 export const ACK_TIMEOUT_MS = 10_000;
 /** A broker that does not answer a connection attempt within this is down for now. */

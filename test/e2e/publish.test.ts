@@ -1,4 +1,6 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ensureHandledTable, recordMessage } from '../../src/index.js';
@@ -397,5 +399,117 @@ describe('a publish block that is wrong', () => {
     expect(r.stderr).toMatch(/outbox\.mjs: invalid projection: /);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toContain('sekrit');
+  });
+});
+
+/** Stream ids a broker cannot take whole, or would read as structure, one event each, in this order. */
+const AWKWARD = ['acct-0', 's'.repeat(300), 'sm.4.>', 'h'.repeat(10_000), 'z'.repeat(70_000), 'a.b c*%'];
+
+function importAwkward(dir: string): void {
+  const lines = AWKWARD.map((streamId) => JSON.stringify({ streamId, type: 'Opened', data: {} }));
+  const r = es(dir, ['import', '-', '--format', 'ndjson'], { input: `${lines.join('\n')}\n` });
+  if (r.code !== 0) throw new Error(`import failed: ${r.stderr}`);
+}
+
+const deadLetters = (dir: string, name: string): number[] =>
+  readAll(dir, ['--stream', `$deadletter-${name}`]).map((e) => (e.data as { event: { position: number } }).event.position);
+
+describe.skipIf(!NATS_URL)('stream ids in NATS subjects', () => {
+  it('a subject too long is a fault of its event (skip dead-letters it); . * > and space are escaped, one token each', async () => {
+    const prefix = uniqueName('estest');
+    const stream = await jetStreamFor(NATS_URL as string, [`${prefix}.>`]);
+    try {
+      const dir = tempDir('es-pub-subject-');
+      projectionFile(dir, 'outbox', { to: NATS_URL as string, subject: `${prefix}.{streamId}.{type}` });
+      importAwkward(dir);
+      // Bounded: without the check the server closes the connection and the run retries for ever.
+      const run = es(dir, ['project', 'run'], { timeoutMs: 20_000 });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/faulted at position 4 \(Opened, id [^)]+\): the subject "estest[^"]*\(10028 characters\)" is 10028 bytes, more than the 3840/);
+      expect(lastCheckpointPosition(dir, 'outbox')).toBe(3);
+      const skip = es(dir, ['project', 'run', '--on-error', 'skip'], { timeoutMs: 20_000 });
+      expect(skip.code).toBe(0);
+      expect(deadLetters(dir, 'outbox')).toEqual([4, 5]);
+      const got = await stream.messages();
+      expect(got.map((m) => m.subject)).toEqual(
+        ['acct-0', 's'.repeat(300), 'sm%2E4%2E%3E', 'a%2Eb%20c%2A%25'].map((token) => `${prefix}.${token}.Opened`),
+      );
+      // Each stream id is one token, and URL-decoding it gives the id back.
+      expect(got.map((m) => decodeURIComponent(m.subject.split('.')[1] as string))).toEqual(got.map((m) => m.body.streamId));
+    } finally {
+      await stream.drop();
+    }
+  });
+});
+
+describe.skipIf(!AMQP_URL)('stream ids in RabbitMQ routing keys', () => {
+  it('a key over 255 bytes, or headers larger than a frame, is a fault of its event; . * are escaped, one word each', async () => {
+    // Bound to one word, then the type: a stream id matches only if it stays one word.
+    const keyed = await rabbitFor(AMQP_URL as string, '*.Opened');
+    const framed = await rabbitFor(AMQP_URL as string);
+    try {
+      const dir = tempDir('es-pub-key-');
+      const url = new URL(AMQP_URL as string);
+      projectionFile(dir, 'keyed', { to: url.href, exchange: keyed.exchange, routingKey: '{streamId}.{type}' });
+      // A frame_max of 8 KiB: the 10,000-byte Es-Stream header does not fit, and the server closes the connection.
+      projectionFile(dir, 'framed', { to: `${url.href}?frameMax=8192`, exchange: framed.exchange, routingKey: '{type}' });
+      importAwkward(dir);
+      const run = es(dir, ['project', 'run'], { timeoutMs: 20_000 });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/keyed .*faulted at position 2 \(Opened, id [^)]+\): the routing key "s+… \(307 characters\)" is 307 bytes, more than the 255 AMQP allows/);
+      expect(run.stderr).toMatch(/framed .*faulted at position 4 \(Opened, id [^)]+\): RabbitMQ refused the message: .*frame_too_large/);
+      const skip = es(dir, ['project', 'run', '--on-error', 'skip'], { timeoutMs: 20_000 });
+      expect(skip.code).toBe(0);
+      expect(deadLetters(dir, 'keyed')).toEqual([2, 4, 5]);
+      // The 70,000-byte header is more than amqplib encodes (64 KiB): refused before it is sent.
+      expect(deadLetters(dir, 'framed')).toEqual([4, 5]);
+      // Events the first run sent past the fault (other streams) come again after it: one of each kept.
+      const firsts = (got: Received[]) => [...new Map(got.map((m) => [m.id, m])).values()];
+      const byKey = firsts(await keyed.drain());
+      expect(byKey.map((m) => m.subject).sort()).toEqual(['a%2Eb%20c%2A%25.Opened', 'acct-0.Opened', 'sm%2E4%2E%3E.Opened']);
+      for (const m of byKey) expect(decodeURIComponent(m.subject.split('.')[0] as string)).toBe(m.body.streamId);
+      const byType = firsts(await framed.drain());
+      expect(byType.map((m) => m.body.streamId).sort()).toEqual(['a.b c*%', 'acct-0', 's'.repeat(300), 'sm.4.>'].sort());
+    } finally {
+      await keyed.drop();
+      await framed.drop();
+    }
+  });
+});
+
+const hasNatsServer = spawnSync('nats-server', ['--version']).status === 0;
+
+describe.skipIf(!hasNatsServer)('a subject the NATS server does not allow', () => {
+  it('is a fault of its event, not a broker that is down', async () => {
+    const dir = tempDir('es-pub-perm-');
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    writeFile(dir, 'nats.conf', `port: ${port}\nauthorization { users = [ { user: u, password: p, permissions: { publish: { allow: ["ok.>", "_INBOX.>"] } } } ] }\n`);
+    const server = spawn('nats-server', ['-c', join(dir, 'nats.conf')], { stdio: 'ignore' });
+    try {
+      const accepts = () =>
+        new Promise<boolean>((resolve) => {
+          const socket = connect(port, '127.0.0.1', () => {
+            socket.destroy();
+            resolve(true);
+          });
+          socket.on('error', () => resolve(false));
+        });
+      const deadline = Date.now() + 10_000;
+      while (!(await accepts())) {
+        expect(Date.now()).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      projectionFile(dir, 'outbox', { to: `nats://u:p@127.0.0.1:${port}`, subject: 'nope.{type}' });
+      importEvents(dir, 2, 1);
+      // Bounded: without the fault the run retries for ever.
+      const run = es(dir, ['project', 'run'], { timeoutMs: 20_000 });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/faulted at position 1 .*does not allow publishing to subject "nope\.Opened": Permissions Violation/);
+    } finally {
+      server.kill();
+    }
   });
 });

@@ -3,17 +3,32 @@ import type { StoredEvent } from '../../core/events.js';
 import { environment, errorMessage } from '../../core/errors.js';
 import { renderTemplate, type PublishConfig } from '../../core/publish.js';
 import { redact } from '../../core/secrets.js';
-import { ACK_TIMEOUT_MS, CONNECT_TIMEOUT_MS, EventFault, UnclearFault, eventBody, eventHeaders, type Link } from '../link.js';
+import { ACK_TIMEOUT_MS, CONNECT_TIMEOUT_MS, EventFault, UnclearFault, eventBody, eventHeaders, shorten, type Link } from '../link.js';
 
 type AmqpConfig = Extract<PublishConfig, { kind: 'amqp' }>;
 
+/** AMQP carries exchange names and routing keys as short strings: at most 255 bytes of UTF-8. */
+export const MAX_NAME_BYTES = 255;
+
 /** Channel errors that refuse a message (no such exchange, too large, not allowed), not the broker's trouble. */
 const REFUSALS = /\b(403|404|406)\b|NOT_FOUND|PRECONDITION_FAILED|ACCESS_REFUSED/;
+const FRAME_TOO_LARGE = /frame_too_large/;
+
+/** Why one of the names is longer than AMQP allows, or null. */
+function longName(names: Record<string, string>): string | null {
+  for (const [what, name] of Object.entries(names)) {
+    const bytes = Buffer.byteLength(name);
+    if (bytes > MAX_NAME_BYTES) return `the ${what} "${shorten(name)}" is ${bytes} bytes, more than the ${MAX_NAME_BYTES} AMQP allows`;
+  }
+  return null;
+}
 
 class AmqpLink implements Link {
   private lost = false;
   /** Why the server closed the channel, when it did. */
   private channelError: Error | null = null;
+  /** Why the server closed the connection, when it did. */
+  private connectionError: Error | null = null;
   /** Message ids the broker returned as unroutable (`mandatory`); a returned message is still confirmed. */
   private readonly returned = new Map<string, string>();
 
@@ -26,7 +41,9 @@ class AmqpLink implements Link {
       this.lost = true;
     };
     // Unheard, an 'error' event would crash the process; the callbacks of the messages in flight fail.
-    connection.on('error', () => {});
+    connection.on('error', (error: Error) => {
+      this.connectionError = error;
+    });
     connection.on('close', gone);
     channel.on('error', (error: Error) => {
       this.channelError = error;
@@ -46,6 +63,8 @@ class AmqpLink implements Link {
   send(event: StoredEvent): Promise<void> {
     const exchange = renderTemplate(this.config.exchange, event);
     const routingKey = renderTemplate(this.config.routingKey, event);
+    const tooLong = longName({ exchange, 'routing key': routingKey });
+    if (tooLong) return Promise.reject(new EventFault(tooLong));
     const options = {
       mandatory: true,
       persistent: true,
@@ -69,7 +88,7 @@ class AmqpLink implements Link {
         if (returned !== undefined) {
           return reject(
             new EventFault(
-              `RabbitMQ returned the message as unroutable (${returned}): no queue is bound to exchange "${exchange}" for routing key "${routingKey}"`,
+              `RabbitMQ returned the message as unroutable (${returned}): no queue is bound to exchange "${exchange}" for routing key "${shorten(routingKey)}"`,
             ),
           );
         }
@@ -78,15 +97,24 @@ class AmqpLink implements Link {
       try {
         this.channel.publish(exchange, routingKey, eventBody(event), options, settle);
       } catch (error) {
+        // amqplib cannot encode this message (a header table over its 64 KiB, a name too long):
+        // nothing was sent, and sending it again can never work.
+        if (error instanceof TypeError || error instanceof RangeError) {
+          clearTimeout(timer);
+          return reject(new EventFault(`amqplib cannot encode the message: ${errorMessage(error)}`));
+        }
         settle(error);
       }
     });
   }
 
-  /** A channel the server closed because of a message: which message is not said, hence unclear. */
+  /** A channel (or connection) the server closed because of a message: which message is not said, hence unclear. */
   private explain(error: unknown): unknown {
     const why = this.channelError;
     if (why && REFUSALS.test(why.message)) return new UnclearFault(`RabbitMQ refused the message: ${why.message}`);
+    // Properties (headers) larger than the connection's frame_max: the server closes the connection.
+    const lost = this.connectionError;
+    if (lost && FRAME_TOO_LARGE.test(lost.message)) return new UnclearFault(`RabbitMQ refused the message: ${lost.message}`);
     return error;
   }
 

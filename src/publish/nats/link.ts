@@ -4,12 +4,18 @@ import type { StoredEvent } from '../../core/events.js';
 import { environment, errorMessage } from '../../core/errors.js';
 import { renderTemplate, type PublishConfig } from '../../core/publish.js';
 import { redact } from '../../core/secrets.js';
-import { ACK_TIMEOUT_MS, CONNECT_TIMEOUT_MS, EventFault, eventBody, eventHeaders, type Link } from '../link.js';
+import { ACK_TIMEOUT_MS, CONNECT_TIMEOUT_MS, EventFault, eventBody, eventHeaders, shorten, type Link } from '../link.js';
 
 type NatsConfig = Extract<PublishConfig, { kind: 'nats' }>;
 
 /** JetStream's "message too large" API error. */
 const MESSAGE_TOO_LARGE = 10054;
+/**
+ * The server drops the connection, with every message in flight, on a protocol line longer than its
+ * max_control_line (4096 bytes unless configured, and not announced in INFO). The line is
+ * `HPUB <subject> <reply inbox> <sizes>`; this leaves the rest 256 bytes.
+ */
+export const MAX_SUBJECT_BYTES = 3840;
 
 /** The URL's host, port and credentials, as the client takes them. */
 function connectOptions(config: NatsConfig) {
@@ -46,14 +52,20 @@ class NatsLink implements Link {
 
   async send(event: StoredEvent): Promise<void> {
     const subject = renderTemplate(this.config.subject, event);
+    // Refused here, before it is sent: the server would close the connection, an outage retried for ever.
+    const subjectBytes = Buffer.byteLength(subject);
+    if (subjectBytes > MAX_SUBJECT_BYTES) {
+      throw new EventFault(`the subject "${shorten(subject)}" is ${subjectBytes} bytes, more than the ${MAX_SUBJECT_BYTES} a NATS subject may have`);
+    }
     const body = eventBody(event);
     const max = this.nc.info?.max_payload;
     if (max !== undefined && body.length > max) {
       throw new EventFault(`the message is ${body.length} bytes, more than the server's max_payload (${max})`);
     }
-    const headers = this.headers();
-    for (const [name, value] of Object.entries(eventHeaders(event))) headers.set(name, value);
     try {
+      // In the try: the client refuses a header it cannot write, a fault of this event.
+      const headers = this.headers();
+      for (const [name, value] of Object.entries(eventHeaders(event))) headers.set(name, value);
       await this.js.publish(subject, body, { msgID: event.id, headers, timeout: ACK_TIMEOUT_MS });
     } catch (error) {
       throw await this.explain(subject, error);
@@ -64,10 +76,14 @@ class NatsLink implements Link {
   private async explain(subject: string, error: unknown): Promise<unknown> {
     const name = (error as Error)?.name;
     if (name === 'InvalidArgumentError' || name === 'InvalidSubjectError') {
-      return new EventFault(`cannot publish to subject "${subject}": ${errorMessage(error)}`);
+      return new EventFault(`cannot publish to subject "${shorten(subject)}": ${errorMessage(error)}`);
+    }
+    // The connection stays up: only this subject is refused, so sending again can never work.
+    if (/permissions violation for publish/i.test(errorMessage(error))) {
+      return new EventFault(`the server does not allow publishing to subject "${shorten(subject)}": ${errorMessage(error)}`);
     }
     if (name === 'JetStreamApiError' && (error as { code?: unknown }).code === MESSAGE_TOO_LARGE) {
-      return new EventFault(`the JetStream stream for subject "${subject}" refused the message: ${errorMessage(error)}`);
+      return new EventFault(`the JetStream stream for subject "${shorten(subject)}" refused the message: ${errorMessage(error)}`);
     }
     // The client says "JetStreamNotEnabled" for a 503 (no responders): with JetStream on, that means no
     // stream captures the subject. Ask the server which, so a stream that is only restarting is retried.
@@ -76,7 +92,7 @@ class NatsLink implements Link {
         await this.jsm.streams.find(subject);
       } catch (lookup) {
         if ((lookup as Error)?.name === 'StreamNotFoundError') {
-          return new EventFault(`no JetStream stream captures the subject "${subject}" (the server answered 503, no responders); add a stream for it, e.g. nats stream add --subjects '${subject.split('.')[0]}.>'`);
+          return new EventFault(`no JetStream stream captures the subject "${shorten(subject)}" (the server answered 503, no responders); add a stream for it, e.g. nats stream add --subjects '${subject.split('.')[0]}.>'`);
         }
         if ((lookup as Error)?.name === 'JetStreamNotEnabled') {
           return new EventFault(`JetStream is not enabled on ${this.config.display} (start nats-server with -js)`);
