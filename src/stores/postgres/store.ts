@@ -20,7 +20,7 @@ import type {
 import { NOTIFY_CHANNEL, OlderTransaction, appendInTransaction, isIdTaken, isVersionTaken } from './append.js';
 import { commitInTransaction } from './commit.js';
 import { checkServerVersion, createPool, describeConnectFailure, isConnectionError, isDroppedConnection } from './connect.js';
-import { finishImport, importChunk, startImport } from './import.js';
+import { analyzeAfterImport, finishImport, importChunk, startImport } from './import.js';
 import { pgLocks } from './locks.js';
 import { pgWorkers } from './workers.js';
 import { cursorBefore, head, lastEvent, pending, readEventPages, readEvents } from './read.js';
@@ -173,7 +173,7 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   async importEvents<E extends NewStreamEvent>(chunks: AsyncIterable<readonly E[]> | Iterable<readonly E[]>): Promise<ImportResult> {
     const replayable = Array.isArray(chunks);
     try {
-      return await inTransaction(
+      const result = await inTransaction(
         this.pool,
         async (client) => {
           const state = startImport();
@@ -182,6 +182,8 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
         },
         (error) => replayable && (error instanceof OlderTransaction || isVersionTaken(error)),
       );
+      await analyzeAfterImport(this.pool, this.schema, result.appended);
+      return result;
     } catch (error) {
       if (error instanceof OlderTransaction || isVersionTaken(error)) {
         throw new EsError('CONFLICT', `another writer appended to a stream of this import while it ran; import again (events with ids are skipped when stored)`, {
