@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cleanupTempDirs, es, jsonLines, parseJson, tempDir, writeFile } from './helpers.js';
-import { describeClusters, moveDatabase, startCluster, type Cluster } from '../support/pg-clusters.js';
+import { describeClusters, moveDatabase, startCluster, upgradeCluster, type Cluster } from '../support/pg-clusters.js';
 
 /** Records each event once (a primary key per id) and faults on a stream version out of order. */
 const ORDERLY = `export default {
@@ -77,7 +77,7 @@ describeClusters('a PostgreSQL store moved to another cluster', () => {
     dir = tempDir('es-move-');
     writeFile(dir, 'projections/orderly.mjs', ORDERLY);
     // The source has used many more transaction ids than the fresh clusters it moves to.
-    clusters.push(await startCluster({ burnXids: 3000 }), await startCluster(), await startCluster());
+    clusters.push(await startCluster({ burnXids: 3000 }), await startCluster(), await startCluster(), await startCluster({ burnXids: 500 }));
   }, 120_000);
   afterAll(() => {
     for (const cluster of clusters) cluster.stop();
@@ -107,5 +107,17 @@ describeClusters('a PostgreSQL store moved to another cluster', () => {
     expect(afterSecond).toBeGreaterThan(afterFirst);
     moveDatabase(second, 'shop', source, 'shop_back');
     await useAfterMove(source, 'shop_back', 'three');
+  }, 180_000);
+
+  it('pg_upgrade keeps the transaction counter, and the store goes on as it was', async () => {
+    const upgraded = clusters[3] as Cluster;
+    upgraded.sql('postgres', 'CREATE DATABASE shop');
+    for (let i = 0; i < 3; i++) expect(on(upgraded, 'shop', ['append', 's-1', 'Tick', '{}']).stderr).toBe('');
+    expect(on(upgraded, 'shop', ['project', 'run']).code).toBe(0);
+    const meta = () => upgraded.sql('shop', "SELECT value FROM es.es_meta WHERE key = 'xact_offset'").trim();
+    expect(meta()).toBe('0');
+    upgradeCluster(upgraded);
+    await useAfterMove(upgraded, 'shop', 'upgraded');
+    expect(meta()).toBe('0');
   }, 180_000);
 });

@@ -51,6 +51,7 @@ function asServerUser(program: string, args: string[]): void {
 
 export interface Cluster {
   port: number;
+  data: string;
   url(database: string): string;
   /** Runs SQL in `database` through psql. */
   sql(database: string, text: string): string;
@@ -72,14 +73,16 @@ export async function startCluster(options: { burnXids?: number } = {}): Promise
   asServerUser('pg_ctl', ['-D', data, '-w', '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
   const cluster: Cluster = {
     port,
+    data,
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
     sql: (database, text) => execFileSync(join(pgBin as string, 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', text, cluster.url(database)], { encoding: 'utf8' }),
     stop: () => {
       try {
-        asServerUser('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
+        asServerUser('pg_ctl', ['-D', cluster.data, '-m', 'fast', 'stop']);
+      } catch {
+        // stopped already (an upgrade stops it)
       }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
   if (options.burnXids) {
@@ -93,4 +96,25 @@ export function moveDatabase(from: Cluster, fromDb: string, to: Cluster, toDb: s
   to.sql('postgres', `CREATE DATABASE "${toDb}"`);
   const dump = execFileSync(join(pgBin as string, 'pg_dump'), ['--no-owner', from.url(fromDb)], { maxBuffer: 1 << 28 });
   execFileSync(join(pgBin as string, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', to.url(toDb)], { input: dump, stdio: ['pipe', 'ignore', 'pipe'] });
+}
+
+/**
+ * Upgrades a cluster in place as pg_upgrade does (a new cluster, the old one's data and transaction
+ * counter carried over), then starts the new one on the old one's port.
+ */
+export function upgradeCluster(old: Cluster): void {
+  const bin = pgBin as string;
+  asServerUser('pg_ctl', ['-D', old.data, '-m', 'fast', '-w', 'stop']);
+  const next = `${old.data}-next`;
+  asServerUser('initdb', ['-D', next, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
+  const work = join(old.data, '..');
+  const root = userInfo().uid === 0;
+  const args = ['-b', bin, '-B', bin, '-d', old.data, '-D', next, '-U', 'postgres', '-p', String(old.port), '-P', String(old.port), '--link'];
+  const result = root
+    ? spawnSync('runuser', ['-u', 'postgres', '--', join(bin, 'pg_upgrade'), ...args], { cwd: work, encoding: 'utf8' })
+    : spawnSync(join(bin, 'pg_upgrade'), args, { cwd: work, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`pg_upgrade failed: ${result.stdout}${result.stderr}`);
+  rmSync(old.data, { recursive: true, force: true });
+  asServerUser('pg_ctl', ['-D', next, '-w', '-l', join(work, 'log'), '-o', `-p ${old.port} -k ${work} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+  old.data = next;
 }
