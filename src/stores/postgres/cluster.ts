@@ -109,6 +109,8 @@ export async function adoptIfMoved(client: ClientBase, schema: string, options: 
     await client.query('ROLLBACK').catch(() => {});
     throw error;
   }
+  // A restore brings no planner statistics; reads would go by a poor plan until autovacuum came.
+  await client.query(`ANALYZE "${schema}".events`).catch(() => {});
   return here;
 }
 
