@@ -36,7 +36,7 @@ export function freshPgStore(): { url: string; schema: string; drop: () => Promi
 export async function untilVisible(db: { query(text: string): Promise<{ rows: { held: boolean }[] }> }, schema: string): Promise<void> {
   for (let i = 0; i < 600; i++) {
     const { rows } = await db.query(
-      `SELECT EXISTS (SELECT 1 FROM "${schema}".events WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())) AS held`,
+      `SELECT EXISTS (SELECT 1 FROM "${schema}".events WHERE transaction_id >= "${schema}".es_xact_horizon()) AS held`,
     );
     if (!rows[0]?.held) return;
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -36,7 +36,7 @@ export interface StreamHead {
 
 export async function streamHead(client: ClientBase, schema: string, streamId: string): Promise<StreamHead> {
   const result = await client.query<{ version: number; newer: boolean }>(
-    `SELECT e.version, e.transaction_id > pg_current_xact_id() AS newer FROM "${schema}".events e
+    `SELECT e.version, e.transaction_id > "${schema}".es_xact_id() AS newer FROM "${schema}".events e
      WHERE e.stream_id = $1 ORDER BY e.version DESC LIMIT 1`,
     [streamId],
   );

@@ -64,13 +64,17 @@ function withDefaultUser(connectionString: string): string {
   return url.toString();
 }
 
-export function createPool(location: PostgresLocation, max = 6): pg.Pool {
+/** Checks a new connection before its first use; `done(error)` refuses it. */
+export type VerifyConnection = (client: pg.ClientBase, done: (error?: Error) => void) => void;
+
+export function createPool(location: PostgresLocation, max = 6, verify?: VerifyConnection): pg.Pool {
   registerSecret(process.env.PGPASSWORD);
   const pool = new (driver().Pool)({
     connectionString: withDefaultUser(location.connectionString),
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     max,
     application_name: 'es',
+    ...(verify ? { verify } : {}),
   });
   // A client whose server went away emits 'error' (the pool's while idle, the client's own while
   // checked out); unheard, it would crash the process. The next query on it fails instead, and that

@@ -1,4 +1,4 @@
-import type { ClientBase } from 'pg';
+import type { ClientBase, Pool } from 'pg';
 import { EsError } from '../../core/errors.js';
 import { checkNames, sameEvent, type NewStreamEvent } from '../../core/events.js';
 import type { ImportResult } from '../../ports/event-store.js';
@@ -78,4 +78,21 @@ export async function importChunk(client: ClientBase, schema: string, state: Imp
 export async function finishImport(client: ClientBase, schema: string, state: ImportState): Promise<ImportResult> {
   if (state.appended > 0) await client.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, schema]);
   return { appended: state.appended, skipped: state.skipped, lastPosition: state.lastPosition };
+}
+
+/** Imports smaller than this leave the statistics to autovacuum. */
+const ANALYZE_AT_LEAST = 1000;
+
+/**
+ * Refreshes the planner's statistics after an import that grew the log by a tenth or more (as
+ * autovacuum would, later): a table bulk-loaded without them reads a rebuild by a poor plan, several
+ * times slower, until autovacuum gets to it. A role that may not analyze the table only gets a
+ * warning from the server, which is ignored: the import itself has committed.
+ */
+export async function analyzeAfterImport(pool: Pool, schema: string, appended: number): Promise<void> {
+  if (appended < ANALYZE_AT_LEAST) return;
+  const { rows } = await pool.query<{ rows: number }>(`SELECT reltuples::float8 AS rows FROM pg_class WHERE oid = $1::regclass`, [`"${schema}".events`]);
+  const known = rows[0]?.rows ?? -1;
+  if (known > 0 && appended * 10 < known) return;
+  await pool.query(`ANALYZE "${schema}".events`).catch(() => {});
 }

@@ -23,7 +23,7 @@ export interface PgBatch {
 
 /**
  * A projection's next batch, in commit order. Only transactions older than the oldest one still in
- * flight (`pg_snapshot_xmin`) are read: a slower writer that drew a smaller position and has not
+ * flight (`es_xact_horizon()`, see cluster.ts) are read: a slower writer that drew a smaller position and has not
  * committed yet can then never be overtaken. One statement, one snapshot, one round trip.
  */
 export async function readBatch(
@@ -34,11 +34,11 @@ export async function readBatch(
   // Rows as arrays: a rebuild reads every event, and an object per row was a measurable part of it.
   const { rows } = await db.query<unknown[]>({
     rowMode: 'array',
-    text: `SELECT snap.horizon::text AS horizon, pg_snapshot_xmax(pg_current_snapshot())::text AS next,
+    text: `SELECT snap.horizon::text AS horizon, "${schema}".es_xact_next()::text AS next,
             (SELECT h.position FROM "${schema}".events h WHERE NOT h.system AND h.transaction_id < snap.horizon
              ORDER BY h.position DESC LIMIT 1) AS head,
             e.transaction_id::text AS transaction_id, ${PG_EVENT_COLUMNS}
-     FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) snap
+     FROM (SELECT "${schema}".es_xact_horizon() AS horizon) snap
      LEFT JOIN LATERAL (
        SELECT e.* FROM "${schema}".events e
        WHERE NOT e.system AND (e.transaction_id, e.position) > ($1::xid8, $2::bigint) AND e.transaction_id < snap.horizon

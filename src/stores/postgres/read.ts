@@ -54,7 +54,7 @@ export async function pending(
   upTo?: number,
 ): Promise<Pending> {
   const { rows } = await db.query<{ n: string; oldest: Date | null; next: string }>(
-    `SELECT count(*) AS n, min(e.recorded_at) AS oldest, pg_snapshot_xmax(pg_current_snapshot())::text AS next FROM "${schema}".events e
+    `SELECT count(*) AS n, min(e.recorded_at) AS oldest, "${schema}".es_xact_next()::text AS next FROM "${schema}".events e
      WHERE NOT e.system AND (e.transaction_id, e.position) > ($1::xid8, $2::bigint)
        AND ($3::text[] IS NULL OR e.type = ANY($3::text[])) AND ($4::bigint IS NULL OR e.position <= $4::bigint)`,
     [cursor.transactionId, cursor.position, types, upTo ?? null],
@@ -75,7 +75,7 @@ export async function cursorBefore(db: Queryable, schema: string, position: numb
   const { rows } = await db.query<{ tx: string }>(
     `SELECT least(
        (SELECT min(e.transaction_id::text::numeric) FROM "${schema}".events e WHERE NOT e.system AND e.position >= $1),
-       pg_snapshot_xmin(pg_current_snapshot())::text::numeric)::text AS tx`,
+       "${schema}".es_xact_horizon()::text::numeric)::text AS tx`,
     [position],
   );
   // Strictly after (tx, position - 1): that transaction's events from \`position\` on, and all later ones.

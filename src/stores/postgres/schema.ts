@@ -1,19 +1,22 @@
 import type { PoolClient } from 'pg';
 import { environment } from '../../core/errors.js';
+import { initialXactDdl } from './cluster.js';
 
 /** Bumped when the tables change; stored in `<schema>.es_meta`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Positions come from an identity column, drawn when a row is inserted, not when its transaction
- * commits; `transaction_id` (the writer's xid8) is what lets a reader follow commit order.
+ * commits; `transaction_id` (the writer's transaction id, made logical by es_xact_id(): see cluster.ts)
+ * is what lets a reader follow commit order.
  */
 function ddl(s: string): string {
   return `
 CREATE SCHEMA IF NOT EXISTS "${s}";
+CREATE OR REPLACE FUNCTION "${s}".es_xact_id() RETURNS xid8 LANGUAGE sql VOLATILE AS 'SELECT pg_current_xact_id()';
 CREATE TABLE IF NOT EXISTS "${s}".events (
   position       bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  transaction_id xid8        NOT NULL DEFAULT pg_current_xact_id(),
+  transaction_id xid8        NOT NULL DEFAULT "${s}".es_xact_id(),
   id             text        NOT NULL UNIQUE,
   stream_id      text        NOT NULL,
   version        integer     NOT NULL,
@@ -46,7 +49,7 @@ CREATE TABLE IF NOT EXISTS "${s}".es_workers (
 );
 CREATE TABLE IF NOT EXISTS "${s}".es_meta (key text PRIMARY KEY, value text NOT NULL);
 INSERT INTO "${s}".es_meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING;
-`;
+${initialXactDdl(s)}`;
 }
 
 async function storedVersion(client: PoolClient, schema: string): Promise<number | null> {
@@ -56,19 +59,14 @@ async function storedVersion(client: PoolClient, schema: string): Promise<number
   return row.rows[0] ? Number(row.rows[0].value) : null;
 }
 
-/**
- * Version 2: the lock's fencing token and the workers table (many workers). Done in place, under the
- * same advisory lock as creation, by whichever process opens the store first; additive, so an es of
- * version 1 still running keeps working meanwhile (its takeovers change the owner, which fences too).
- */
-async function upgradeFrom1(client: PoolClient, schema: string): Promise<number | null> {
+/** Runs `step` once, under the same advisory lock as creation, when the stored version is `from`. */
+async function upgrade(client: PoolClient, schema: string, from: number, step: () => Promise<void>): Promise<number | null> {
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`es-schema:${schema}`]);
-    if ((await storedVersion(client, schema)) === 1) {
-      await client.query(`ALTER TABLE "${schema}".es_locks ADD COLUMN IF NOT EXISTS token bigint NOT NULL DEFAULT 0`);
-      await client.query(ddl(schema));
-      await client.query(`UPDATE "${schema}".es_meta SET value = '2' WHERE key = 'schema_version'`);
+    if ((await storedVersion(client, schema)) === from) {
+      await step();
+      await client.query(`UPDATE "${schema}".es_meta SET value = '${from + 1}' WHERE key = 'schema_version'`);
     }
     await client.query('COMMIT');
   } catch (error) {
@@ -76,6 +74,28 @@ async function upgradeFrom1(client: PoolClient, schema: string): Promise<number 
     throw error;
   }
   return storedVersion(client, schema);
+}
+
+/**
+ * Version 2: the lock's fencing token and the workers table (many workers). Additive, so an es of
+ * version 1 still running keeps working meanwhile (its takeovers change the owner, which fences too).
+ */
+async function upgradeFrom1(client: PoolClient, schema: string): Promise<number | null> {
+  return upgrade(client, schema, 1, async () => {
+    await client.query(`ALTER TABLE "${schema}".es_locks ADD COLUMN IF NOT EXISTS token bigint NOT NULL DEFAULT 0`);
+    await client.query(ddl(schema));
+  });
+}
+
+/**
+ * Version 3: logical transaction ids (cluster.ts), at offset 0 on the cluster that upgrades, so the
+ * ids stored and those of an es of version 2 still running agree.
+ */
+async function upgradeFrom2(client: PoolClient, schema: string): Promise<number | null> {
+  return upgrade(client, schema, 2, async () => {
+    await client.query(initialXactDdl(schema));
+    await client.query(`ALTER TABLE "${schema}".events ALTER COLUMN transaction_id SET DEFAULT "${schema}".es_xact_id()`);
+  });
 }
 
 /**
@@ -102,6 +122,7 @@ export async function ensureSchema(client: PoolClient, schema: string, create: b
     version = await storedVersion(client, schema);
   }
   if (version === 1) version = await upgradeFrom1(client, schema);
+  if (version === 2) version = await upgradeFrom2(client, schema);
   if (version !== SCHEMA_VERSION) {
     throw environment(`schema "${schema}" of ${display}: event store schema version ${version} is not supported (expected ${SCHEMA_VERSION})`);
   }

@@ -20,12 +20,13 @@ import type {
 import { NOTIFY_CHANNEL, OlderTransaction, appendInTransaction, isIdTaken, isVersionTaken } from './append.js';
 import { commitInTransaction } from './commit.js';
 import { checkServerVersion, createPool, describeConnectFailure, isConnectionError, isDroppedConnection } from './connect.js';
-import { finishImport, importChunk, startImport } from './import.js';
+import { analyzeAfterImport, finishImport, importChunk, startImport } from './import.js';
 import { pgLocks } from './locks.js';
 import { pgWorkers } from './workers.js';
 import { cursorBefore, head, lastEvent, pending, readEventPages, readEvents } from './read.js';
 import { readBatch } from './read-batch.js';
 import { ensureSchema } from './schema.js';
+import { adoptIfMoved, clusterCheck, systemIdentifier } from './cluster.js';
 import { parsePostgresUrl, type PostgresLocation } from './url.js';
 
 export interface PgOpenOptions {
@@ -82,6 +83,7 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   private constructor(
     private readonly pool: pg.Pool,
     location: PostgresLocation,
+    private readonly cluster: ReturnType<typeof clusterCheck>,
   ) {
     this.url = location.display;
     this.schema = location.schema;
@@ -94,15 +96,17 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
 
   static async open(url: string, options: PgOpenOptions = {}): Promise<PostgresEventStore> {
     const location = parsePostgresUrl(url);
-    const pool = createPool(location);
+    const cluster = clusterCheck(location.schema);
+    const pool = createPool(location, undefined, cluster.verify);
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient | undefined;
       try {
         client = await pool.connect();
         await checkServerVersion(client, location.display);
         await ensureSchema(client, location.schema, options.create ?? false, location.display);
+        cluster.known = await adoptIfMoved(client, location.schema);
         client.release();
-        return new PostgresEventStore(pool, location);
+        return new PostgresEventStore(pool, location, cluster);
       } catch (error) {
         client?.release(true);
         // A server that answered, then dropped us (restarting, an administrator's kill): try again
@@ -131,6 +135,11 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   async append(streamId: string, events: NewEvent[], expected: ExpectedVersion = 'any', options: PgAppendOptions = {}): Promise<AppendResult> {
     if (options.client) {
       try {
+        // The caller's connection is not one of ours, checked when it opened: it may be on a
+        // cluster this store has not been adopted on yet.
+        if ((await systemIdentifier(options.client)) !== this.cluster.known) {
+          await adoptIfMoved(options.client, this.schema, { inTransaction: true });
+        }
         return await appendInTransaction(options.client, this.schema, streamId, events, expected);
       } catch (error) {
         throw this.appendError(error, streamId);
@@ -164,7 +173,7 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   async importEvents<E extends NewStreamEvent>(chunks: AsyncIterable<readonly E[]> | Iterable<readonly E[]>): Promise<ImportResult> {
     const replayable = Array.isArray(chunks);
     try {
-      return await inTransaction(
+      const result = await inTransaction(
         this.pool,
         async (client) => {
           const state = startImport();
@@ -173,6 +182,8 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
         },
         (error) => replayable && (error instanceof OlderTransaction || isVersionTaken(error)),
       );
+      await analyzeAfterImport(this.pool, this.schema, result.appended);
+      return result;
     } catch (error) {
       if (error instanceof OlderTransaction || isVersionTaken(error)) {
         throw new EsError('CONFLICT', `another writer appended to a stream of this import while it ran; import again (events with ids are skipped when stored)`, {
