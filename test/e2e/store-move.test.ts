@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cleanupTempDirs, es, jsonLines, parseJson, tempDir, writeFile } from './helpers.js';
+import { cleanupTempDirs, es, esBackground, jsonLines, parseJson, tempDir, writeFile } from './helpers.js';
 import { describeClusters, moveDatabase, startCluster, upgradeCluster, type Cluster } from '../support/pg-clusters.js';
 
 /** Records each event once (a primary key per id) and faults on a stream version out of order. */
@@ -101,8 +101,11 @@ describeClusters('a PostgreSQL store moved to another cluster', () => {
     expect(parseJson(rebuilt.stdout).projections[0].processed).toBe(afterFirst);
     expect(await seen(first, 'shop')).toEqual({ count: afterFirst, distinct: afterFirst });
 
-    // Again, to a cluster whose counter is behind the offset's, and once more to one far ahead.
+    // Again, to a cluster whose counter is behind the offset's, where the first processes to open
+    // it are four appends at once to an old stream; then once more to a cluster far ahead.
     moveDatabase(first, 'shop', second, 'shop');
+    const racers = Array.from({ length: 4 }, () => esBackground(dir, ['--db', second.url('shop'), 'append', 's-2', 'Tick', '{}']));
+    for (const racer of racers) expect({ ...(await racer.exited), stderr: racer.output().stderr }).toEqual({ code: 0, signal: null, stderr: '' });
     const afterSecond = await useAfterMove(second, 'shop', 'two');
     expect(afterSecond).toBeGreaterThan(afterFirst);
     moveDatabase(second, 'shop', source, 'shop_back');
