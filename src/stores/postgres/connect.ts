@@ -64,13 +64,31 @@ function withDefaultUser(connectionString: string): string {
   return url.toString();
 }
 
-export function createPool(location: PostgresLocation, max = 6): pg.Pool {
+/**
+ * The bounds of the lease connections (renewals, takeovers, heartbeats): none of them ever waits
+ * long. A takeover or renewal that meets a row lock gives up after LEASE_LOCK_TIMEOUT_MS and is
+ * tried again; a taker paused inside its short transaction has its session ended by the server; a
+ * query that gets no answer at all (a link that went silent) fails on this side.
+ */
+export const LEASE_BOUNDS: Partial<pg.PoolConfig> = {
+  lock_timeout: 1000,
+  idle_in_transaction_session_timeout: 1000,
+  query_timeout: 4000,
+};
+
+/** TCP keepalives: a peer gone without a word (a partition, a host that died) is found, on both sides. */
+const KEEPALIVE_DELAY_MS = 10_000;
+
+export function createPool(location: PostgresLocation, max = 6, bounds: Partial<pg.PoolConfig> = {}): pg.Pool {
   registerSecret(process.env.PGPASSWORD);
   const pool = new (driver().Pool)({
     connectionString: withDefaultUser(location.connectionString),
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     max,
     application_name: 'es',
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+    ...bounds,
   });
   // A client whose server went away emits 'error' (the pool's while idle, the client's own while
   // checked out); unheard, it would crash the process. The next query on it fails instead, and that

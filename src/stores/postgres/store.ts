@@ -18,8 +18,8 @@ import type {
   ReadOptions,
 } from '../../ports/event-store.js';
 import { NOTIFY_CHANNEL, OlderTransaction, appendInTransaction, isIdTaken, isVersionTaken } from './append.js';
-import { commitInTransaction } from './commit.js';
-import { checkServerVersion, createPool, describeConnectFailure, isConnectionError, isDroppedConnection } from './connect.js';
+import { commitUnit } from './commit.js';
+import { LEASE_BOUNDS, checkServerVersion, createPool, describeConnectFailure, isConnectionError, isDroppedConnection } from './connect.js';
 import { finishImport, importChunk, startImport } from './import.js';
 import { pgLocks } from './locks.js';
 import { pgWorkers } from './workers.js';
@@ -87,7 +87,7 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
     this.schema = location.schema;
     // Leases and heartbeats on connections of their own: queued behind batch transactions (which
     // hold a pooled connection each), a renewal could come too late and lose a lease that was fine.
-    this.leasePool = createPool(location, 2);
+    this.leasePool = createPool(location, 2, LEASE_BOUNDS);
     this.locks = pgLocks(this.leasePool, this.schema);
     this.workers = pgWorkers(this.leasePool, this.schema);
   }
@@ -221,7 +221,7 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
 
   async commit(unit: CommitUnit<pg.ClientBase>): Promise<AppendResult> {
     try {
-      return await inTransaction(this.pool, (client) => commitInTransaction(client, this.schema, unit), () => false);
+      return await commitUnit(this.pool, this.schema, unit);
     } catch (error) {
       if (isVersionTaken(error)) {
         throw new EsError('CONFLICT', `append conflict: stream "${unit.streamId}" was written by another process`, { cause: error });
