@@ -109,7 +109,7 @@ export async function runWorker(
   const start = (projection: Projection<unknown>, token: number): void => {
     const name = projection.name;
     const controller = new AbortController();
-    const fence: Fence = { name, ownerId: me.id, token };
+    const fence: Fence = { name, ownerId: me.id, token, leaseMs };
     const h: Holding = {
       projection,
       token,

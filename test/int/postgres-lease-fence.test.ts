@@ -98,4 +98,33 @@ describe('PostgreSQL leases while a batch runs', () => {
     await expect(commit).rejects.toMatchObject({ code: 'LOCKED', details: { fenced: true }, message: expect.stringMatching(/ran out/) });
     expect(await written('p3')).toEqual({ rows: 0, checkpoint: false });
   });
+
+  it('a batch that sits idle as long as its lease (its process paused or cut off) is ended by the server, freeing what it locked', async () => {
+    const { store } = file;
+    const a = await store.tryLease('p4', owner('a'), 1000, never);
+    if (!a.taken) throw new Error('not taken');
+    const other = new pg.Client({ connectionString: file.fresh.url.replace(/\?.*$/, '') });
+    await other.connect();
+    try {
+      let freedAfter = -1;
+      const commit = store.commit({
+        ...unit('p4', 'a', a.token, async () => {
+          // Idle in the transaction, as a stopped process would be: the next holder's write of the
+          // same read-model row waits for this one, until the server ends this session.
+          const start = performance.now();
+          await within('the same row written by the next holder', 4000, other.query(`INSERT INTO ${table} VALUES ('p4')`));
+          freedAfter = performance.now() - start;
+        }),
+        fences: [{ name: 'p4', ownerId: 'a', token: a.token, leaseMs: 1000 }],
+      });
+      // Seen by the holder as a lost connection: the batch is tried again, and fenced then if it must be.
+      const error: unknown = await commit.then(() => null, (e: unknown) => e);
+      expect(store.isTransient(error), String(error)).toBe(true);
+      expect(freedAfter).toBeGreaterThan(500);
+      expect(freedAfter).toBeLessThan(2500);
+      expect((await written('p4')).checkpoint).toBe(false);
+    } finally {
+      await other.end();
+    }
+  });
 });

@@ -13,10 +13,19 @@ const FENCE_LOCK_TIMEOUT_MS = 5000;
 /** The SQLSTATE the fence raises: ES, then F(ence) 01. */
 const FENCED = 'ESF01';
 
+/** The shortest lease among the fences (ms), if any says its length. */
+function idleLimit(fences: readonly Fence[]): number | null {
+  const leases = fences.map((f) => f.leaseMs).filter((ms): ms is number => ms !== undefined && ms > 0);
+  return leases.length > 0 ? Math.round(Math.min(...leases)) : null;
+}
+
 /**
  * The fences and the checkpoint stream's head, without locking: a holder that has lost a lease by
  * then does not even run its handlers. The fences are left in the transaction (`es.fences`) for the
- * fence that decides, at commit.
+ * fence that decides, at commit. A fenced transaction that sits idle as long as its shortest lease
+ * (its process paused, killed behind a silent link, cut off) is ended by the server: whatever its
+ * handlers locked (read-model rows, the checkpoint's next version) is not kept from the next holder
+ * for longer than the lease.
  */
 async function headAndEarlyFence(client: ClientBase, schema: string, streamId: string, fences: readonly Fence[]): Promise<number> {
   const { rows } = await client.query<{ version: number | null; held: string[] | null; ours: string[] | null }>(
@@ -26,8 +35,9 @@ async function headAndEarlyFence(client: ClientBase, schema: string, streamId: s
              WHERE l.expires_at > ${NOW_MS}) AS held,
             (SELECT array_agg(l.name) FROM "${schema}".es_locks l JOIN jsonb_to_recordset($2::jsonb) AS f(name text, "ownerId" text, token bigint)
                ON l.name = f.name AND l.owner_id = f."ownerId" AND l.token = f.token) AS ours,
-            set_config('es.fences', $2::text, true)`,
-    [streamId, JSON.stringify(fences.map(({ name, ownerId, token }) => ({ name, ownerId, token })))],
+            set_config('es.fences', $2::text, true),
+            set_config('idle_in_transaction_session_timeout', coalesce($3::text, current_setting('idle_in_transaction_session_timeout')), true)`,
+    [streamId, JSON.stringify(fences.map(({ name, ownerId, token }) => ({ name, ownerId, token }))), idleLimit(fences)],
   );
   const row = rows[0];
   const held = new Set(row?.held ?? []);

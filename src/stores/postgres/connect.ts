@@ -15,7 +15,8 @@ const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EA
 export function isConnectionError(error: unknown): boolean {
   const e = error as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
-  if (CONNECTION_CODES.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  // 25P03: the server ended a session idle in its transaction for too long (see commit.ts).
+  if (CONNECTION_CODES.has(code) || code.startsWith('08') || code === '25P03' || code === '57P01' || code === '57P02' || code === '57P03') return true;
   const message = typeof e?.message === 'string' ? e.message : '';
   return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message);
 }
