@@ -99,6 +99,26 @@ describe('PostgreSQL leases while a batch runs', () => {
     expect(await written('p3')).toEqual({ rows: 0, checkpoint: false });
   });
 
+  it('lease queries never wait long for a row lock: a takeover is "not taken yet", a renewal fails, to be tried again', async () => {
+    const { store } = file;
+    const a = await store.tryLease('p5', owner('a'), 2000, never);
+    if (!a.taken) throw new Error('not taken');
+    const other = new pg.Client({ connectionString: file.fresh.url.replace(/\?.*$/, '') });
+    await other.connect();
+    try {
+      // A transaction that holds the lease row and does not end (its process stopped, say).
+      await other.query('BEGIN');
+      await other.query(`SELECT 1 FROM "${file.fresh.schema}".es_locks WHERE name = 'p5' FOR UPDATE`);
+      await sleep(2100);
+      expect(await within('a takeover', 3000, store.tryLease('p5', owner('b'), 30_000, never))).toMatchObject({ taken: false, holder: { id: 'a' } });
+      await expect(within('a renewal', 3000, store.renewLock('p5', 'a', 2000, a.token))).rejects.toMatchObject({ code: '55P03' });
+      await other.query('ROLLBACK');
+      expect(await store.tryLease('p5', owner('b'), 30_000, never)).toMatchObject({ taken: true });
+    } finally {
+      await other.end();
+    }
+  });
+
   it('a batch that sits idle as long as its lease (its process paused or cut off) is ended by the server, freeing what it locked', async () => {
     const { store } = file;
     const a = await store.tryLease('p4', owner('a'), 1000, never);

@@ -73,7 +73,7 @@ function withDefaultUser(connectionString: string): string {
  */
 export const LEASE_BOUNDS: Partial<pg.PoolConfig> = {
   lock_timeout: 1000,
-  idle_in_transaction_session_timeout: 1000,
+  idle_in_transaction_session_timeout: 2000,
   query_timeout: 4000,
 };
 
