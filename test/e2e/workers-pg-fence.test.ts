@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/stores/open.js';
 import type { EventStore } from '../../src/ports/event-store.js';
 import { cleanupTempDirs, es, tempDir, writeFile } from './helpers.js';
-import { spread, startWorker, until, type Worker } from './workers-support.js';
+import { canSetHostName, spread, startWorker, until, type Worker } from './workers-support.js';
 import { freshPgStore, pgServerUrl } from '../support/pg.js';
 
 const LEASE_MS = 5000;
@@ -96,8 +96,8 @@ async function setup(seconds: number): Promise<Setup> {
   };
 }
 
-function start(dir: string, args: string[], env?: Record<string, string>): Worker {
-  const w = startWorker(dir, { lease: `${LEASE_MS / 1000}s`, args, env });
+function start(dir: string, args: string[], options: { env?: Record<string, string>; host?: string } = {}): Worker {
+  const w = startWorker(dir, { lease: `${LEASE_MS / 1000}s`, args, ...options });
   workers.push(w);
   return w;
 }
@@ -216,7 +216,9 @@ describe('many workers on PostgreSQL, batches of seconds', () => {
     const viaProxy = new URL(s.url);
     viaProxy.hostname = '127.0.0.1';
     viaProxy.port = String(proxy.port);
-    const a = start(s.dir, ['--batch-size', '100'], { ES_DB: viaProxy.toString() });
+    // Under another host name where it can be: its pid then means nothing to the others, and only
+    // the lease frees the projection.
+    const a = start(s.dir, ['--batch-size', '100'], { env: { ES_DB: viaProxy.toString() }, host: canSetHostName() ? 'es-cut-off' : undefined });
     const aPid = await a.pid();
     await until('the worker behind the proxy to hold the projection', holds(s, aPid), 15_000);
     const b = start(s.dir, ['--batch-size', '100']);
