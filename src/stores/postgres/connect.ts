@@ -67,8 +67,8 @@ function withDefaultUser(connectionString: string): string {
 
 /**
  * The bounds of the lease connections (renewals, takeovers, heartbeats): none of them ever waits
- * long. A takeover or renewal that meets a row lock gives up after LEASE_LOCK_TIMEOUT_MS and is
- * tried again; a taker paused inside its short transaction has its session ended by the server; a
+ * long. A takeover or renewal that meets a row lock gives up after `lock_timeout` and is tried
+ * again; a taker paused inside its short transaction has its session ended by the server; a
  * query that gets no answer at all (a link that went silent) fails on this side.
  */
 export const LEASE_BOUNDS: Partial<pg.PoolConfig> = {

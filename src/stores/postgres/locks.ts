@@ -16,9 +16,16 @@ export const NOW_MS = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
  */
 export function pgLocks(pool: Pool, schema: string) {
   const table = `"${schema}".es_locks`;
-  /** The lock row, locked for update; null when the wait for it ran past lock_timeout. */
+  /** The lock row (made first if there is none), locked for update; null when a wait for it ran past lock_timeout. */
   const lockedRow = async (client: PoolClient, name: string): Promise<(StoredLock & { now: string }) | undefined | null> => {
     try {
+      // Make sure a row exists to lock, so two first takers serialise on it.
+      await client.query(
+        `INSERT INTO ${table} (name, owner_id, pid, host, since, expires_at) VALUES ($1, '', 0, '', '', 0)
+         ON CONFLICT (name) DO NOTHING`,
+        [name],
+      );
+      // Leases run on the server's clock: the hosts sharing a store need not agree on the time.
       const { rows } = await client.query<StoredLock & { now: string }>(
         `SELECT l.owner_id, l.pid, l.host, l.since, l.expires_at, l.pid_ns, l.boot_id, l.token, ${NOW_MS} AS now FROM ${table} l WHERE l.name = $1 FOR UPDATE`,
         [name],
@@ -35,13 +42,6 @@ export function pgLocks(pool: Pool, schema: string) {
       let broken = false;
       try {
         await client.query('BEGIN');
-        // Make sure a row exists to lock, so two first takers serialise on it.
-        await client.query(
-          `INSERT INTO ${table} (name, owner_id, pid, host, since, expires_at) VALUES ($1, '', 0, '', '', 0)
-           ON CONFLICT (name) DO NOTHING`,
-          [name],
-        );
-        // Leases run on the server's clock: the hosts sharing a store need not agree on the time.
         const row = await lockedRow(client, name);
         if (row === null) {
           // Another taker's transaction or a commit's fence holds the row (lock_timeout, see
