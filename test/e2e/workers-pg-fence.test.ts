@@ -163,7 +163,7 @@ describe('many workers on PostgreSQL, batches of seconds', () => {
     const b = start(s.dir, ['--batch-size', '100']);
     const bPid = await b.pid();
     await s.append(150);
-    await until('the first worker to be inside a batch', () => s.midBatch(), 15_000, 20);
+    await until('the first worker to be inside a batch', () => s.midBatch(), 30_000, 20);
     signal(aPid, 'SIGSTOP');
     const stoppedAt = Date.now();
     let aRows: number;
@@ -224,7 +224,7 @@ describe('many workers on PostgreSQL, batches of seconds', () => {
     const b = start(s.dir, ['--batch-size', '100']);
     const bPid = await b.pid();
     await s.append(150);
-    await until('the first worker to be inside a batch', () => s.midBatch(), 15_000, 20);
+    await until('the first worker to be inside a batch', () => s.midBatch(), 30_000, 20);
     proxy.freeze();
     signal(aPid, 'SIGKILL');
     const killedAt = Date.now();
