@@ -115,7 +115,7 @@ export async function acquireProjectionLock(
   return {
     signal: lost.signal,
     lost: () => lockLost,
-    fence: { name, ownerId: owner.id, token },
+    fence: { name, ownerId: owner.id, token, leaseMs },
     async release() {
       clearInterval(timer);
       await store.releaseLock(name, owner.id, token).catch(() => {});

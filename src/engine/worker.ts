@@ -109,7 +109,7 @@ export async function runWorker(
   const start = (projection: Projection<unknown>, token: number): void => {
     const name = projection.name;
     const controller = new AbortController();
-    const fence: Fence = { name, ownerId: me.id, token };
+    const fence: Fence = { name, ownerId: me.id, token, leaseMs };
     const h: Holding = {
       projection,
       token,
@@ -162,8 +162,11 @@ export async function runWorker(
     }
     for (const h of [...held.values()]) {
       if (h.leaving !== null && h.leaving !== 'stop') continue;
-      if (await store.renewLock(h.projection.name, me.id, leaseMs, h.token)) h.confirmedUntil = sent + leaseMs;
-      else lose(h, 'its lease was taken over while it could not renew it');
+      // A renewal that failed (a row lock it gave up on, a slow answer) loses nothing yet: the
+      // next one may pass, and the lease running out is what gives the projection up.
+      const renewed = await store.renewLock(h.projection.name, me.id, leaseMs, h.token).catch(() => null);
+      if (renewed) h.confirmedUntil = sent + leaseMs;
+      else if (renewed === false) lose(h, 'its lease was taken over while it could not renew it');
     }
     lastRenewal = sent;
   };

@@ -88,8 +88,9 @@ export interface CommitUnit<Db = unknown> {
   also?: { streamId: string; event: NewEvent; expectedVersion?: ExpectedVersion; keep?: number }[];
   /**
    * Leases the committer must still hold: each is checked inside the transaction, before anything is
-   * written, and a lease taken over since (another owner or a newer token) refuses the whole unit
-   * (LOCKED, `details.fenced`), so a holder that lost its lease while paused commits nothing.
+   * written and again at its commit, and a lease taken over since (another owner or a newer token)
+   * refuses the whole unit (LOCKED, `details.fenced`), so a holder that lost its lease while paused
+   * commits nothing.
    */
   fences?: readonly Fence[];
 }
@@ -99,6 +100,11 @@ export interface Fence {
   name: string;
   ownerId: string;
   token: number;
+  /**
+   * The lease's length: a store may end a fenced transaction that sits idle this long (its holder
+   * paused or cut off), so that it holds nothing the next holder needs for longer than the lease.
+   */
+  leaseMs?: number;
 }
 
 /** tryLease's answer: the lease and its fencing token, or the live holder that kept it. */

@@ -20,9 +20,10 @@ export const toOwner = (row: LockRow): LockOwner => ({
   bootId: row.boot_id,
 });
 
-/** The refusal of a commit whose lease was taken over: nothing of the unit was written. */
-export function fencedError(fence: Fence): EsError {
-  return new EsError('LOCKED', `${fence.name}: lost the lease (fencing token ${fence.token} was taken over); nothing was committed`, {
+/** The refusal of a commit whose lease was taken over (or ran out, `ranOut`): nothing of the unit was written. */
+export function fencedError(fence: Fence, ranOut = false): EsError {
+  const why = ranOut ? `its lease ran out before the commit` : `fencing token ${fence.token} was taken over`;
+  return new EsError('LOCKED', `${fence.name}: lost the lease (${why}); nothing was committed`, {
     details: { fenced: true, projection: fence.name },
   });
 }

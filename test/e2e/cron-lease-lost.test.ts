@@ -75,7 +75,7 @@ describe('a cron run that loses one lease mid-run (PostgreSQL)', () => {
     expect(first).toMatchObject({ state: 'locked', error: { message: expect.stringMatching(/lost the lease|taken over/) } });
     expect(second).toMatchObject({ state: 'up-to-date', processed: EVENTS, error: null });
     // Nothing of "first" committed after the takeover: the UPDATE waited for a commit under way (its
-    // FOR SHARE lock on the lease row), and every later commit was fenced.
+    // fence and COMMIT are one message, the lease row locked FOR SHARE), and every later commit was fenced.
     const end = await checkpointOf('first');
     expect(end).toBeLessThan(EVENTS);
     expect(end).toBe(stolenAt);

@@ -127,15 +127,15 @@ export interface Worker {
 }
 
 /** `es project run --follow --lease <lease>` in `dir`; with `host`, under that host name (needs root). */
-export function startWorker(dir: string, options: { lease?: string; host?: string; args?: string[] } = {}): Worker {
+export function startWorker(dir: string, options: { lease?: string; host?: string; args?: string[]; env?: Record<string, string> } = {}): Worker {
   const args = [ES_BIN, 'project', 'run', '--follow', '--lease', options.lease ?? '5s', ...(options.args ?? [])];
   const child = options.host
     ? spawn('unshare', ['--uts', '--fork', 'sh', '-c', `hostname "$1" && shift && exec "$@"`, 'sh', options.host, process.execPath, ...args], {
         cwd: dir,
-        env: baseEnv(),
+        env: baseEnv(options.env),
         stdio: ['ignore', 'pipe', 'pipe'],
       })
-    : spawn(process.execPath, args, { cwd: dir, env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    : spawn(process.execPath, args, { cwd: dir, env: baseEnv(options.env), stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Line[] = [];
   let partial = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {

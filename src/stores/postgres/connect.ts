@@ -15,7 +15,8 @@ const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EA
 export function isConnectionError(error: unknown): boolean {
   const e = error as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
-  if (CONNECTION_CODES.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  // 25P03: the server ended a session idle in its transaction for too long (see commit.ts).
+  if (CONNECTION_CODES.has(code) || code.startsWith('08') || code === '25P03' || code === '57P01' || code === '57P02' || code === '57P03') return true;
   const message = typeof e?.message === 'string' ? e.message : '';
   return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message);
 }
@@ -67,13 +68,31 @@ function withDefaultUser(connectionString: string): string {
 /** Checks a new connection before its first use; `done(error)` refuses it. */
 export type VerifyConnection = (client: pg.ClientBase, done: (error?: Error) => void) => void;
 
-export function createPool(location: PostgresLocation, max = 6, verify?: VerifyConnection): pg.Pool {
+/**
+ * The bounds of the lease connections (renewals, takeovers, heartbeats): none of them ever waits
+ * long. A takeover or renewal that meets a row lock gives up after `lock_timeout` and is tried
+ * again; a taker paused inside its short transaction has its session ended by the server; a
+ * query that gets no answer at all (a link that went silent) fails on this side.
+ */
+export const LEASE_BOUNDS: Partial<pg.PoolConfig> = {
+  lock_timeout: 1000,
+  idle_in_transaction_session_timeout: 2000,
+  query_timeout: 4000,
+};
+
+/** TCP keepalives: a peer gone without a word (a partition, a host that died) is found, on both sides. */
+const KEEPALIVE_DELAY_MS = 10_000;
+
+export function createPool(location: PostgresLocation, max = 6, bounds: Partial<pg.PoolConfig> = {}, verify?: VerifyConnection): pg.Pool {
   registerSecret(process.env.PGPASSWORD);
   const pool = new (driver().Pool)({
     connectionString: withDefaultUser(location.connectionString),
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     max,
     application_name: 'es',
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+    ...bounds,
     ...(verify ? { verify } : {}),
   });
   // A client whose server went away emits 'error' (the pool's while idle, the client's own while

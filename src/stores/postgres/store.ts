@@ -18,8 +18,8 @@ import type {
   ReadOptions,
 } from '../../ports/event-store.js';
 import { NOTIFY_CHANNEL, OlderTransaction, appendInTransaction, isIdTaken, isVersionTaken } from './append.js';
-import { commitInTransaction } from './commit.js';
-import { checkServerVersion, createPool, describeConnectFailure, isConnectionError, isDroppedConnection } from './connect.js';
+import { commitUnit } from './commit.js';
+import { LEASE_BOUNDS, checkServerVersion, createPool, describeConnectFailure, isConnectionError, isDroppedConnection } from './connect.js';
 import { analyzeAfterImport, finishImport, importChunk, startImport } from './import.js';
 import { pgLocks } from './locks.js';
 import { pgWorkers } from './workers.js';
@@ -89,7 +89,7 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
     this.schema = location.schema;
     // Leases and heartbeats on connections of their own: queued behind batch transactions (which
     // hold a pooled connection each), a renewal could come too late and lose a lease that was fine.
-    this.leasePool = createPool(location, 2);
+    this.leasePool = createPool(location, 2, LEASE_BOUNDS);
     this.locks = pgLocks(this.leasePool, this.schema);
     this.workers = pgWorkers(this.leasePool, this.schema);
   }
@@ -97,7 +97,7 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   static async open(url: string, options: PgOpenOptions = {}): Promise<PostgresEventStore> {
     const location = parsePostgresUrl(url);
     const cluster = clusterCheck(location.schema);
-    const pool = createPool(location, undefined, cluster.verify);
+    const pool = createPool(location, undefined, {}, cluster.verify);
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient | undefined;
       try {
@@ -232,7 +232,7 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
 
   async commit(unit: CommitUnit<pg.ClientBase>): Promise<AppendResult> {
     try {
-      return await inTransaction(this.pool, (client) => commitInTransaction(client, this.schema, unit), () => false);
+      return await commitUnit(this.pool, this.schema, unit);
     } catch (error) {
       if (isVersionTaken(error)) {
         throw new EsError('CONFLICT', `append conflict: stream "${unit.streamId}" was written by another process`, { cause: error });
