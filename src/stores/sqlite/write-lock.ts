@@ -10,11 +10,12 @@ const RETRY_MIN_MS = 1;
 const RETRY_SPREAD_MS = 2;
 
 /**
- * The pause a batch loop makes before its next write transaction, as a share of how long the last
- * one held the lock: 1/20 (5% of the throughput at most), and nothing for transactions under 20 ms,
- * where the read of the next batch leaves gap enough. Capped at SQLite's longest busy-handler sleep,
- * so a waiting writer of another program gets in too.
+ * The pause a batch loop makes before its next write transaction, after one that held the lock for
+ * 100 ms or more: 1/20 of that hold (5% of the throughput at most), capped at SQLite's longest
+ * busy-handler sleep so a waiting writer of another program gets in too. Shorter transactions pay
+ * nothing: reading the next batch leaves a gap that a writer trying every few milliseconds finds.
  */
+const PAUSE_AFTER_MS = 100;
 const PAUSE_SHARE = 1 / 20;
 const PAUSE_MAX_MS = 100;
 
@@ -73,6 +74,7 @@ export class Writer {
 
   /** How long to wait before the next write transaction so other processes' writers get theirs. */
   pauseMs(): number {
+    if (this.heldMs < PAUSE_AFTER_MS) return 0;
     const wanted = Math.min(PAUSE_MAX_MS, this.heldMs * PAUSE_SHARE);
     const left = wanted - (performance.now() - this.endedAt);
     return left >= 1 ? Math.ceil(left) : 0;
