@@ -32,7 +32,7 @@ import { prepareLocks } from './locks.js';
 import { prepareWorkers } from './workers.js';
 import { hasLockIdentityColumns } from './lock-identity.js';
 import { withStatementCache } from './statement-cache.js';
-import { beginImmediate, sleepSync, Writer } from './write-lock.js';
+import { beginImmediate, isBusy, sleepSync, Writer } from './write-lock.js';
 
 // better-sqlite3 is CommonJS: required directly, it skips the ES module loader's scan of its source
 // for named exports, a few milliseconds of every command's start.
@@ -47,8 +47,6 @@ export interface SqliteOpenOptions {
   /** How long a write waits for another writer's lock before SQLITE_BUSY. */
   busyTimeoutMs?: number;
 }
-
-const isBusy = (error: unknown): boolean => String((error as { code?: unknown } | null)?.code).startsWith('SQLITE_BUSY');
 
 /**
  * Switches the file to WAL (a persistent setting, so usually a no-op). The switch needs the file to

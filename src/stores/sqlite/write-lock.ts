@@ -2,9 +2,9 @@ import type { Database } from 'better-sqlite3';
 
 /**
  * Taking SQLite's write lock. SQLite's own busy handler sleeps longer and longer between tries (up
- * to 100 ms), so a writer waiting in another process almost never sees the brief moment between two
- * of a projection's batch transactions: an `es append` waited 5-25 s behind a rebuild with
- * 1-2 s batches. Tried here every 1-3 ms instead, it gets in at the first gap.
+ * to 100 ms), so a writer waiting in another process almost never meets the brief moment between
+ * two of a projection's batch transactions, and waits through many batches. Tried every 1-3 ms, it
+ * gets in at the first gap.
  */
 const RETRY_MIN_MS = 1;
 const RETRY_SPREAD_MS = 2;
@@ -19,7 +19,7 @@ const PAUSE_AFTER_MS = 100;
 const PAUSE_SHARE = 1 / 20;
 const PAUSE_MAX_MS = 100;
 
-const isBusy = (error: unknown): boolean => String((error as { code?: unknown } | null)?.code).startsWith('SQLITE_BUSY');
+export const isBusy = (error: unknown): boolean => String((error as { code?: unknown } | null)?.code).startsWith('SQLITE_BUSY');
 
 export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
