@@ -35,6 +35,16 @@ export function yieldToEventLoop(): Promise<void> {
 }
 
 /**
+ * Between two batch transactions: a synchronous store never leaves the microtask queue, so signals
+ * and timers get their turn here; a store with one write lock for all (SQLite) also asks for a short
+ * pause after a long transaction, or a writer of another process could wait through many batches.
+ */
+export async function betweenBatches(store: { writerPauseMs?(): number }, signal?: AbortSignal): Promise<void> {
+  const pauseMs = store.writerPauseMs?.() ?? 0;
+  await (pauseMs > 0 && !signal?.aborted ? sleep(pauseMs, signal) : yieldToEventLoop());
+}
+
+/**
  * Commits a unit, retrying transient failures. The event keeps one id over every attempt: a
  * connection lost during COMMIT leaves its outcome unknown, and the retry's conflict then means
  * "committed" exactly when the stream ends with this event.

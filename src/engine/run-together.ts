@@ -4,7 +4,7 @@ import type { Projection } from '../core/projection.js';
 import type { CommitUnit, EventStore } from '../ports/event-store.js';
 import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint, replayMark, type FaultInfo } from './checkpoint.js';
 import { applier } from './apply.js';
-import { retryTransient, yieldToEventLoop } from './retry.js';
+import { betweenBatches, retryTransient } from './retry.js';
 import { fault, idleResult } from './results.js';
 import { runProjection } from './run.js';
 import { fenced, isLeaseLoss } from './fences.js';
@@ -121,7 +121,7 @@ export async function runTogether<Db>(
   // One transaction for all: a lease lost by any of them stops the pass.
   const passSignal = signalOf(options, members.map((m) => m.projection.name));
   while (members.length > 0) {
-    await yieldToEventLoop();
+    await betweenBatches(store, passSignal);
     if (passSignal?.aborted) {
       if (options.signal?.aborted) {
         interrupted = true;

@@ -15,7 +15,7 @@ import { BatchFailure, HandlerFailure, applier, locateFailure } from './apply.js
 import { storeProbe } from './probe.js';
 import type { RunOptions, RunResult } from './types.js';
 import { fault } from './results.js';
-import { retryTransient, sleep, yieldToEventLoop } from './retry.js';
+import { betweenBatches, retryTransient, sleep, yieldToEventLoop } from './retry.js';
 import { deliveryFor } from './delivery.js';
 import { createPublisher, type Publisher } from '../publish/publisher.js';
 import { fenced, isLeaseLoss } from './fences.js';
@@ -212,8 +212,7 @@ async function catchUp<Db>(
   let heldBack = false;
   try {
     batches: for (;;) {
-      // A synchronous store never leaves the microtask queue; yield so signals and timers get their turn.
-      await yieldToEventLoop();
+      await betweenBatches(store, options.signal);
       if (options.signal?.aborted) {
         // Stopping is how --follow ends: say whether it had caught up, not merely that it stopped.
         const caughtUp = options.follow && (await store.pending(position, projection.types, cursor)).count === 0;

@@ -206,5 +206,10 @@ export interface EventStore<Db = unknown> {
   leaveWorker(id: string): Promise<void>;
   /** Resolves when events may have been appended, or after `ms`; stores without notifications omit it. */
   waitForAppend?(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * How long a batch loop should wait before its next write transaction, so writers of other
+   * processes get the store's one write lock in between (SQLite); stores without one omit it.
+   */
+  writerPauseMs?(): number;
   close(): Promise<void>;
 }

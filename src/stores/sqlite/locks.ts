@@ -29,21 +29,26 @@ export function prepareLocks(db: Database) {
     `UPDATE es_locks SET owner_id = '', expires_at = ? WHERE name = ? AND owner_id = ? AND (? IS NULL OR token = ?)`,
   );
   const fence = db.prepare<[string, string, number]>('SELECT 1 FROM es_locks WHERE name = ? AND owner_id = ? AND token = ?');
-  const tryLease = db.transaction(
-    (name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): LeaseAttempt => {
-      const now = Date.now();
-      const row = get.get(name);
-      if (row && row.owner_id !== '' && row.owner_id !== owner.id && row.expires_at > now && !isDead(toOwner(row))) {
-        return { taken: false, holder: toOwner(row) };
-      }
-      const taken = put.get(name, owner.id, owner.pid, owner.host, owner.since, now + ttlMs, owner.pidNamespace ?? null, owner.bootId ?? null);
-      return { taken: true, token: Number(taken?.token ?? 1) };
-    },
-  );
+  /** Who holds the lease, when someone else holds it and is not known to be dead. */
+  const otherHolder = (name: string, owner: LockOwner, isDead: (holder: LockOwner) => boolean): LockOwner | null => {
+    const row = get.get(name);
+    if (!row || row.owner_id === '' || row.owner_id === owner.id || row.expires_at <= Date.now()) return null;
+    const holder = toOwner(row);
+    return isDead(holder) ? null : holder;
+  };
+  /** Within the caller's write transaction: the holder read and the takeover then cannot be split. */
+  const tryLease = (name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): LeaseAttempt => {
+    const holder = otherHolder(name, owner, isDead);
+    if (holder) return { taken: false, holder };
+    const now = Date.now();
+    const taken = put.get(name, owner.id, owner.pid, owner.host, owner.since, now + ttlMs, owner.pidNamespace ?? null, owner.bootId ?? null);
+    return { taken: true, token: Number(taken?.token ?? 1) };
+  };
 
   return {
-    tryLease: (name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean) =>
-      tryLease.immediate(name, owner, ttlMs, isDead),
+    tryLease,
+    /** Outside any transaction, this needs no write lock: a refusal never waits for another process's batch. */
+    otherHolder,
     renew: (name: string, ownerId: string, ttlMs: number, token?: number): boolean =>
       renew.run(Date.now() + ttlMs, name, ownerId, token ?? null, token ?? null).changes === 1,
     release: (name: string, ownerId: string, token?: number): void => {

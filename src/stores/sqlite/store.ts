@@ -32,6 +32,7 @@ import { prepareLocks } from './locks.js';
 import { prepareWorkers } from './workers.js';
 import { hasLockIdentityColumns } from './lock-identity.js';
 import { withStatementCache } from './statement-cache.js';
+import { beginImmediate, isBusy, sleepSync, Writer } from './write-lock.js';
 
 // better-sqlite3 is CommonJS: required directly, it skips the ES module loader's scan of its source
 // for named exports, a few milliseconds of every command's start.
@@ -45,12 +46,6 @@ export interface SqliteOpenOptions {
   create?: boolean;
   /** How long a write waits for another writer's lock before SQLITE_BUSY. */
   busyTimeoutMs?: number;
-}
-
-const isBusy = (error: unknown): boolean => String((error as { code?: unknown } | null)?.code).startsWith('SQLITE_BUSY');
-
-function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /**
@@ -136,11 +131,15 @@ export class SqliteEventStore implements EventStore<Database> {
   private readonly importOp: () => ReturnType<typeof prepareImport>;
   private readonly locks: () => ReturnType<typeof prepareLocks>;
   private readonly workers: () => ReturnType<typeof prepareWorkers>;
+  private readonly busyTimeoutMs: number;
+  private readonly writer: Writer;
 
   constructor(readonly path: string, options: SqliteOpenOptions = {}) {
     this.url = `sqlite:${path}`;
     const db = openDatabase(resolve(path), options);
     this.raw = db;
+    this.busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
+    this.writer = new Writer(db, this.busyTimeoutMs);
     this.readModel = withStatementCache(db);
     this.appendOps = lazy(() => prepareAppend(db));
     this.trimOp = lazy(() => prepareTrim(db));
@@ -175,13 +174,16 @@ export class SqliteEventStore implements EventStore<Database> {
   appendSync(streamId: string, events: readonly NewEvent[], expected: ExpectedVersion = 'any'): AppendResult {
     for (const event of events) checkNames(streamId, event.type, event.id);
     this.notImporting();
-    return this.db
-      .transaction(() => {
-        const current = this.appendOps().version(streamId);
-        checkExpectedVersion(streamId, current, expected);
-        return this.appendOps().insert(streamId, current, events);
-      })
-      .immediate();
+    return this.writer.run(() => {
+      const current = this.appendOps().version(streamId);
+      checkExpectedVersion(streamId, current, expected);
+      return this.appendOps().insert(streamId, current, events);
+    });
+  }
+
+  /** See Writer.pauseMs: a batch loop's turn to let writers of other processes in. */
+  writerPauseMs(): number {
+    return this.writer.pauseMs();
   }
 
   async append(streamId: string, events: NewEvent[], expected: ExpectedVersion = 'any', options: AppendOptions = {}): Promise<AppendResult> {
@@ -203,7 +205,7 @@ export class SqliteEventStore implements EventStore<Database> {
     const add = this.importOp();
     this.importing = true;
     try {
-      this.raw.exec('BEGIN IMMEDIATE');
+      beginImmediate(this.raw, this.busyTimeoutMs);
       try {
         const state = startImport();
         for await (const chunk of chunks) add(state, chunk);
@@ -272,32 +274,30 @@ export class SqliteEventStore implements EventStore<Database> {
   }
 
   private commitNow(unit: CommitUnit<Database>): AppendResult {
-    return this.db
-      .transaction(() => {
-        // The leases first: a holder that lost one while paused writes nothing at all.
-        if (unit.fences && unit.fences.length > 0) this.locks().checkFences(unit.fences);
-        // The expected version first: a retry of a commit that did land must conflict, not run its
-        // handlers a second time over their own writes.
-        const current = this.appendOps().version(unit.streamId);
-        checkExpectedVersion(unit.streamId, current, unit.expectedVersion);
-        if (unit.apply) {
-          const result = unit.apply(this.readModel) as unknown;
-          if (result instanceof Promise) {
-            result.catch(() => {});
-            throw new EsError('USAGE', 'a handler returned a Promise: handlers on the SQLite store must be synchronous');
-          }
+    return this.writer.run(() => {
+      // The leases first: a holder that lost one while paused writes nothing at all.
+      if (unit.fences && unit.fences.length > 0) this.locks().checkFences(unit.fences);
+      // The expected version first: a retry of a commit that did land must conflict, not run its
+      // handlers a second time over their own writes.
+      const current = this.appendOps().version(unit.streamId);
+      checkExpectedVersion(unit.streamId, current, unit.expectedVersion);
+      if (unit.apply) {
+        const result = unit.apply(this.readModel) as unknown;
+        if (result instanceof Promise) {
+          result.catch(() => {});
+          throw new EsError('USAGE', 'a handler returned a Promise: handlers on the SQLite store must be synchronous');
         }
-        const appended = this.appendOps().insert(unit.streamId, current, [unit.event]);
-        if (unit.keep !== undefined) this.trimOp()(unit.streamId, appended.version - Math.max(1, unit.keep));
-        for (const extra of unit.also ?? []) {
-          const version = this.appendOps().version(extra.streamId);
-          if (extra.expectedVersion !== undefined) checkExpectedVersion(extra.streamId, version, extra.expectedVersion);
-          const added = this.appendOps().insert(extra.streamId, version, [extra.event]);
-          if (extra.keep !== undefined) this.trimOp()(extra.streamId, added.version - Math.max(1, extra.keep));
-        }
-        return appended;
-      })
-      .immediate();
+      }
+      const appended = this.appendOps().insert(unit.streamId, current, [unit.event]);
+      if (unit.keep !== undefined) this.trimOp()(unit.streamId, appended.version - Math.max(1, unit.keep));
+      for (const extra of unit.also ?? []) {
+        const version = this.appendOps().version(extra.streamId);
+        if (extra.expectedVersion !== undefined) checkExpectedVersion(extra.streamId, version, extra.expectedVersion);
+        const added = this.appendOps().insert(extra.streamId, version, [extra.event]);
+        if (extra.keep !== undefined) this.trimOp()(extra.streamId, added.version - Math.max(1, extra.keep));
+      }
+      return appended;
+    });
   }
 
   async commit(unit: CommitUnit<Database>): Promise<AppendResult> {
@@ -316,7 +316,12 @@ export class SqliteEventStore implements EventStore<Database> {
 
   async tryLease(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LeaseAttempt> {
     try {
-      return this.locks().tryLease(name, owner, ttlMs, isDead);
+      const locks = this.locks();
+      // Read first, outside any transaction: a held projection is refused at once, even while another
+      // process's long batch holds the store's write lock (the takeover below would wait for it).
+      const holder = locks.otherHolder(name, owner, isDead);
+      if (holder) return { taken: false, holder };
+      return this.writer.run(() => locks.tryLease(name, owner, ttlMs, isDead));
     } catch (error) {
       if (String((error as { code?: unknown }).code).startsWith('SQLITE_READONLY')) throw this.readOnly(error);
       throw error;
@@ -324,11 +329,11 @@ export class SqliteEventStore implements EventStore<Database> {
   }
 
   async renewLock(name: string, ownerId: string, ttlMs: number, token?: number): Promise<boolean> {
-    return this.locks().renew(name, ownerId, ttlMs, token);
+    return this.writer.run(() => this.locks().renew(name, ownerId, ttlMs, token));
   }
 
   async releaseLock(name: string, ownerId: string, token?: number): Promise<void> {
-    this.locks().release(name, ownerId, token);
+    this.writer.run(() => this.locks().release(name, ownerId, token));
   }
 
   async leases(): Promise<LeaseRow[]> {
@@ -338,7 +343,7 @@ export class SqliteEventStore implements EventStore<Database> {
   }
 
   async heartbeat(worker: Omit<WorkerRow, 'expiresAt'>, ttlMs: number): Promise<void> {
-    this.workers().heartbeat(worker, ttlMs);
+    this.writer.run(() => this.workers().heartbeat(worker, ttlMs));
   }
 
   async liveWorkers(): Promise<WorkerRow[]> {
@@ -347,7 +352,7 @@ export class SqliteEventStore implements EventStore<Database> {
   }
 
   async leaveWorker(id: string): Promise<void> {
-    this.workers().leave(id);
+    this.writer.run(() => this.workers().leave(id));
   }
 
   private hasWorkersTable(): boolean {
