@@ -27,6 +27,19 @@ const retriable = (target: Target) => ({
   isTransient: (error: unknown): boolean => error instanceof RecordedMeanwhile || target.isTransient(error),
 });
 
+/**
+ * An id longer than the target's handled-id table holds fails its event before the transaction
+ * (the events before it commit, as before a throwing handler): skippable, never a wedge.
+ */
+function refuseLongIds(target: Target, events: readonly StoredEvent[]): void {
+  const max = target.maxIdBytes;
+  if (max === undefined) return;
+  const index = events.findIndex((e) => Buffer.byteLength(e.id) > max);
+  if (index < 0) return;
+  const bytes = Buffer.byteLength((events[index] as StoredEvent).id);
+  throw new HandlerFailure(index, new Error(`the event id is ${bytes} bytes long; target ${target.display} records ids of at most ${max} bytes`));
+}
+
 /** Thrown at the end of a probe's apply so that its target transaction rolls back. */
 class ProbeDone extends Error {}
 
@@ -94,6 +107,7 @@ export function deliveryFor<Db>(
       }),
     async commit(events, unit) {
       let duplicates = 0;
+      refuseLongIds(target, events);
       if (events.length > 0) {
         duplicates = await retryTransient(retriable(target), () => target.transaction((db) => applyOnce(db, events))).catch(async (error: unknown) => {
           if (!(error instanceof BatchFailure)) throw targetLost(name, target, error);

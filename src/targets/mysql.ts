@@ -3,6 +3,7 @@ import type { Pool, PoolConnection } from 'mysql2/promise';
 import { environment, usage } from '../core/errors.js';
 import { registerSecret } from '../core/secrets.js';
 import type { Target } from '../ports/target.js';
+import { MAX_ID_BYTES } from '../handled/mysql.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const TRANSIENT = new Set([
@@ -52,6 +53,7 @@ export async function openMysqlTarget(url: string, display: string): Promise<Tar
   return {
     display,
     synchronous: false,
+    maxIdBytes: MAX_ID_BYTES,
     isTransient,
     transaction: (work) =>
       withConn(async (conn) => {

@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { describeMysql, freshMysqlDatabase } from '../support/mysql.js';
 import { freshPgStore, pgServerUrl } from '../support/pg.js';
 import { targetKinds, type FreshTarget, type TargetKind } from '../support/target-kinds.js';
 import { ES_BIN, baseEnv, checkpointEvents, cleanupTempDirs, es, readAll, tempDir, writeFile } from './helpers.js';
@@ -306,3 +308,42 @@ describe('targets: configuration, output and failures', () => {
   });
 });
 
+
+describeMysql('event ids and a MariaDB target', () => {
+  it('an id over 1,024 bytes is refused where it is written; one stored before the limit is a skippable fault, and status says faulted', async () => {
+    const dir = tempDir('es-target-');
+    const { url, drop } = await freshMysqlDatabase();
+    drops.push(drop);
+    writeFile(
+      dir,
+      'projections/ids.mjs',
+      `export default { name: 'ids', target: ${JSON.stringify(url)}, events: ['Added'],
+  async setup(db) { await db.query('CREATE TABLE IF NOT EXISTS ids_seen (position BIGINT PRIMARY KEY)'); },
+  async reset(db) { await db.query('DELETE FROM ids_seen'); },
+  handlers: { async Added(e, db) { await db.query('INSERT INTO ids_seen VALUES (?)', [e.position]); } } };\n`,
+    );
+    const line = (id: string) => JSON.stringify({ id, streamId: 's', type: 'Added' });
+    writeFile(dir, 'long.ndjson', `${line('x'.repeat(1025))}\n`);
+    const refused = es(dir, ['import', 'long.ndjson']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/line 1: .*1025 bytes long; an event id is at most 1024 bytes/);
+    // 512 two-byte characters: exactly the limit, in UTF-8 bytes.
+    writeFile(dir, 'events.ndjson', ['a', '\u00e9'.repeat(512), 'to-lengthen', 'c'].map(line).join('\n') + '\n');
+    expect(es(dir, ['import', 'events.ndjson']).code).toBe(0);
+    // A store written before es capped ids may hold a longer one.
+    const store = new Database(join(dir, '.es/events.db'));
+    store.prepare("UPDATE events SET id = ? WHERE id = 'to-lengthen'").run('y'.repeat(1500));
+    store.close();
+    const stop = es(dir, ['project', 'run', '--json']);
+    expect(stop.stderr).not.toMatch(/unexpected/i);
+    expect(stop.code).toBe(1);
+    expect(JSON.parse(stop.stdout).projections[0]).toMatchObject({ state: 'faulted', to: 2, processed: 2 });
+    const status = es(dir, ['project', 'status', '--json']);
+    expect(status.code).toBe(1);
+    expect(JSON.parse(status.stdout).projections[0]).toMatchObject({ state: 'faulted', error: { position: 3 } });
+    expect(JSON.parse(status.stdout).projections[0].error.message).toMatch(/1500 bytes long; target .* at most 1024 bytes/);
+    const skip = es(dir, ['project', 'run', '--on-error', 'skip', '--json']);
+    expect(skip.code).toBe(0);
+    expect(JSON.parse(skip.stdout).projections[0]).toMatchObject({ state: 'up-to-date', to: 4, deadLettered: 1 });
+  });
+});
