@@ -6,7 +6,8 @@ import Database from 'better-sqlite3';
 import { describeMysql, freshMysqlDatabase } from '../support/mysql.js';
 import { freshPgStore, pgServerUrl } from '../support/pg.js';
 import { targetKinds, type FreshTarget, type TargetKind } from '../support/target-kinds.js';
-import { ES_BIN, baseEnv, checkpointEvents, cleanupTempDirs, es, readAll, tempDir, writeFile } from './helpers.js';
+import { freezableProxy } from '../support/freeze-proxy.js';
+import { ES_BIN, baseEnv, checkpointEvents, cleanupTempDirs, es, esBackground, readAll, tempDir, writeFile } from './helpers.js';
 
 const EVENTS = 600;
 const drops: (() => Promise<void>)[] = [];
@@ -347,3 +348,57 @@ describeMysql('event ids and a MariaDB target', () => {
     expect(JSON.parse(skip.stdout).projections[0]).toMatchObject({ state: 'up-to-date', to: 4, deadLettered: 1 });
   });
 });
+
+/** Waits for a promise at most `ms`; undefined when it did not settle in time. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+async function until(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check().catch(() => false)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+for (const kind of targetKinds(pgServerUrl).filter((k) => k.name !== 'sqlite')) {
+  describeKind(kind, () => {
+    it('a target that stops answering mid-run (a frozen proxy): retried, then exit 3 with one line, and the lease released', { timeout: 180_000 }, async () => {
+      const { dir, target } = await workspace(kind);
+      const direct = new URL(target.url);
+      const proxy = await freezableProxy(direct.hostname, Number(direct.port || (kind.name === 'postgres' ? 5432 : 3306)));
+      drops.push(() => proxy.close());
+      const proxied = new URL(target.url);
+      proxied.host = `127.0.0.1:${proxy.port}`;
+      writeFile(dir, 'es.config.json', JSON.stringify({ projectionOptions: { strict: { target: proxied.toString() } } }));
+      const applied = async () => Number((await target.query('SELECT COUNT(*) AS n FROM strict_applied'))[0]?.n);
+      // Small batches, so that the run is still going when the link freezes.
+      const run = esBackground(dir, ['project', 'run', 'strict', '--batch-size', '2']);
+      expect(await until(async () => (await applied()) >= 10, 60_000)).toBe(true);
+      proxy.freeze();
+      const frozenAt = Date.now();
+      const exit = await within(run.exited, 120_000);
+      const seconds = (Date.now() - frozenAt) / 1000;
+      if (!exit) run.child.kill('SIGKILL');
+      expect(exit, `still running ${seconds}s after the freeze: ${run.output().stderr}`).toEqual({ code: 3, signal: null });
+      process.stderr.write(`${kind.name}: frozen target, exit 3 after ${seconds}s\n`);
+      expect(await applied()).toBeLessThan(480);
+      // The statement's 30 s without an answer, then about 15 s of retries.
+      expect(seconds).toBeGreaterThan(30);
+      expect(seconds).toBeLessThan(75);
+      const lines = run.output().stderr.trim().split('\n');
+      expect(lines, run.output().stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^es: strict: target ${kind.name === 'postgres' ? 'postgres' : 'mysql'}://.*127\\.0\\.0\\.1:${proxy.port}`));
+      // The lease went with the run: once the link is back, the next run is not refused (75).
+      proxy.thaw();
+      const next = esBackground(dir, ['project', 'run', 'strict']);
+      const after = await within(next.exited, 60_000);
+      expect(after, next.output().stderr).toEqual({ code: 0, signal: null });
+      expect(await applied()).toBe(480);
+    });
+  });
+}
