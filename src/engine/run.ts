@@ -109,7 +109,7 @@ async function catchUp<Db>(
   if (checkpoint.version !== null && checkpoint.version !== projection.version) return result('stale-version');
 
   try {
-    await delivery.setup();
+    await delivery.setup(from);
   } catch (error) {
     // A target that stayed unreachable through the retries is the environment's failure (exit 3,
     // and a follower tries again later), not a fault of the projection's code.

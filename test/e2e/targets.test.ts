@@ -183,6 +183,25 @@ for (const kind of targetKinds(pgServerUrl)) {
       expect(await readModel(target), `${story} | ${commands.slice(6).join(' | ')}`).toEqual(expected(dir, [from]));
     }, 120_000);
 
+    it('es_handled dropped while the target is past the checkpoint: the run refuses (exit 3) rather than apply events twice; a rebuild mends it', async () => {
+      const { dir, target } = await workspace(kind);
+      crash(dir, ['project', 'run', 'tally', '--batch-size', '100'], 'target-committed:2');
+      expect(Number((await target.query("SELECT MAX(position) AS p FROM es_handled WHERE projection = 'tally'"))[0]?.p)).toBeGreaterThan(
+        checkpointOf(dir, 'tally'),
+      );
+      await target.query('DROP TABLE es_handled');
+      const refused = es(dir, ['project', 'run', 'tally']);
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toMatch(/^es: tally: target .* past its checkpoint \(\d+\), but its table es_handled is missing, .*es project rebuild tally\n$/);
+      expect((await target.query('SELECT MAX(times) AS t FROM tally'))[0]?.t).toBe(1);
+      runClean(dir, ['project', 'rebuild', 'tally']);
+      const tally = (await target.query('SELECT event_id, times FROM tally')).map((r) => ({ event_id: String(r.event_id), times: Number(r.times) }));
+      expect(tally.sort((a, b) => (a.event_id < b.event_id ? -1 : 1))).toEqual(expected(dir).tally);
+      // A first run on a target without es_handled (strict's tables are not there either) just creates it.
+      runClean(dir, ['project', 'run', 'strict']);
+      expect(await readModel(target)).toEqual(expected(dir));
+    });
+
     it('prune-handled after downtime keeps the ids above the checkpoint that a redelivery needs', async () => {
       const { dir, target } = await workspace(kind);
       crash(dir, ['project', 'run', 'strict', 'tally', '--batch-size', '100'], 'target-committed:4');
