@@ -32,6 +32,12 @@ export type ExpectedVersion = number | 'any' | 'no-stream';
 
 export const SYSTEM_PREFIX = '$';
 
+/**
+ * The longest event id, in UTF-8 bytes. Each target records handled ids under a unique key, and
+ * MariaDB's (VARBINARY) holds 1024 bytes: a longer id would wedge the projection there.
+ */
+export const MAX_EVENT_ID_BYTES = 1024;
+
 export function isSystemStream(streamId: string): boolean {
   return streamId.startsWith(SYSTEM_PREFIX);
 }
@@ -70,7 +76,13 @@ export function checkNames(streamId: string, type: string, id?: string): void {
     if (LONE_SURROGATE.test(value)) {
       throw new EsError('USAGE', `the ${what} "${escapeControls(value.replace(LONE_SURROGATE_ALL, '\ufffd'))}" contains a lone surrogate (not Unicode text)`);
     }
-    if (what === 'event id') continue;
+    if (what === 'event id') {
+      const bytes = Buffer.byteLength(value as string);
+      if (bytes > MAX_EVENT_ID_BYTES) {
+        throw new EsError('USAGE', `the event id "${escapeControls(value as string)}" is ${bytes} bytes long; an event id is at most ${MAX_EVENT_ID_BYTES} bytes (UTF-8)`);
+      }
+      continue;
+    }
     const found = CONTROL.exec(value);
     if (found) {
       throw new EsError('USAGE', `the ${what} "${escapeControls(value)}" contains a control character (${hex(found[0])})`);

@@ -1,6 +1,8 @@
 import type { StoredEvent } from '../core/events.js';
 import type { Projection } from '../core/projection.js';
-import { handledIds } from '../handled/index.js';
+import { EsError } from '../core/errors.js';
+import { HANDLED_TABLE, handledIds } from '../handled/index.js';
+import { handledMarks, unguardedPast } from '../handled/marks.js';
 import type { AppendResult, CommitUnit, EventStore } from '../ports/event-store.js';
 import type { Target } from '../ports/target.js';
 import { crashPoint } from './crash-point.js';
@@ -26,6 +28,28 @@ class RecordedMeanwhile extends Error {
 const retriable = (target: Target) => ({
   isTransient: (error: unknown): boolean => error instanceof RecordedMeanwhile || target.isTransient(error),
 });
+
+/**
+ * An id longer than the target's handled-id table holds fails its event before the transaction
+ * (the events before it commit, as before a throwing handler): skippable, never a wedge.
+ */
+function refuseLongIds(target: Target, events: readonly StoredEvent[]): void {
+  const max = target.maxIdBytes;
+  if (max === undefined) return;
+  const index = events.findIndex((e) => Buffer.byteLength(e.id) > max);
+  if (index < 0) return;
+  const bytes = Buffer.byteLength((events[index] as StoredEvent).id);
+  throw new HandlerFailure(index, new Error(`the event id is ${bytes} bytes long; target ${target.display} records ids of at most ${max} bytes`));
+}
+
+/** es_handled was dropped while the target holds events past the checkpoint: exit 3, never applied twice. */
+function missingHandled(name: string, target: Target, mark: number, checkpoint: number): EsError {
+  return new EsError(
+    'ENVIRONMENT',
+    `${name}: target ${target.display} holds its events up to position ${mark}, past its checkpoint (${checkpoint}), ` +
+      `but its table ${HANDLED_TABLE} is missing, so they would be applied twice; rebuild it: es project rebuild ${name}`,
+  );
+}
 
 /** Thrown at the end of a probe's apply so that its target transaction rolls back. */
 class ProbeDone extends Error {}
@@ -58,8 +82,12 @@ function targetProbe(target: Target): Probe<unknown> {
  * goes first and drops what it has handled already, and the checkpoint follows.
  */
 export interface Delivery {
-  /** Calls the projection's setup (in the target's transaction, with the handled-id table, for a target). */
-  setup(): Promise<void>;
+  /**
+   * Calls the projection's setup (in the target's transaction, with the handled-id table, for a
+   * target; refused when that table went missing while the target is past `checkpoint`). A
+   * rebuild, which empties the read model next, gives no checkpoint: nothing to guard.
+   */
+  setup(checkpoint?: number): Promise<void>;
   /**
    * Applies the events, then appends the unit's checkpoint (and its `also` events). A handler's
    * failure is a HandlerFailure whose index is into `events` (a target narrows a `batch`'s
@@ -88,12 +116,20 @@ export function deliveryFor<Db>(
   const name = projection.name;
   const setup = projection.setup as (db: unknown) => void | Promise<void>;
   return {
-    setup: () =>
-      retryTransient(target, () => target.transaction((db) => chain(handledIds(db).ensure(), () => setup(db)))).catch((error: unknown) => {
+    setup: (checkpoint) =>
+      retryTransient(target, () =>
+        target.transaction((db) =>
+          chain(checkpoint === undefined ? null : unguardedPast(db, name, checkpoint), (mark) => {
+            if (mark !== null) throw missingHandled(name, target, mark, checkpoint ?? 0);
+            return chain(handledIds(db).ensure(), () => chain(handledMarks(db).ensure(), () => setup(db)));
+          }),
+        ),
+      ).catch((error: unknown) => {
         throw targetLost(name, target, error);
       }),
     async commit(events, unit) {
       let duplicates = 0;
+      refuseLongIds(target, events);
       if (events.length > 0) {
         duplicates = await retryTransient(retriable(target), () => target.transaction((db) => applyOnce(db, events))).catch(async (error: unknown) => {
           if (!(error instanceof BatchFailure)) throw targetLost(name, target, error);
@@ -133,8 +169,11 @@ export function deliveryFor<Db>(
           // lease while paused, still finishing its batch): this one applied them a second time.
           // Roll it back; the retry finds them handled.
           if (recorded !== fresh.length) throw new RecordedMeanwhile(fresh.length - recorded);
-          crashPoint('target-before-commit');
-          return events.length - fresh.length;
+          const marked = fresh.length === 0 ? undefined : handledMarks(db).mark(name, Math.max(...fresh.map((e) => e.position)));
+          return chain(marked, () => {
+            crashPoint('target-before-commit');
+            return events.length - fresh.length;
+          });
         }),
       );
     });

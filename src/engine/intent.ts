@@ -1,6 +1,7 @@
 import { errorMessage } from '../core/errors.js';
 import type { Projection } from '../core/projection.js';
 import { handledIds } from '../handled/index.js';
+import { handledMarks } from '../handled/marks.js';
 import type { EventStore } from '../ports/event-store.js';
 import type { Target } from '../ports/target.js';
 import {
@@ -103,13 +104,14 @@ export async function completeIntent(
       target.transaction((db) => {
         const ids = handledIds(db);
         return chain(ids.ensure(), () => {
-          if (intent.pending === 'replay') return chain(ids.clear(name, intent.from), () => undefined);
+          const marks = handledMarks(db);
+          if (intent.pending === 'replay') return chain(ids.clear(name, intent.from), () => marks.clear(name, intent.from));
           if (reset === null) throw new ResetFailure(new Error('it defines no reset(db), so its read model cannot be emptied'));
           const emptied = guard(
             () => chain(projection.setup(db), () => reset(db)),
             (error) => (error instanceof ResetFailure ? error : new ResetFailure(error)),
           );
-          return chain(emptied, () => chain(ids.clear(name), () => undefined));
+          return chain(emptied, () => chain(ids.clear(name), () => marks.clear(name)));
         });
       }),
     );

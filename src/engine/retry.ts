@@ -14,14 +14,24 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Retries an operation while the store calls its error transient (busy, locked), with backoff. */
-/** About 15 s of backoff in all: long enough for a database server's restart. */
+/** How long transient failures are retried: long enough for a database server's restart. */
+export const RETRY_WINDOW_MS = 15_000;
+
+/**
+ * Retries an operation while the store calls its error transient (busy, locked, a lost
+ * connection), with backoff, for about RETRY_WINDOW_MS from the first failure. Bounded in time,
+ * not only in attempts: an attempt that fails slowly (a connect or statement timing out) must not
+ * stretch the window to minutes.
+ */
 export async function retryTransient<T>(store: { isTransient(error: unknown): boolean }, work: () => Promise<T>, attempts = 12): Promise<T> {
+  let firstFailure: number | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
       return await work();
     } catch (error) {
-      if (attempt >= attempts || !store.isTransient(error)) throw error;
+      firstFailure ??= performance.now();
+      const late = performance.now() - firstFailure >= RETRY_WINDOW_MS;
+      if (attempt >= attempts || late || !store.isTransient(error)) throw error;
       await sleep(Math.min(2000, 25 * 2 ** attempt));
     }
   }

@@ -1,4 +1,4 @@
-import { EsError, errorMessage } from '../core/errors.js';
+import { EsError, errorMessage, isEsError } from '../core/errors.js';
 import type { ExpectedVersion, StoredEvent } from '../core/events.js';
 import type { Projection } from '../core/projection.js';
 import type { Batch, CommitUnit, Cursor, EventStore } from '../ports/event-store.js';
@@ -109,8 +109,11 @@ async function catchUp<Db>(
   if (checkpoint.version !== null && checkpoint.version !== projection.version) return result('stale-version');
 
   try {
-    await delivery.setup();
+    await delivery.setup(from);
   } catch (error) {
+    // A target that stayed unreachable through the retries is the environment's failure (exit 3,
+    // and a follower tries again later), not a fault of the projection's code.
+    if (isEsError(error) && error.code === 'ENVIRONMENT') throw error;
     return result('faulted', { error: fault(`setup failed: ${errorMessage(error)}`) });
   }
 

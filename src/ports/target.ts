@@ -7,6 +7,11 @@ export interface Target<Db = unknown> {
   readonly display: string;
   /** True when handlers, setup and reset must be synchronous (better-sqlite3). */
   readonly synchronous: boolean;
+  /**
+   * The longest event id (UTF-8 bytes) its handled-id table can record, when it has a limit. Stores
+   * written before es capped ids may hold longer ones: each is a fault of its event, not a wedge.
+   */
+  readonly maxIdBytes?: number;
   /** A lost connection, a busy or deadlocked database: worth retrying the transaction, not a fault. */
   isTransient(error: unknown): boolean;
   /** Runs `work` in one transaction: commits when it returns, rolls back and rethrows when it throws. */

@@ -1,8 +1,11 @@
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { environment, usage } from '../core/errors.js';
 import { registerSecret } from '../core/secrets.js';
 import type { Target } from '../ports/target.js';
+import { MAX_ID_BYTES } from '../handled/mysql.js';
+import { KEEPALIVE_DELAY_MS, STATEMENT_TIMEOUT_MS } from './limits.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const TRANSIENT = new Set([
@@ -26,7 +29,13 @@ export async function openMysqlTarget(url: string, display: string): Promise<Tar
   }
   if (parsed.password) registerSecret(decodeURIComponent(parsed.password));
   const { createPool } = createRequire(import.meta.url)('mysql2/promise') as typeof import('mysql2/promise');
-  const pool: Pool = createPool({ uri: parsed.toString(), connectionLimit: 2, connectTimeout: CONNECT_TIMEOUT_MS });
+  const pool: Pool = createPool({
+    uri: parsed.toString(),
+    connectionLimit: 2,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    enableKeepAlive: true,
+    keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
+  });
   try {
     const conn = await pool.getConnection();
     conn.release();
@@ -37,6 +46,7 @@ export async function openMysqlTarget(url: string, display: string): Promise<Tar
   const isTransient = (error: unknown): boolean => TRANSIENT.has(String((error as { code?: unknown } | null)?.code));
   const withConn = async <T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> => {
     const conn = await pool.getConnection();
+    const stop = silenceLimit(conn);
     let broken = false;
     try {
       return await work(conn);
@@ -44,6 +54,7 @@ export async function openMysqlTarget(url: string, display: string): Promise<Tar
       broken = isTransient(error);
       throw error;
     } finally {
+      stop();
       // A connection that failed mid-way is not handed out again.
       if (broken) conn.destroy();
       else conn.release();
@@ -52,6 +63,7 @@ export async function openMysqlTarget(url: string, display: string): Promise<Tar
   return {
     display,
     synchronous: false,
+    maxIdBytes: MAX_ID_BYTES,
     isTransient,
     transaction: (work) =>
       withConn(async (conn) => {
@@ -61,11 +73,31 @@ export async function openMysqlTarget(url: string, display: string): Promise<Tar
           await conn.commit();
           return result;
         } catch (error) {
-          await conn.rollback().catch(() => {});
+          // A connection that is gone or silent cannot roll back (it is destroyed, which does).
+          if ((error as { code?: unknown }).code !== 'ETIMEDOUT') await conn.rollback().catch(() => {});
           throw error;
         }
       }),
     withConnection: (work) => withConn(async (conn) => work(conn)),
     close: () => pool.end(),
+  };
+}
+
+/**
+ * While es holds a connection, a socket silent for STATEMENT_TIMEOUT_MS is destroyed: the statement
+ * in flight (any of them: query, prepare, execute, COMMIT) fails with ETIMEDOUT, a transient error,
+ * instead of waiting for ever on a link that stays open but no longer answers. Returns the undo.
+ */
+function silenceLimit(conn: PoolConnection): () => void {
+  const socket = (conn.connection as unknown as { stream?: Socket }).stream;
+  if (!socket || typeof socket.setTimeout !== 'function') return () => {};
+  const onSilence = (): void => {
+    const error = Object.assign(new Error(`no answer from the server in ${STATEMENT_TIMEOUT_MS / 1000}s`), { code: 'ETIMEDOUT' });
+    socket.destroy(error);
+  };
+  socket.setTimeout(STATEMENT_TIMEOUT_MS, onSilence);
+  return () => {
+    socket.setTimeout(0);
+    socket.off('timeout', onSilence);
   };
 }

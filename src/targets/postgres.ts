@@ -4,10 +4,15 @@ import { environment, usage } from '../core/errors.js';
 import { registerSecret } from '../core/secrets.js';
 import type { Target } from '../ports/target.js';
 import { CONNECT_TIMEOUT_MS, isConnectionError } from '../stores/postgres/connect.js';
+import { KEEPALIVE_DELAY_MS, STATEMENT_TIMEOUT_MS } from './limits.js';
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Serialization failure and deadlock: the transaction is worth running again. */
 const RETRYABLE = new Set(['40001', '40P01']);
+
+/** node-postgres's query_timeout: the server did not answer; the client is then unusable. */
+const isSilence = (error: unknown): boolean => /^Query read timeout$/.test(String((error as { message?: unknown } | null)?.message));
+const isLost = (error: unknown): boolean => isConnectionError(error) || isSilence(error);
 
 /**
  * A read model in PostgreSQL: tables in the server's search_path, or in `?schema=<name>` (created
@@ -32,6 +37,10 @@ export async function openPostgresTarget(url: string, display: string): Promise<
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     max: 2,
     application_name: 'es-target',
+    // Client-side: a link that stays open but goes silent fails the statement instead of hanging.
+    query_timeout: STATEMENT_TIMEOUT_MS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
   pool.on('error', () => {});
@@ -50,14 +59,14 @@ export async function openPostgresTarget(url: string, display: string): Promise<
     throw environment(`${display}: cannot connect (${(error as Error).message})`, error);
   }
   const isTransient = (error: unknown): boolean =>
-    isConnectionError(error) || RETRYABLE.has(String((error as { code?: unknown } | null)?.code));
+    isLost(error) || RETRYABLE.has(String((error as { code?: unknown } | null)?.code));
   const withClient = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
       return await work(client);
     } catch (error) {
-      if (isConnectionError(error)) broken = error as Error;
+      if (isLost(error)) broken = error as Error;
       throw error;
     } finally {
       client.release(broken);
@@ -75,7 +84,8 @@ export async function openPostgresTarget(url: string, display: string): Promise<
           await client.query('COMMIT');
           return result;
         } catch (error) {
-          await client.query('ROLLBACK').catch(() => {});
+          // A silent client would queue ROLLBACK behind its stuck statement; destroyed, it rolls back.
+          if (!isLost(error)) await client.query('ROLLBACK').catch(() => {});
           throw error;
         }
       }),

@@ -2,9 +2,12 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { describeMysql, freshMysqlDatabase } from '../support/mysql.js';
 import { freshPgStore, pgServerUrl } from '../support/pg.js';
 import { targetKinds, type FreshTarget, type TargetKind } from '../support/target-kinds.js';
-import { ES_BIN, baseEnv, checkpointEvents, cleanupTempDirs, es, readAll, tempDir, writeFile } from './helpers.js';
+import { freezableProxy } from '../support/freeze-proxy.js';
+import { ES_BIN, baseEnv, checkpointEvents, cleanupTempDirs, es, esBackground, readAll, tempDir, writeFile } from './helpers.js';
 
 const EVENTS = 600;
 const drops: (() => Promise<void>)[] = [];
@@ -180,6 +183,25 @@ for (const kind of targetKinds(pgServerUrl)) {
       expect(await readModel(target), `${story} | ${commands.slice(6).join(' | ')}`).toEqual(expected(dir, [from]));
     }, 120_000);
 
+    it('es_handled dropped while the target is past the checkpoint: the run refuses (exit 3) rather than apply events twice; a rebuild mends it', async () => {
+      const { dir, target } = await workspace(kind);
+      crash(dir, ['project', 'run', 'tally', '--batch-size', '100'], 'target-committed:2');
+      expect(Number((await target.query("SELECT MAX(position) AS p FROM es_handled WHERE projection = 'tally'"))[0]?.p)).toBeGreaterThan(
+        checkpointOf(dir, 'tally'),
+      );
+      await target.query('DROP TABLE es_handled');
+      const refused = es(dir, ['project', 'run', 'tally']);
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toMatch(/^es: tally: target .* past its checkpoint \(\d+\), but its table es_handled is missing, .*es project rebuild tally\n$/);
+      expect((await target.query('SELECT MAX(times) AS t FROM tally'))[0]?.t).toBe(1);
+      runClean(dir, ['project', 'rebuild', 'tally']);
+      const tally = (await target.query('SELECT event_id, times FROM tally')).map((r) => ({ event_id: String(r.event_id), times: Number(r.times) }));
+      expect(tally.sort((a, b) => (a.event_id < b.event_id ? -1 : 1))).toEqual(expected(dir).tally);
+      // A first run on a target without es_handled (strict's tables are not there either) just creates it.
+      runClean(dir, ['project', 'run', 'strict']);
+      expect(await readModel(target)).toEqual(expected(dir));
+    });
+
     it('prune-handled after downtime keeps the ids above the checkpoint that a redelivery needs', async () => {
       const { dir, target } = await workspace(kind);
       crash(dir, ['project', 'run', 'strict', 'tally', '--batch-size', '100'], 'target-committed:4');
@@ -306,3 +328,96 @@ describe('targets: configuration, output and failures', () => {
   });
 });
 
+
+describeMysql('event ids and a MariaDB target', () => {
+  it('an id over 1,024 bytes is refused where it is written; one stored before the limit is a skippable fault, and status says faulted', async () => {
+    const dir = tempDir('es-target-');
+    const { url, drop } = await freshMysqlDatabase();
+    drops.push(drop);
+    writeFile(
+      dir,
+      'projections/ids.mjs',
+      `export default { name: 'ids', target: ${JSON.stringify(url)}, events: ['Added'],
+  async setup(db) { await db.query('CREATE TABLE IF NOT EXISTS ids_seen (position BIGINT PRIMARY KEY)'); },
+  async reset(db) { await db.query('DELETE FROM ids_seen'); },
+  handlers: { async Added(e, db) { await db.query('INSERT INTO ids_seen VALUES (?)', [e.position]); } } };\n`,
+    );
+    const line = (id: string) => JSON.stringify({ id, streamId: 's', type: 'Added' });
+    writeFile(dir, 'long.ndjson', `${line('x'.repeat(1025))}\n`);
+    const refused = es(dir, ['import', 'long.ndjson']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/line 1: .*1025 bytes long; an event id is at most 1024 bytes/);
+    // 512 two-byte characters: exactly the limit, in UTF-8 bytes.
+    writeFile(dir, 'events.ndjson', ['a', '\u00e9'.repeat(512), 'to-lengthen', 'c'].map(line).join('\n') + '\n');
+    expect(es(dir, ['import', 'events.ndjson']).code).toBe(0);
+    // A store written before es capped ids may hold a longer one.
+    const store = new Database(join(dir, '.es/events.db'));
+    store.prepare("UPDATE events SET id = ? WHERE id = 'to-lengthen'").run('y'.repeat(1500));
+    store.close();
+    const stop = es(dir, ['project', 'run', '--json']);
+    expect(stop.stderr).not.toMatch(/unexpected/i);
+    expect(stop.code).toBe(1);
+    expect(JSON.parse(stop.stdout).projections[0]).toMatchObject({ state: 'faulted', to: 2, processed: 2 });
+    const status = es(dir, ['project', 'status', '--json']);
+    expect(status.code).toBe(1);
+    expect(JSON.parse(status.stdout).projections[0]).toMatchObject({ state: 'faulted', error: { position: 3 } });
+    expect(JSON.parse(status.stdout).projections[0].error.message).toMatch(/1500 bytes long; target .* at most 1024 bytes/);
+    const skip = es(dir, ['project', 'run', '--on-error', 'skip', '--json']);
+    expect(skip.code).toBe(0);
+    expect(JSON.parse(skip.stdout).projections[0]).toMatchObject({ state: 'up-to-date', to: 4, deadLettered: 1 });
+  });
+});
+
+/** Waits for a promise at most `ms`; undefined when it did not settle in time. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+async function until(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check().catch(() => false)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+for (const kind of targetKinds(pgServerUrl).filter((k) => k.name !== 'sqlite')) {
+  describeKind(kind, () => {
+    it('a target that stops answering mid-run (a frozen proxy): retried, then exit 3 with one line, and the lease released', { timeout: 180_000 }, async () => {
+      const { dir, target } = await workspace(kind);
+      const direct = new URL(target.url);
+      const proxy = await freezableProxy(direct.hostname, Number(direct.port || (kind.name === 'postgres' ? 5432 : 3306)));
+      drops.push(() => proxy.close());
+      const proxied = new URL(target.url);
+      proxied.host = `127.0.0.1:${proxy.port}`;
+      writeFile(dir, 'es.config.json', JSON.stringify({ projectionOptions: { strict: { target: proxied.toString() } } }));
+      const applied = async () => Number((await target.query('SELECT COUNT(*) AS n FROM strict_applied'))[0]?.n);
+      // Small batches, so that the run is still going when the link freezes.
+      const run = esBackground(dir, ['project', 'run', 'strict', '--batch-size', '2']);
+      expect(await until(async () => (await applied()) >= 10, 60_000)).toBe(true);
+      proxy.freeze();
+      const frozenAt = Date.now();
+      const exit = await within(run.exited, 120_000);
+      const seconds = (Date.now() - frozenAt) / 1000;
+      if (!exit) run.child.kill('SIGKILL');
+      expect(exit, `still running ${seconds}s after the freeze: ${run.output().stderr}`).toEqual({ code: 3, signal: null });
+      process.stderr.write(`${kind.name}: frozen target, exit 3 after ${seconds}s\n`);
+      expect(await applied()).toBeLessThan(480);
+      // The statement's 30 s without an answer, then about 15 s of retries.
+      expect(seconds).toBeGreaterThan(30);
+      expect(seconds).toBeLessThan(75);
+      const lines = run.output().stderr.trim().split('\n');
+      expect(lines, run.output().stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^es: strict: target ${kind.name === 'postgres' ? 'postgres' : 'mysql'}://.*127\\.0\\.0\\.1:${proxy.port}`));
+      // The lease went with the run: once the link is back, the next run is not refused (75).
+      proxy.thaw();
+      const next = esBackground(dir, ['project', 'run', 'strict']);
+      const after = await within(next.exited, 60_000);
+      expect(after, next.output().stderr).toEqual({ code: 0, signal: null });
+      expect(await applied()).toBe(480);
+    });
+  });
+}

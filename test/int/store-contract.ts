@@ -612,6 +612,19 @@ export function eventStoreContract(name: string, open: OpenStore): void {
         expect(await store.read({ includeSystem: true })).toEqual([]);
         await store.append('café-Ω', [{ type: 'Ünïcode ok' }]);
       });
+
+      it('takes event ids up to 1024 UTF-8 bytes and refuses longer ones, in append and importEvents alike', async () => {
+        const longest = '\u00e9'.repeat(512);
+        const over = `${longest}x`;
+        await expect(store.append('ids', [{ type: 'X', id: over }])).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/1025 bytes long; an event id is at most 1024 bytes/) });
+        await expect(store.importEvents(chunks([{ streamId: 'ids', type: 'X' }, { streamId: 'ids', type: 'X', id: over }]))).rejects.toMatchObject({
+          code: 'USAGE',
+          details: { index: 1 },
+        });
+        expect(await store.read({ includeSystem: true })).toEqual([]);
+        await store.append('ids', [{ type: 'X', id: longest }]);
+        expect((await store.read({})).map((e) => e.id)).toEqual([longest]);
+      });
     });
   });
 }
