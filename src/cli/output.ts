@@ -197,11 +197,14 @@ export const formatCount = (n: number): string =>
 
 export const plural = (n: number, word: string): string => `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
 
+/** 250ms, 12.3s, 2m0s, 3h0m5s. Rounded before it is split, so no `1m60s`. */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const minutes = Math.floor(ms / 60_000);
-  return `${minutes}m${Math.round((ms % 60_000) / 1000)}s`;
+  if (ms < 999.5) return `${Math.round(ms)}ms`;
+  if (ms < 59_950) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  const hours = Math.floor(s / 3600);
+  const rest = `${Math.floor((s % 3600) / 60)}m${s % 60}s`;
+  return hours > 0 ? `${hours}h${rest}` : rest;
 }
 
 /** An age for a table, in the largest unit that reads well: 0.3s, 45.2s, 12m 5s, 3h 20m, 330d 3h. */
