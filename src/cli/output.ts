@@ -29,7 +29,7 @@ export interface OutputOptions {
 
 /**
  * Everything the CLI shows goes through here. Results go to stdout, progress and logs to stderr.
- * Colour only on a terminal and never with NO_COLOR; spinners only when stderr is a terminal.
+ * Colour only on a terminal and never with NO_COLOR or FORCE_COLOR=0; spinners only when stderr is a terminal.
  */
 export class Output {
   readonly json: boolean;
@@ -61,13 +61,15 @@ export class Output {
     this.quiet = options.quiet ?? false;
     this.verbose = options.verbose ?? false;
     const env = options.env ?? process.env;
-    this.colourWanted = !this.json && this.stdout.isTTY === true && env.NO_COLOR === undefined && env.TERM !== 'dumb';
+    // FORCE_COLOR=0 (or false) is the other common way to say "no colour" (chalk, Node itself).
+    const colourOff = env.NO_COLOR !== undefined || env.TERM === 'dumb' || env.FORCE_COLOR === '0' || env.FORCE_COLOR === 'false';
+    this.colourWanted = !this.json && this.stdout.isTTY === true && !colourOff;
     this.color = PLAIN;
     // A terminal that reports no width makes a spinner's redraw arithmetic divide by zero.
     const width = this.stderr.columns ?? 0;
     this.interactive =
       this.stderr.isTTY === true && width > 0 && !this.quiet && this.logFormat === 'text' && env.CI === undefined && env.TERM !== 'dumb';
-    this.spinnerColour = env.NO_COLOR === undefined && env.TERM !== 'dumb';
+    this.spinnerColour = !colourOff;
   }
 
   /** A result line on stdout (not with --quiet or --json). */
