@@ -15,6 +15,9 @@ export interface Progress {
   total: number | null;
 }
 
+/** Events per transaction when nobody says otherwise (the CLI and the library alike). */
+export const DEFAULT_BATCH_SIZE = 1000;
+
 export interface RunOptions {
   batchSize: number;
   /** Keep tailing the log after reaching the head. */
