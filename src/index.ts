@@ -10,8 +10,9 @@ export { openStore, openSqliteStore } from './stores/open.js';
 export { SqliteEventStore } from './stores/sqlite/store.js';
 export { PostgresEventStore } from './stores/postgres/store.js';
 export { loadProjections, loadProjectionFile } from './load-projections.js';
-export { runProjection } from './engine/run.js';
-export { rebuildProjection, replayFrom } from './engine/rebuild.js';
+// Take what defineProjection returns as well as loaded projections, and default the batch size.
+export { runProjection, rebuildProjection, replayFrom, DEFAULT_BATCH_SIZE } from './library.js';
+export type { ProjectionInput, StoreFor, LibraryRunOptions } from './library.js';
 export { status } from './engine/status.js';
 export type { StatusReport, StatusRow } from './engine/status.js';
 export type { RunOptions, RunResult, ProjectionState } from './engine/types.js';

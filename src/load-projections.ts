@@ -94,8 +94,8 @@ export async function loadProjectionFile<Db = unknown>(file: string): Promise<Pr
   try {
     return normalizeProjection<Db>(value, file, basename(file, extname(file)));
   } catch (error) {
-    // Without handlers or batch it is most likely a helper module, not a projection gone wrong.
-    const looksLikeHelper = typeof value !== 'object' || value === null || !('handlers' in value || 'batch' in value);
+    // Without handlers, batch or publish it is most likely a helper module, not a projection gone wrong.
+    const looksLikeHelper = typeof value !== 'object' || value === null || !('handlers' in value || 'batch' in value || 'publish' in value);
     if (isEsError(error) && looksLikeHelper) throw new EsError(error.code, `${error.message}; ${HELPER_HINT}`, { cause: error });
     throw error;
   }

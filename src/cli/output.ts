@@ -29,7 +29,7 @@ export interface OutputOptions {
 
 /**
  * Everything the CLI shows goes through here. Results go to stdout, progress and logs to stderr.
- * Colour only on a terminal and never with NO_COLOR; spinners only when stderr is a terminal.
+ * Colour only on a terminal and never with NO_COLOR or FORCE_COLOR=0; spinners only when stderr is a terminal.
  */
 export class Output {
   readonly json: boolean;
@@ -61,13 +61,15 @@ export class Output {
     this.quiet = options.quiet ?? false;
     this.verbose = options.verbose ?? false;
     const env = options.env ?? process.env;
-    this.colourWanted = !this.json && this.stdout.isTTY === true && env.NO_COLOR === undefined && env.TERM !== 'dumb';
+    // FORCE_COLOR=0 (or false) is the other common way to say "no colour" (chalk, Node itself).
+    const colourOff = env.NO_COLOR !== undefined || env.TERM === 'dumb' || env.FORCE_COLOR === '0' || env.FORCE_COLOR === 'false';
+    this.colourWanted = !this.json && this.stdout.isTTY === true && !colourOff;
     this.color = PLAIN;
     // A terminal that reports no width makes a spinner's redraw arithmetic divide by zero.
     const width = this.stderr.columns ?? 0;
     this.interactive =
       this.stderr.isTTY === true && width > 0 && !this.quiet && this.logFormat === 'text' && env.CI === undefined && env.TERM !== 'dumb';
-    this.spinnerColour = env.NO_COLOR === undefined && env.TERM !== 'dumb';
+    this.spinnerColour = !colourOff;
   }
 
   /** A result line on stdout (not with --quiet or --json). */
@@ -197,11 +199,14 @@ export const formatCount = (n: number): string =>
 
 export const plural = (n: number, word: string): string => `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
 
+/** 250ms, 12.3s, 2m0s, 3h0m5s. Rounded before it is split, so no `1m60s`. */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  const minutes = Math.floor(ms / 60_000);
-  return `${minutes}m${Math.round((ms % 60_000) / 1000)}s`;
+  if (ms < 999.5) return `${Math.round(ms)}ms`;
+  if (ms < 59_950) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  const hours = Math.floor(s / 3600);
+  const rest = `${Math.floor((s % 3600) / 60)}m${s % 60}s`;
+  return hours > 0 ? `${hours}h${rest}` : rest;
 }
 
 /** An age for a table, in the largest unit that reads well: 0.3s, 45.2s, 12m 5s, 3h 20m, 330d 3h. */

@@ -35,7 +35,10 @@ export function buildProgram(): Command {
   const program = new Command('es')
     .description('Catch-up projections for event-sourced systems: read models built from the event log itself.')
     .version('0.1.0', '-V, --version')
-    .option('--db <url>', 'event store: sqlite:<path>, a file path (env ES_DB; default sqlite:.es/events.db)')
+    // Before the commands are added: they copy the help settings, and list the global options too.
+    .configureHelp({ showGlobalOptions: true })
+    .helpCommand(false)
+    .option('--db <url>', 'event store: sqlite:<path>, a file path, or postgres://user@host/db (env ES_DB; default sqlite:.es/events.db)')
     .option('--projections <dir>', 'projections folder (env ES_PROJECTIONS; default ./projections)')
     .option('--config <file>', 'configuration file (default ./es.config.json)')
     .option('-q, --quiet', 'print nothing but errors')
@@ -43,6 +46,21 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-format <format>', 'text, or json: one JSON log line per outcome on stderr').choices(['text', 'json']))
     .showSuggestionAfterError(true)
     .addHelpText('after', '\nExample:\n  $ es demo && es project status');
+
+  // commander's own `help [command]` takes one name, so `es help project run` showed `es project`'s help.
+  program
+    .command('help')
+    .description('display help for a command (e.g. es help project run)')
+    .argument('[command...]', 'command and subcommand names')
+    .action((names: string[]) => {
+      let command = program;
+      for (const name of names) {
+        const next = command.commands.find((c) => c.name() === name || c.aliases().includes(name));
+        if (!next) command.error(`error: unknown command '${[...names.slice(0, names.indexOf(name)), name].join(' ')}'`);
+        command = next as Command;
+      }
+      command.help();
+    });
 
   program
     .command('append')

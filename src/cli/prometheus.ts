@@ -8,7 +8,7 @@ import type { ProjectionState } from '../engine/types.js';
  * follow together, as the format requires.
  */
 
-const STATES: readonly ProjectionState[] = ['up-to-date', 'behind', 'never-run', 'faulted', 'stale-version'];
+const STATES: readonly ProjectionState[] = ['up-to-date', 'behind', 'rebuilding', 'never-run', 'faulted', 'stale-version'];
 
 type Labels = Record<string, string>;
 interface Family {

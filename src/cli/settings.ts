@@ -4,10 +4,12 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { environment } from '../core/errors.js';
 import { isJsonObject } from '../core/events.js';
 import { parseStoreUrl } from '../stores/location.js';
+import { DEFAULT_BATCH_SIZE } from '../engine/types.js';
+
+export { DEFAULT_BATCH_SIZE };
 
 export const DEFAULT_DB = 'sqlite:.es/events.db';
 export const DEFAULT_PROJECTIONS = './projections';
-export const DEFAULT_BATCH_SIZE = 1000;
 
 export interface GlobalFlags {
   db?: string;

@@ -16,6 +16,7 @@ export function redact(text: string): string {
   for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
     for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('***');
   }
-  out = out.replace(/([?&]password=)[^&\s]*/gi, '$1***');
+  // A ':' that ends the URL in a message ("…?password=x: connection refused") is the message's.
+  out = out.replace(/([?&]password=)[^&\s]*?(?=:?(?:[\s&#]|$))/gi, '$1***');
   return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^\s]*@(?=[^@\s]*$|[^@\s]*\s)/gi, '$1***@');
 }

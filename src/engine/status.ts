@@ -47,11 +47,21 @@ export interface Thresholds {
   now?: number;
 }
 
-function stateOf(version: number | null, projection: Projection<unknown>, faulted: boolean, lag: number): ProjectionState {
+interface Observed {
+  version: number | null;
+  faulted: boolean;
+  lag: number;
+  /** Handling again what a rebuild or replay-from took it back over, under a live lease. */
+  rebuilding: boolean;
+}
+
+function stateOf(projection: Projection<unknown>, { version, faulted, lag, rebuilding }: Observed): ProjectionState {
   if (version === null) return 'never-run';
   if (version !== projection.version) return 'stale-version';
   if (faulted) return 'faulted';
-  return lag === 0 ? 'up-to-date' : 'behind';
+  if (lag === 0) return 'up-to-date';
+  // Without a holder it is a rebuild that stopped (killed): the next run goes on with it.
+  return rebuilding ? 'rebuilding' : 'behind';
 }
 
 export async function projectionStatus(
@@ -69,8 +79,13 @@ export async function projectionStatus(
     pending.count > 0 && pending.oldestRecordedAt
       ? Math.max(0, (now - Date.parse(pending.oldestRecordedAt)) / 1000)
       : 0;
-  const state = stateOf(checkpoint.version, projection, checkpoint.last?.type === LIFECYCLE.faulted, pending.count);
   const lease = holders.leases.find((l) => l.name === projection.name && l.live);
+  const state = stateOf(projection, {
+    version: checkpoint.version,
+    faulted: checkpoint.last?.type === LIFECYCLE.faulted,
+    lag: pending.count,
+    rebuilding: lease !== undefined && (checkpoint.replayingUntil > 0 || checkpoint.last?.type === LIFECYCLE.reset),
+  });
   const owner = lease ? { pid: lease.owner.pid, host: lease.owner.host, since: lease.owner.since, leaseExpiresAt: lease.expiresAt } : null;
   // Where workers share the store, events waiting for a projection nobody holds wait for nothing.
   // Without workers (cron) nobody holds anything between runs, and that is normal.

@@ -2,7 +2,8 @@ import type { Target } from '../ports/target.js';
 import type { Fence } from '../ports/event-store.js';
 import type { FaultInfo } from './checkpoint.js';
 
-export type ProjectionState = 'up-to-date' | 'behind' | 'never-run' | 'faulted' | 'stale-version';
+/** `rebuilding`: a process holds it and is handling again the events a rebuild or replay-from took it back over. */
+export type ProjectionState = 'up-to-date' | 'behind' | 'rebuilding' | 'never-run' | 'faulted' | 'stale-version';
 
 export interface Progress {
   name: string;
@@ -13,6 +14,9 @@ export interface Progress {
   /** Events this run expects to process in all, when it was asked to count them. */
   total: number | null;
 }
+
+/** Events per transaction when nobody says otherwise (the CLI and the library alike). */
+export const DEFAULT_BATCH_SIZE = 1000;
 
 export interface RunOptions {
   batchSize: number;

@@ -49,6 +49,8 @@ const cases: { name: string; args: string[]; code: number; message: RegExp }[] =
   { name: 'a non-numeric --limit', args: ['read', '--limit', 'ten'], code: 2, message: /not a whole number/ },
   { name: 'a zero batch size', args: ['project', 'run', '--batch-size', '0'], code: 2, message: /at least 1/ },
   { name: 'an unknown duration', args: ['project', 'status', '--max-age', '5 minutes'], code: 2, message: /not a duration/ },
+  { name: 'a duration too long for a date', args: ['project', 'prune-handled', '--older-than', '99999999999d'], code: 2, message: /--older-than: "99999999999d" is too long/ },
+  { name: 'a duration with a leading space', args: ['project', 'status', '--max-age', ' 5m'], code: 2, message: /--max-age: " 5m" is not a duration/ },
   { name: 'an unknown --wait duration', args: ['project', 'run', '--wait', 'forever'], code: 2, message: /not a duration/ },
   { name: 'a non-numeric replay position', args: ['project', 'replay-from', 'rec', 'start'], code: 2, message: /not a whole number/ },
   { name: 'a replay position past the head', args: ['project', 'replay-from', 'rec', '999999'], code: 2, message: /past the head/ },

@@ -58,6 +58,17 @@ describe('help', () => {
     }
   });
 
+  it('es help takes a command path; subcommand help lists the global options, --db names PostgreSQL', () => {
+    const dir = tempDir();
+    const r = es(dir, ['help', 'project', 'run']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: es project run \[options\]/);
+    expect(r.stdout).toMatch(/Global Options:[\s\S]*--db <url>[\s\S]*postgres:\/\//);
+    const wrong = es(dir, ['help', 'project', 'nope']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr.trim()).toBe("es: unknown command 'project nope'");
+  });
+
   it('es project --help has examples of run, status in CI and rebuild', () => {
     const r = es(tempDir(), ['project', '--help']);
     expect(r.stdout).toMatch(/Examples:\n {2}\$ es project run\b/);

@@ -175,6 +175,17 @@ describe('output hygiene', () => {
     }
   });
 
+  it.skipIf(!hasScript)('on a terminal with FORCE_COLOR=0 (or false): no colour codes either', () => {
+    const dir = prepared();
+    expect(onTerminal(dir, ['project', 'status'], {}).output, 'colour by default, so the check below means something').toMatch(SGR);
+    for (const FORCE_COLOR of ['0', 'false']) {
+      // Exit 1: the projections have not run yet; the table is what matters.
+      const r = onTerminal(dir, ['project', 'status'], { FORCE_COLOR });
+      expect(r.output).toContain('alpha');
+      expect(r.output, `FORCE_COLOR=${FORCE_COLOR}: ${JSON.stringify(r.output.slice(0, 300))}`).not.toMatch(SGR);
+    }
+  });
+
   it.skipIf(!hasScript)('on a terminal that reports no size (0 columns), project run still finishes', () => {
     const dir = prepared();
     appendMany(dir, 's', 'A', 50);

@@ -9,6 +9,8 @@ import { ES_BIN, appendMany, appendOne, baseEnv, cleanupTempDirs, es, parseJson,
 afterAll(cleanupTempDirs);
 
 const STATES = ['up-to-date', 'behind', 'never-run', 'faulted', 'stale-version'];
+/** Every state has its 0/1 series; the workspace shows all but a rebuild in progress. */
+const SERIES = [...STATES, 'rebuilding'];
 
 interface Sample {
   labels: Record<string, string>;
@@ -195,10 +197,10 @@ describe('es project status --format prometheus', () => {
 
     // One 0/1 series per state and projection, exactly one 1 per projection: the state --json shows.
     const state = families.get('es_projection_state') as Family;
-    expect(state.samples).toHaveLength(names.length * STATES.length);
+    expect(state.samples).toHaveLength(names.length * SERIES.length);
     for (const row of report.projections) {
       const mine = state.samples.filter((s) => s.labels.projection === row.name);
-      expect(mine.map((s) => s.labels.state).sort()).toEqual([...STATES].sort());
+      expect(mine.map((s) => s.labels.state).sort()).toEqual([...SERIES].sort());
       expect(mine.filter((s) => s.value === 1).map((s) => s.labels.state)).toEqual([row.state]);
       expect(mine.every((s) => s.value === 0 || s.value === 1)).toBe(true);
     }

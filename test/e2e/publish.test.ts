@@ -399,6 +399,8 @@ describe('a publish block that is wrong', () => {
     expect(r.stderr).toMatch(/outbox\.mjs: invalid projection: /);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toContain('sekrit');
+    // It is a publishing projection gone wrong, not a helper module: no hint about helper files.
+    expect(r.stderr).not.toMatch(/helper/);
   });
 });
 

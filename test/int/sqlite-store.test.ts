@@ -164,6 +164,27 @@ describe('SqliteEventStore: opening files', () => {
     expect(mode & 0o002).toBe(0);
     expect(mode & 0o600).toBe(0o600);
   });
+
+  it('creates the store file and its -wal and -shm files readable by the owner only (0600), whatever the umask allows', async () => {
+    for (const umask of [0o022, 0o002, 0o077]) {
+      const path = freshPath();
+      let previous: number | undefined;
+      try {
+        previous = process.umask(umask);
+      } catch {
+        previous = undefined; // umask cannot be changed here (worker thread): check with the default one
+      }
+      try {
+        const store = new SqliteEventStore(path, { create: true });
+        await store.append('a', [{ type: 'X' }]);
+        // While the store is open, SQLite keeps the -wal and -shm files beside it.
+        for (const file of [path, `${path}-wal`, `${path}-shm`]) expect((statSync(file).mode & 0o777).toString(8), file).toBe('600');
+        await store.close();
+      } finally {
+        if (previous !== undefined) process.umask(previous);
+      }
+    }
+  });
 });
 
 describe('SqliteEventStore: specifics', () => {

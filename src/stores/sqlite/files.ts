@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EsError, environment } from '../../core/errors.js';
 
@@ -46,6 +46,24 @@ export function makeStoreFolder(path: string): void {
     const stop = deepestExisting(folder);
     const why = statSync(stop, { throwIfNoEntry: false })?.isDirectory() === false ? 'is a file, not a folder' : causeOf(err);
     throw environment(`cannot create the folder ${folder} for the event store: ${stop}: ${why}`, error);
+  }
+}
+
+/**
+ * Creates a new store's folders and its empty file, readable by its owner only (0600, less when
+ * the umask asks for less): events are often personal data. SQLite gives the -wal and -shm files
+ * the database file's mode. A file another process created meanwhile is left as it is.
+ */
+export function createStoreFile(path: string): void {
+  makeStoreFolder(path);
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException;
+    if (err.code === 'EEXIST') return;
+    const folderWhy = cannotWrite(dirname(path));
+    if (folderWhy) throw environment(`cannot create the event store ${path}: the folder ${dirname(path)} is not writable (${folderWhy})`, error);
+    throw environment(`cannot create the event store ${path}: ${causeOf(err)}`, error);
   }
 }
 

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type { default as SqliteConstructor, Database } from 'better-sqlite3';
@@ -21,7 +21,7 @@ import type {
 } from '../../ports/event-store.js';
 import { prepareAppend } from './append.js';
 import { checkExpectedVersion } from '../../core/events.js';
-import { checkStoreFile, makeStoreFolder, openError } from './files.js';
+import { checkStoreFile, createStoreFile, openError } from './files.js';
 import { prepareImport, startImport } from './import.js';
 import { prepareHead, prepareLastEvent, prepareRead } from './read.js';
 import { preparePending } from './pending.js';
@@ -75,7 +75,7 @@ function openDatabase(path: string, options: SqliteOpenOptions): Database {
     );
   }
   if (exists) checkStoreFile(path, options.create ?? false);
-  else makeStoreFolder(path);
+  else createStoreFile(path);
   let db: Database;
   try {
     db = new Sqlite(path, { timeout: options.busyTimeoutMs ?? BUSY_TIMEOUT_MS });
@@ -93,13 +93,6 @@ function openDatabase(path: string, options: SqliteOpenOptions): Database {
     // 10,000 pages (about 40 MB) instead of SQLite's 1,000 copies each page once, not ten times.
     // Five write-heavy projections rebuilt together took 14% less time.
     db.pragma('wal_autocheckpoint = 10000');
-    if (!exists) {
-      try {
-        chmodSync(path, 0o644);
-      } catch {
-        // Another user's process created the file meanwhile: its mode is theirs to choose.
-      }
-    }
   } catch (error) {
     db.close();
     if (error instanceof EsError) throw error;
