@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import type { CommandFlags, Context } from './context.js';
+import { packageVersion } from './version.js';
 
 type Handler = (ctx: Context, ...args: any[]) => Promise<void>;
 
@@ -34,7 +35,7 @@ const onError = () =>
 export function buildProgram(): Command {
   const program = new Command('es')
     .description('Catch-up projections for event-sourced systems: read models built from the event log itself.')
-    .version('0.1.0', '-V, --version')
+    .version(packageVersion(), '-V, --version')
     // Before the commands are added: they copy the help settings, and list the global options too.
     .configureHelp({ showGlobalOptions: true })
     .helpCommand(false)

@@ -35,6 +35,11 @@ export interface BatchQuery {
   /** Only these types; null for every type. System streams are never returned. */
   types: readonly string[] | null;
   limit: number;
+  /**
+   * Stop taking events once their data and metadata (bytes as stored) reach this many; the first
+   * event is always taken. Default DEFAULT_BATCH_BYTES. A batch stopped by it counts as full.
+   */
+  maxBytes?: number;
 }
 
 /**
@@ -175,9 +180,12 @@ export interface EventStore<Db = unknown> {
   /**
    * The same events, a page of at most `pageSize` at a time, each page read when the caller asks for
    * it (keyset on position, or version within a stream), so memory stays flat with the log's size
-   * and a caller that stops early reads no further. Stops at the first short page.
+   * and a caller that stops early reads no further. A page also stops once its events' data and
+   * metadata reach `maxBytes` (default DEFAULT_BATCH_BYTES; always one event at least). Stops at
+   * the first page cut short by neither bound. An event larger than the process can load is refused
+   * (ENVIRONMENT) before its data is fetched, by this and by readBatch.
    */
-  readPages(options: ReadOptions, pageSize: number): AsyncIterable<StoredEvent[]>;
+  readPages(options: ReadOptions, pageSize: number, maxBytes?: number): AsyncIterable<StoredEvent[]>;
   readBatch(query: BatchQuery): Promise<Batch>;
   lastEvent(streamId: string): Promise<StoredEvent | undefined>;
   /** Position of the last event outside system streams (0 when there is none). */

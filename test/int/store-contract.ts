@@ -319,6 +319,36 @@ export function eventStoreContract(name: string, open: OpenStore): void {
         expect(batch.scannedTo).toBe(batch.events[3]!.position);
       });
 
+      it('stops at maxBytes of data and metadata: the first event always, a batch cut there counts as full, nothing is lost', async () => {
+        const sizes = [10, 3000, 10, 5000, 10];
+        for (const [i, size] of sizes.entries()) await store.append(`big-${i % 2}`, [{ type: i % 2 ? 'Odd' : 'Even', data: { i, pad: 'x'.repeat(size) } }]);
+        const head = await store.head();
+        const groups = async (types: readonly string[] | null, maxBytes: number): Promise<number[][]> => {
+          const found: number[][] = [];
+          let after = 0;
+          for (let round = 0; round < 10; round++) {
+            const batch = await store.readBatch({ after, types, limit: 100, maxBytes });
+            if (batch.events.length > 0) found.push(batch.events.map((e) => e.data.i as number));
+            if (batch.scannedTo <= after) break;
+            after = batch.scannedTo;
+          }
+          expect(after, JSON.stringify({ types, maxBytes })).toBe(head);
+          return found;
+        };
+        expect(await groups(null, 2500)).toEqual([[0, 1], [2, 3], [4]]);
+        expect(await groups(null, 1)).toEqual([[0], [1], [2], [3], [4]]);
+        expect(await groups(['Even'], 1)).toEqual([[0], [2], [4]]);
+        expect(await groups(['Odd', 'Even'], 2500)).toEqual([[0, 1], [2, 3], [4]]);
+        expect(await groups(null, 100_000)).toEqual([[0, 1, 2, 3, 4]]);
+        const pages: number[][] = [];
+        for await (const page of store.readPages({}, 100, 2500)) pages.push(page.map((e) => e.data.i as number));
+        expect(pages).toEqual([[0, 1], [2, 3], [4]]);
+        const streamPages: number[][] = [];
+        for await (const page of store.readPages({ streamId: 'big-0' }, 100, 1)) streamPages.push(page.map((e) => e.data.i as number));
+        expect(streamPages).toEqual([[0], [2], [4]]);
+        await expect(store.readBatch({ after: 0, types: null, limit: 10, maxBytes: 0 })).rejects.toMatchObject({ code: 'USAGE' });
+      });
+
       it('never returns system events, even of a requested type; an empty store scans to 0', async () => {
         expect(shape(await store.readBatch({ after: 0, types: null, limit: 10 }))).toEqual({ events: [], scannedTo: 0 });
         expect(shape(await store.readBatch({ after: 0, types: ['A', 'B'], limit: 10 }))).toEqual({ events: [], scannedTo: 0 });

@@ -2,7 +2,9 @@ import type { ClientBase, Pool } from 'pg';
 import { environment } from '../../core/errors.js';
 import type { StoredEvent } from '../../core/events.js';
 import type { Cursor as PgCursor } from '../../ports/event-store.js';
-import { PG_EVENT_COLUMNS, toEventFromValues, toNumber } from './rows.js';
+import { DEFAULT_BATCH_BYTES, largestEvent } from '../../core/event-size.js';
+import { boundedRows, checkLoadable } from './bounded.js';
+import { pgEventColumnsUnless, toEventFromValues, toNumber } from './rows.js';
 
 // The columns of readBatch's rows, in order: then the event's, from POSITION on.
 const HORIZON = 0;
@@ -10,6 +12,9 @@ const NEXT = 1;
 const HEAD = 2;
 const TRANSACTION = 3;
 const POSITION = 4;
+// After the event's columns: its bytes of data and metadata, and whether the byte bound may have stopped the batch there.
+const BYTES = POSITION + 8;
+const CUT = POSITION + 9;
 
 
 export interface PgBatch {
@@ -24,37 +29,42 @@ export interface PgBatch {
 /**
  * A projection's next batch, in commit order. Only transactions older than the oldest one still in
  * flight (`es_xact_horizon()`, see cluster.ts) are read: a slower writer that drew a smaller position and has not
- * committed yet can then never be overtaken. One statement, one snapshot, one round trip.
+ * committed yet can then never be overtaken. One statement, one snapshot, one round trip. The batch
+ * also stops at `maxBytes` of data and metadata (see boundedRows), and counts as full there.
  */
 export async function readBatch(
   db: Pool | ClientBase,
   schema: string,
-  query: { cursor: PgCursor; types: readonly string[] | null; limit: number; floor: number },
+  query: { cursor: PgCursor; types: readonly string[] | null; limit: number; floor: number; maxBytes?: number },
 ): Promise<PgBatch> {
+  const largest = largestEvent();
   // Rows as arrays: a rebuild reads every event, and an object per row was a measurable part of it.
   const { rows } = await db.query<unknown[]>({
     rowMode: 'array',
     text: `SELECT snap.horizon::text AS horizon, "${schema}".es_xact_next()::text AS next,
             (SELECT h.position FROM "${schema}".events h WHERE NOT h.system AND h.transaction_id < snap.horizon
              ORDER BY h.position DESC LIMIT 1) AS head,
-            e.transaction_id::text AS transaction_id, ${PG_EVENT_COLUMNS}
+            e.transaction_id::text AS transaction_id, ${pgEventColumnsUnless('e.bytes > $6')}, e.bytes, e.cut
      FROM (SELECT "${schema}".es_xact_horizon() AS horizon) snap
-     LEFT JOIN LATERAL (
-       SELECT e.* FROM "${schema}".events e
+     LEFT JOIN LATERAL (${boundedRows(
+       `SELECT e.* FROM "${schema}".events e
        WHERE NOT e.system AND (e.transaction_id, e.position) > ($1::xid8, $2::bigint) AND e.transaction_id < snap.horizon
          AND ($3::text[] IS NULL OR e.type = ANY($3::text[]))
-       ORDER BY e.transaction_id, e.position LIMIT $4
-     ) e ON true`,
-    values: [query.cursor.transactionId, query.cursor.position, query.types, query.limit],
+       ORDER BY e.transaction_id, e.position LIMIT $4`,
+       'e.transaction_id, e.position',
+       '$5',
+     )}) e ON true`,
+    values: [query.cursor.transactionId, query.cursor.position, query.types, query.limit, query.maxBytes ?? DEFAULT_BATCH_BYTES, largest],
   });
   const first = rows[0];
   if (first) checkCursorBelow(query.cursor, first[NEXT] as string);
   // No event: one row of nulls from the left join.
   const found = first?.[POSITION] === null ? [] : rows;
+  checkLoadable(found, BYTES, POSITION, largest);
   const events = found.map((row) => toEventFromValues(row, POSITION));
   const cursors = found.map((row) => ({ transactionId: row[TRANSACTION] as string, position: toNumber(row[POSITION] as string) }));
   const last = events[events.length - 1];
-  if (events.length >= query.limit && last) {
+  if (last && (events.length >= query.limit || found[found.length - 1]?.[CUT] === true)) {
     return {
       events,
       cursors,

@@ -2,7 +2,9 @@ import type { ClientBase, Pool } from 'pg';
 import { EsError } from '../../core/errors.js';
 import type { StoredEvent } from '../../core/events.js';
 import type { Pending, ReadOptions } from '../../ports/event-store.js';
-import { PG_EVENT_COLUMNS, toEvent, toNumber, type PgEventRow } from './rows.js';
+import { checkMaxBytes, DEFAULT_BATCH_BYTES, largestEvent } from '../../core/event-size.js';
+import { boundedRows, checkLoadable } from './bounded.js';
+import { PG_EVENT_COLUMNS, pgEventColumnsUnless, toEvent, toEventFromValues, toNumber, type PgEventRow } from './rows.js';
 import { checkCursorBelow } from './read-batch.js';
 
 type Queryable = Pool | ClientBase;
@@ -82,30 +84,62 @@ export async function cursorBefore(db: Queryable, schema: string, position: numb
   return { transactionId: rows[0]?.tx ?? '0', position: position - 1 };
 }
 
-/** `readEvents` a page at a time, each page read when asked for: by position, or by version in a stream. */
-export async function* readEventPages(db: Queryable, schema: string, options: ReadOptions, pageSize: number): AsyncGenerator<StoredEvent[]> {
+/**
+ * `readEvents` a page at a time, each page read when asked for: by position, or by version in a
+ * stream. A page also stops at `maxBytes` of data and metadata (see boundedRows).
+ */
+export async function* readEventPages(
+  db: Queryable,
+  schema: string,
+  options: ReadOptions,
+  pageSize: number,
+  maxBytes = DEFAULT_BATCH_BYTES,
+): AsyncGenerator<StoredEvent[]> {
   if (!(pageSize >= 1)) throw new EsError('USAGE', `page size must be at least 1 (got ${pageSize})`);
+  checkMaxBytes(maxBytes);
+  const largest = largestEvent();
   let left = options.limit ?? Number.POSITIVE_INFINITY;
   let from = options.from ?? 0;
   let afterVersion = 0;
   while (left > 0) {
     const wanted = Math.min(pageSize, left);
-    const page =
-      options.streamId !== undefined
-        ? (
-            await db.query<PgEventRow>(
-              `SELECT ${PG_EVENT_COLUMNS} FROM "${schema}".events e WHERE e.stream_id = $1 AND e.position >= $2 AND e.version > $3
-               ORDER BY e.version LIMIT $4`,
-              [options.streamId, from, afterVersion, wanted],
-            )
-          ).rows.map(toEvent)
-        : await readEvents(db, schema, { ...options, from, limit: wanted });
+    const { rows } = await db.query<unknown[]>({ rowMode: 'array', ...pageQuery(schema, options, { from, afterVersion, wanted, maxBytes, largest }) });
+    checkLoadable(rows, 8, 0, largest);
+    const page = rows.map((row) => toEventFromValues(row, 0));
     const last = page[page.length - 1];
     if (!last) return;
     from = options.streamId !== undefined ? from : last.position + 1;
     afterVersion = last.version;
     left -= page.length;
     yield page;
-    if (page.length < wanted) return;
+    if (rows[rows.length - 1]?.[9] !== true && page.length < wanted) return;
   }
+}
+
+/** One page's statement: the event's columns, then its bytes and whether the byte bound may have cut the page there. */
+function pageQuery(
+  schema: string,
+  options: ReadOptions,
+  at: { from: number; afterVersion: number; wanted: number; maxBytes: number; largest: number },
+): { text: string; values: unknown[] } {
+  const select = (rows: string, order: string, n: number) =>
+    `SELECT ${pgEventColumnsUnless(`e.bytes > $${n + 1}`)}, e.bytes, e.cut FROM (${boundedRows(rows, order, `$${n}`)}) e ORDER BY ${order}`;
+  if (options.streamId !== undefined) {
+    return {
+      text: select(
+        `SELECT e.* FROM "${schema}".events e WHERE e.stream_id = $1 AND e.position >= $2 AND e.version > $3 ORDER BY e.version LIMIT $4`,
+        'e.version',
+        5,
+      ),
+      values: [options.streamId, at.from, at.afterVersion, at.wanted, at.maxBytes, at.largest],
+    };
+  }
+  return {
+    text: select(
+      `SELECT e.* FROM "${schema}".events e WHERE e.position >= $1 ${options.includeSystem ? '' : 'AND NOT e.system'} ORDER BY e.position LIMIT $2`,
+      'e.position',
+      3,
+    ),
+    values: [at.from, at.wanted, at.maxBytes, at.largest],
+  };
 }

@@ -24,6 +24,16 @@ export interface PgEventRow {
 export const PG_EVENT_COLUMNS =
   "e.position, e.id, e.stream_id, e.version, e.type, e.data::text AS data, e.metadata::text AS metadata, (e.recorded_at AT TIME ZONE 'UTC')::text AS recorded_at";
 
+/** PG_EVENT_COLUMNS with data and metadata NULL where `tooLarge` (an SQL condition) holds: their text is never sent. */
+export function pgEventColumnsUnless(tooLarge: string): string {
+  const guarded = PG_EVENT_COLUMNS.replace('e.data::text AS data', `CASE WHEN ${tooLarge} THEN NULL ELSE e.data::text END AS data`).replace(
+    'e.metadata::text AS metadata',
+    `CASE WHEN ${tooLarge} THEN NULL ELSE e.metadata::text END AS metadata`,
+  );
+  if (guarded.split('CASE WHEN').length !== 3) throw new Error('PG_EVENT_COLUMNS changed: pgEventColumnsUnless no longer guards data and metadata');
+  return guarded;
+}
+
 const PG_TIMESTAMP = /^(\d{4,})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?$/;
 
 /**

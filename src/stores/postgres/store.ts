@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { checkMaxBytes } from '../../core/event-size.js';
 import { EsError, usage } from '../../core/errors.js';
 import type { ExpectedVersion, NewEvent, NewStreamEvent, StoredEvent } from '../../core/events.js';
 import type {
@@ -202,15 +203,16 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
     return readEvents(this.pool, this.schema, options);
   }
 
-  readPages(options: ReadOptions, pageSize: number): AsyncIterable<StoredEvent[]> {
-    return readEventPages(this.pool, this.schema, options, pageSize);
+  readPages(options: ReadOptions, pageSize: number, maxBytes?: number): AsyncIterable<StoredEvent[]> {
+    return readEventPages(this.pool, this.schema, options, pageSize, maxBytes);
   }
 
   async readBatch(query: BatchQuery): Promise<Batch> {
     if (!(query.limit >= 1)) throw new EsError('USAGE', `batch size must be at least 1 (got ${query.limit})`);
+    if (query.maxBytes !== undefined) checkMaxBytes(query.maxBytes);
     this.notifiedBeforeRead = this.notified;
     const cursor = await this.cursorOf(query.after, query.cursor);
-    return readBatch(this.pool, this.schema, { cursor, types: query.types, limit: query.limit, floor: query.after });
+    return readBatch(this.pool, this.schema, { cursor, types: query.types, limit: query.limit, floor: query.after, maxBytes: query.maxBytes });
   }
 
   /** A checkpoint without a transaction id (before the first event, or a replay-from): find one. */

@@ -1,7 +1,8 @@
 import type { Database } from 'better-sqlite3';
 import { EsError } from '../../core/errors.js';
 import type { Batch, BatchQuery } from '../../ports/event-store.js';
-import { EVENT_COLUMNS, toEventFromValues, type EventValues } from './rows.js';
+import { checkMaxBytes, DEFAULT_BATCH_BYTES, largestEvent } from '../../core/event-size.js';
+import { sizedColumns, takeBounded, toEventFromValues, type SizedValues } from './rows.js';
 import { prepareHead } from './read.js';
 
 /**
@@ -9,19 +10,22 @@ import { prepareHead } from './read.js';
  * match, so for several types we take up to n positions per type from the covering (type, position)
  * index, merge them, and fetch just those rows. One type reads the index directly; all types walk
  * the rowid. All reads share one snapshot, so `scannedTo` (the head when the batch is not full)
- * cannot pass an event the batch did not see.
+ * cannot pass an event the batch did not see. Rows are taken one by one until the batch's bytes
+ * reach `maxBytes`: the rest of the LIMIT is never read.
  */
 export function prepareReadBatch(db: Database) {
   const head = prepareHead(db);
+  const largest = largestEvent();
+  const columns = sizedColumns(largest);
   // Rows as arrays (raw): no object per row, a measurable part of a rebuild.
   const allTypes = db
-    .prepare<[number, number], EventValues>(
-      `SELECT ${EVENT_COLUMNS} FROM events NOT INDEXED WHERE position > ? AND system = 0 ORDER BY position LIMIT ?`,
+    .prepare<[number, number], SizedValues>(
+      `SELECT ${columns} FROM events NOT INDEXED WHERE position > ? AND system = 0 ORDER BY position LIMIT ?`,
     )
     .raw();
   const oneType = db
-    .prepare<[string, number, number], EventValues>(
-      `SELECT ${EVENT_COLUMNS} FROM events INDEXED BY events_type_position
+    .prepare<[string, number, number], SizedValues>(
+      `SELECT ${columns} FROM events INDEXED BY events_type_position
      WHERE system = 0 AND type = ? AND position > ? ORDER BY position LIMIT ?`,
     )
     .raw();
@@ -31,32 +35,36 @@ export function prepareReadBatch(db: Database) {
        WHERE system = 0 AND type = ? AND position > ? ORDER BY position LIMIT ?`,
     )
     .pluck();
+  // In the order of the array (json_each's rowid, no sort), so the rows can be taken as they come.
   const byPositions = db
-    .prepare<[string], EventValues>(
-      `SELECT ${EVENT_COLUMNS.split(', ').map((c) => `events.${c}`).join(', ')}
-     FROM json_each(?) AS wanted JOIN events ON events.position = wanted.value`,
+    .prepare<[string], SizedValues>(
+      `SELECT ${sizedColumns(largest, 'events.')}
+     FROM json_each(?) AS wanted JOIN events ON events.position = wanted.value ORDER BY wanted.rowid`,
     )
     .raw();
 
-  function rows({ after, types, limit }: BatchQuery): EventValues[] {
-    if (types === null) return allTypes.all(after, limit);
-    if (types.length === 1) return oneType.all(types[0] as string, after, limit);
+  /** The matching rows in position order, read one at a time as they are taken. */
+  function rows({ after, types, limit }: BatchQuery): Iterable<SizedValues> {
+    if (types === null) return allTypes.iterate(after, limit);
+    if (types.length === 1) return oneType.iterate(types[0] as string, after, limit);
     const positions: number[] = [];
     for (const type of types) positions.push(...positionsOfType.all(type, after, limit));
     if (positions.length === 0) return [];
     positions.sort((a, b) => a - b);
-    return byPositions.all(JSON.stringify(positions.slice(0, limit))).sort((a, b) => a[0] - b[0]);
+    return byPositions.iterate(JSON.stringify(positions.slice(0, limit)));
   }
 
   const read = db.transaction((query: BatchQuery): Batch => {
-    const found = rows(query);
+    const { rows: found, cut } = takeBounded(rows(query), query.maxBytes ?? DEFAULT_BATCH_BYTES, largest);
     const last = found[found.length - 1];
-    const scannedTo = found.length >= query.limit && last ? last[0] : Math.max(head(), query.after);
+    const full = cut || found.length >= query.limit;
+    const scannedTo = full && last ? last[0] : Math.max(head(), query.after);
     return { events: found.map(toEventFromValues), scannedTo };
   });
   return (query: BatchQuery): Batch => {
     // A batch of nothing would report the head as scanned and skip every event.
     if (!(query.limit >= 1)) throw new EsError('USAGE', `batch size must be at least 1 (got ${query.limit})`);
+    if (query.maxBytes !== undefined) checkMaxBytes(query.maxBytes);
     return read.deferred(query);
   };
 }

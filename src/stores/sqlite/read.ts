@@ -2,53 +2,64 @@ import type { Database } from 'better-sqlite3';
 import { EsError } from '../../core/errors.js';
 import type { StoredEvent } from '../../core/events.js';
 import type { ReadOptions } from '../../ports/event-store.js';
-import { EVENT_COLUMNS, toEvent, type EventRow } from './rows.js';
+import { checkMaxBytes, DEFAULT_BATCH_BYTES, largestEvent } from '../../core/event-size.js';
+import { EVENT_COLUMNS, sizedColumns, takeBounded, toEvent, toEventFromValues, type EventRow, type SizedValues } from './rows.js';
 
 /**
  * `es read`: all events, or one stream's, in position order; whole or page by page. A page carries on
  * after the previous page's last event: by position, or by version within a stream, whose index is
- * (stream_id, version) and whose versions grow with positions.
+ * (stream_id, version) and whose versions grow with positions. A page also stops at `maxBytes` of
+ * data and metadata, so pages of large events stay small.
  */
 export function prepareRead(db: Database) {
-  const all = db.prepare<[number, number], EventRow>(
-    `SELECT ${EVENT_COLUMNS} FROM events NOT INDEXED WHERE position >= ? ORDER BY position LIMIT ?`,
-  );
-  const user = db.prepare<[number, number], EventRow>(
-    `SELECT ${EVENT_COLUMNS} FROM events NOT INDEXED WHERE position >= ? AND system = 0 ORDER BY position LIMIT ?`,
-  );
-  const stream = db.prepare<[string, number, number], EventRow>(
-    `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND position >= ? ORDER BY version LIMIT ?`,
-  );
-  const streamAfter = db.prepare<[string, number, number], EventRow>(
-    `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND version > ? ORDER BY version LIMIT ?`,
-  );
+  const largest = largestEvent();
+  const columns = sizedColumns(largest);
+  const all = db
+    .prepare<[number, number], SizedValues>(`SELECT ${columns} FROM events NOT INDEXED WHERE position >= ? ORDER BY position LIMIT ?`)
+    .raw();
+  const user = db
+    .prepare<[number, number], SizedValues>(
+      `SELECT ${columns} FROM events NOT INDEXED WHERE position >= ? AND system = 0 ORDER BY position LIMIT ?`,
+    )
+    .raw();
+  const stream = db
+    .prepare<[string, number, number], SizedValues>(
+      `SELECT ${columns} FROM events WHERE stream_id = ? AND position >= ? ORDER BY version LIMIT ?`,
+    )
+    .raw();
+  const streamAfter = db
+    .prepare<[string, number, number], SizedValues>(
+      `SELECT ${columns} FROM events WHERE stream_id = ? AND version > ? ORDER BY version LIMIT ?`,
+    )
+    .raw();
 
-  /** Rows from `from` on, or, within a stream, after `afterVersion` once a page has been read. */
-  function rows(options: ReadOptions, from: number, afterVersion: number | null, limit: number): EventRow[] {
-    if (options.streamId === undefined) return (options.includeSystem ? all : user).all(from, limit);
-    if (afterVersion !== null) return streamAfter.all(options.streamId, afterVersion, limit);
-    return stream.all(options.streamId, from, limit);
+  /** Rows from `from` on, or, within a stream, after `afterVersion` once a page has been read; pulled one at a time. */
+  function rows(options: ReadOptions, from: number, afterVersion: number | null, limit: number): Iterable<SizedValues> {
+    if (options.streamId === undefined) return (options.includeSystem ? all : user).iterate(from, limit);
+    if (afterVersion !== null) return streamAfter.iterate(options.streamId, afterVersion, limit);
+    return stream.iterate(options.streamId, from, limit);
   }
 
   return {
     read(options: ReadOptions): StoredEvent[] {
-      return rows(options, options.from ?? 0, null, options.limit ?? -1).map(toEvent);
+      return takeBounded(rows(options, options.from ?? 0, null, options.limit ?? -1), Number.POSITIVE_INFINITY, largest).rows.map(toEventFromValues);
     },
-    async *pages(options: ReadOptions, pageSize: number): AsyncGenerator<StoredEvent[]> {
+    async *pages(options: ReadOptions, pageSize: number, maxBytes = DEFAULT_BATCH_BYTES): AsyncGenerator<StoredEvent[]> {
       if (!(pageSize >= 1)) throw new EsError('USAGE', `page size must be at least 1 (got ${pageSize})`);
+      checkMaxBytes(maxBytes);
       let left = options.limit ?? Number.POSITIVE_INFINITY;
       let from = options.from ?? 0;
       let afterVersion: number | null = null;
       while (left > 0) {
         const wanted = Math.min(pageSize, left);
-        const page = rows(options, from, afterVersion, wanted);
+        const { rows: page, cut } = takeBounded(rows(options, from, afterVersion, wanted), maxBytes, largest);
         const last = page[page.length - 1];
         if (!last) return;
-        from = last.position + 1;
-        afterVersion = last.version;
+        from = last[0] + 1;
+        afterVersion = last[3];
         left -= page.length;
-        yield page.map(toEvent);
-        if (page.length < wanted) return;
+        yield page.map(toEventFromValues);
+        if (!cut && page.length < wanted) return;
       }
     },
   };

@@ -221,8 +221,8 @@ export class SqliteEventStore implements EventStore<Database> {
     return this.readOp().read(options);
   }
 
-  readPages(options: ReadOptions, pageSize: number): AsyncIterable<StoredEvent[]> {
-    return this.readOp().pages(options, pageSize);
+  readPages(options: ReadOptions, pageSize: number, maxBytes?: number): AsyncIterable<StoredEvent[]> {
+    return this.readOp().pages(options, pageSize, maxBytes);
   }
 
   readBatchSync(query: BatchQuery): Batch {
