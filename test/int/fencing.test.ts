@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { normalizeProjection } from '../../src/core/projection.js';
 import { runTogether } from '../../src/engine/run-together.js';
 import type { CommitUnit, EventStore, LockOwner } from '../../src/ports/event-store.js';
+import { SCHEMA_VERSION } from '../../src/stores/postgres/schema.js';
 import { PostgresEventStore } from '../../src/stores/postgres/store.js';
 import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
 import { writeOldStore } from '../support/old-store.js';
@@ -165,7 +166,7 @@ describe('stores from before fencing tokens', () => {
     }
   });
 
-  it('PostgreSQL: a schema of version 1 is upgraded in place to version 2 on open, keeping a held lock', async () => {
+  it('PostgreSQL: a schema of version 1 is upgraded in place to the current version on open, keeping a held lock', async () => {
     const fresh = freshPgStore();
     cleanups.push(fresh.drop);
     const first = await PostgresEventStore.open(fresh.url, { create: true });
@@ -176,12 +177,21 @@ describe('stores from before fencing tokens', () => {
     try {
       const s = `"${fresh.schema}"`;
       await admin.query(`ALTER TABLE ${s}.es_locks DROP COLUMN token; DROP TABLE ${s}.es_workers;
+        ALTER TABLE ${s}.events ALTER COLUMN transaction_id SET DEFAULT pg_current_xact_id();
+        DROP FUNCTION ${s}.es_xact_id(), ${s}.es_xact_horizon(), ${s}.es_xact_next();
+        DELETE FROM ${s}.es_meta WHERE key IN ('xact_offset', 'system_identifier');
         UPDATE ${s}.es_meta SET value = '1' WHERE key = 'schema_version';
         INSERT INTO ${s}.es_locks (name, owner_id, pid, host, since, expires_at) VALUES ('p', 'old-owner', 1, 'elsewhere', 'x', ${Date.now() + 60_000})`);
       const store = await PostgresEventStore.open(fresh.url);
       try {
         const version = await admin.query(`SELECT value FROM ${s}.es_meta WHERE key = 'schema_version'`);
-        expect(version.rows[0].value).toBe('2');
+        expect(version.rows[0].value).toBe(String(SCHEMA_VERSION));
+        const meta = await admin.query(`SELECT key, value FROM ${s}.es_meta WHERE key IN ('xact_offset', 'system_identifier') ORDER BY key`);
+        expect(meta.rows.map((r) => r.key)).toEqual(['system_identifier', 'xact_offset']);
+        expect(meta.rows[1].value).toBe('0');
+        const defaults = await admin.query(`SELECT pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+          WHERE d.adrelid = '${s}.events'::regclass AND a.attname = 'transaction_id'`);
+        expect(defaults.rows[0].expr).toContain('es_xact_id()');
         expect((await store.leases()).map((l) => [l.owner.id, l.token])).toEqual([['old-owner', 0]]);
         expect(await store.tryLease('p', owner('new'), 30_000, never)).toMatchObject({ taken: false });
         expect(await store.liveWorkers()).toEqual([]);
