@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './free-port.js';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe } from 'vitest';
@@ -30,16 +30,6 @@ export function describeClusters(name: string, body: () => void): void {
   describe.skip(`${name} (did not run: ${why})`, body);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 /** The server refuses to run as root: as root, its programs run as the `postgres` user. */
 function asServerUser(program: string, args: string[]): void {
