@@ -33,6 +33,20 @@ export async function importEvents(ctx: Context, file: string, flags: ImportFlag
   if (format === 'ndjson' && (flags.streamColumn || flags.typeColumn || flags.idColumn)) {
     throw usage('--stream-column, --type-column and --id-column apply to --format csv');
   }
+  // A file can be read again: an import that collided with a concurrent writer (the same file
+  // imported twice at once) is run again, and then skips the events the other one stored.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await importOnce(ctx, file, format, flags);
+    } catch (error) {
+      if (file === '-' || attempt >= IMPORT_ATTEMPTS || !isEsError(error) || error.code !== 'CONFLICT') throw error;
+    }
+  }
+}
+
+const IMPORT_ATTEMPTS = 5;
+
+async function importOnce(ctx: Context, file: string, format: 'ndjson' | 'csv', flags: ImportFlags) {
   const name = file === '-' ? 'standard input' : file;
   const text = readable(textLines(decompressed(await openInput(file))), name);
   const batches = (format === 'csv' ? csvEvents(text, flags) : ndjsonEvents(text))[Symbol.asyncIterator]();

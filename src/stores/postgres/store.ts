@@ -181,13 +181,15 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
           for await (const chunk of chunks) await importChunk(client, this.schema, state, chunk);
           return finishImport(client, this.schema, state);
         },
-        (error) => replayable && (error instanceof OlderTransaction || isVersionTaken(error)),
+        (error) => replayable && (error instanceof OlderTransaction || isVersionTaken(error) || isIdTaken(error)),
       );
       await analyzeAfterImport(this.pool, this.schema, result.appended);
       return result;
     } catch (error) {
-      if (error instanceof OlderTransaction || isVersionTaken(error)) {
-        throw new EsError('CONFLICT', `another writer appended to a stream of this import while it ran; import again (events with ids are skipped when stored)`, {
+      // Another writer stored events in this import's streams, or events with its ids (the same
+      // file imported twice at once): its transaction waited for that one, then collided with it.
+      if (error instanceof OlderTransaction || isVersionTaken(error) || isIdTaken(error)) {
+        throw new EsError('CONFLICT', `another writer stored events in this import's streams or with its ids while it ran; import again (events with ids are skipped when stored)`, {
           cause: error,
         });
       }
