@@ -61,8 +61,9 @@ export class Output {
     this.quiet = options.quiet ?? false;
     this.verbose = options.verbose ?? false;
     const env = options.env ?? process.env;
-    // FORCE_COLOR=0 (or false) is the other common way to say "no colour" (chalk, Node itself).
-    const colourOff = env.NO_COLOR !== undefined || env.TERM === 'dumb' || env.FORCE_COLOR === '0' || env.FORCE_COLOR === 'false';
+    // NO_COLOR counts when it is set to something (no-color.org: an empty value does not); FORCE_COLOR=0
+    // (or false) is the other common way to say "no colour" (chalk, Node itself).
+    const colourOff = (env.NO_COLOR !== undefined && env.NO_COLOR !== '') || env.TERM === 'dumb' || env.FORCE_COLOR === '0' || env.FORCE_COLOR === 'false';
     this.colourWanted = !this.json && this.stdout.isTTY === true && !colourOff;
     this.color = PLAIN;
     // A terminal that reports no width makes a spinner's redraw arithmetic divide by zero.

@@ -44,6 +44,7 @@ const cases: { name: string; args: string[]; code: number; message: RegExp }[] =
   { name: 'append data that is not JSON', args: ['append', 'a', 'T', '{nope'], code: 2, message: /not valid JSON/ },
   { name: 'append data that is an array', args: ['append', 'a', 'T', '[1]'], code: 2, message: /must be a JSON object/ },
   { name: 'append a non-numeric expected version', args: ['append', 'a', 'T', '--expected-version', 'two'], code: 2, message: /is not a version/ },
+  { name: 'append an expected version past any stream', args: ['append', 'a', 'T', '--expected-version', '99999999999999999999'], code: 2, message: /past the largest stream version/ },
   { name: 'append with a stale expected version', args: ['append', 'orders-1', 'T', '--expected-version', '3'], code: 4, message: /conflict.*version 10, expected version 3/ },
   { name: 'a negative --from', args: ['read', '--from=-1'], code: 2, message: /not a whole number/ },
   { name: 'a non-numeric --limit', args: ['read', '--limit', 'ten'], code: 2, message: /not a whole number/ },

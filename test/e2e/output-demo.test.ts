@@ -175,6 +175,11 @@ describe('output hygiene', () => {
     }
   });
 
+  it.skipIf(!hasScript)('on a terminal with NO_COLOR set but empty: colour, as no-color.org says', () => {
+    const dir = prepared();
+    expect(onTerminal(dir, ['project', 'status'], { NO_COLOR: '' }).output).toMatch(SGR);
+  });
+
   it.skipIf(!hasScript)('on a terminal with FORCE_COLOR=0 (or false): no colour codes either', () => {
     const dir = prepared();
     expect(onTerminal(dir, ['project', 'status'], {}).output, 'colour by default, so the check below means something').toMatch(SGR);

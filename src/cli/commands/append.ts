@@ -13,10 +13,15 @@ export function parseJsonObject(text: string, what: string): JsonObject {
   return value;
 }
 
+/** Versions are 32-bit integers in the PostgreSQL store; no stream of either store gets near. */
+const MAX_VERSION = 2_147_483_647;
+
 export function parseExpectedVersion(text: string): ExpectedVersion {
   if (text === 'any' || text === 'no-stream') return text;
   if (!/^\d+$/.test(text)) throw usage(`--expected-version: "${text}" is not a version, "any" or "no-stream"`);
-  return Number(text);
+  const version = Number(text);
+  if (version > MAX_VERSION) throw usage(`--expected-version: ${text} is past the largest stream version (${MAX_VERSION})`);
+  return version;
 }
 
 export function checkStreamId(streamId: string): void {
