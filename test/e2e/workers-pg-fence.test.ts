@@ -7,16 +7,25 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/stores/open.js';
 import type { EventStore } from '../../src/ports/event-store.js';
 import { cleanupTempDirs, es, tempDir, writeFile } from './helpers.js';
 import { canSetHostName, spread, startWorker, until, type Worker } from './workers-support.js';
 import { freshPgStore, pgServerUrl } from '../support/pg.js';
+import { pgBin, startCluster, type Cluster } from '../support/pg-clusters.js';
 
 const LEASE_MS = 5000;
 const workers: Worker[] = [];
 const cleanups: (() => Promise<void>)[] = [];
+// A holder stopped or cut off mid-batch keeps its transaction open for up to its lease, which holds
+// back every reader of the server (the horizon is the cluster's): on a cluster of its own where the
+// server programs are installed, so the tests of other files running meanwhile do not wait for it.
+let cluster: Cluster | undefined;
+const server = (): string => cluster?.url('postgres') ?? pgServerUrl();
+beforeAll(async () => {
+  if (pgBin) cluster = await startCluster();
+}, 60_000);
 afterAll(async () => {
   for (const w of workers) {
     const pid = w.knownPid();
@@ -24,6 +33,7 @@ afterAll(async () => {
     w.child.kill('SIGKILL');
   }
   for (const c of cleanups.reverse()) await c().catch(() => {});
+  cluster?.stop();
   cleanupTempDirs();
 });
 
@@ -48,7 +58,7 @@ interface Setup {
 
 /** A store in a fresh schema and one projection, "slow", whose handler sleeps `seconds` on the server per event. */
 async function setup(seconds: number): Promise<Setup> {
-  const fresh = freshPgStore();
+  const fresh = freshPgStore(server());
   const dir = tempDir('es-pg-fence-');
   const t = `"${fresh.schema}".applied`;
   writeFile(dir, 'es.config.json', JSON.stringify({ db: fresh.url }));
@@ -67,7 +77,7 @@ async function setup(seconds: number): Promise<Setup> {
 `,
   );
   const store = await openStore(fresh.url, { create: true });
-  const admin = new pg.Client({ connectionString: pgServerUrl() });
+  const admin = new pg.Client({ connectionString: server() });
   await admin.connect();
   cleanups.push(async () => {
     await store.close();
@@ -210,7 +220,7 @@ describe('many workers on PostgreSQL, batches of seconds', () => {
 
   it('a holder cut off mid-batch (a silent link), then killed with -9: another worker takes over within the lease and a second', async () => {
     const s = await setup(0.05);
-    const target = new URL(pgServerUrl());
+    const target = new URL(server());
     const proxy = await SilentProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
     cleanups.push(() => proxy.close());
     const viaProxy = new URL(s.url);

@@ -9,15 +9,15 @@ export function pgServerUrl(): string {
 }
 
 /** A URL naming a new, unused schema on the test server, and a way to drop it afterwards. */
-export function freshPgStore(): { url: string; schema: string; drop: () => Promise<void> } {
+export function freshPgStore(server = pgServerUrl()): { url: string; schema: string; drop: () => Promise<void> } {
   const schema = `t_${randomBytes(6).toString('hex')}`;
-  const base = new URL(pgServerUrl());
+  const base = new URL(server);
   base.searchParams.set('schema', schema);
   return {
     url: base.toString(),
     schema,
     drop: async () => {
-      const client = new pg.Client({ connectionString: pgServerUrl() });
+      const client = new pg.Client({ connectionString: server });
       await client.connect();
       try {
         await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
