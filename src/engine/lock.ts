@@ -29,6 +29,8 @@ export interface HeldLock {
   /** Aborts when the lock is lost to a takeover. */
   readonly signal: AbortSignal;
   readonly lost: () => boolean;
+  /** The lease ran out before a renewal got through (this process was stopped or starved), rather than being refused. */
+  readonly ranOut: () => boolean;
   /** What each commit made under this lock checks (see CommitUnit.fences). */
   readonly fence: Fence;
   release(): Promise<void>;
@@ -91,15 +93,17 @@ export async function acquireProjectionLock(
   }
   const lost = new AbortController();
   let lockLost = false;
-  const lose = (): void => {
+  let ranOut = false;
+  const lose = (outOfTime = false): void => {
     lockLost = true;
+    ranOut = outOfTime;
     lost.abort();
   };
   // Until when the lease is known to be ours, by this process's clock (the store's may differ, so the
   // time is counted from before the renewal was sent).
   let confirmedUntil = performance.now() + leaseMs;
   const timer = setInterval(() => {
-    if (performance.now() >= confirmedUntil) return lose();
+    if (performance.now() >= confirmedUntil) return lose(true);
     const sent = performance.now();
     store.renewLock(name, owner.id, leaseMs, token).then(
       (held) => {
@@ -115,6 +119,7 @@ export async function acquireProjectionLock(
   return {
     signal: lost.signal,
     lost: () => lockLost,
+    ranOut: () => ranOut,
     fence: { name, ownerId: owner.id, token, leaseMs },
     async release() {
       clearInterval(timer);
@@ -123,8 +128,10 @@ export async function acquireProjectionLock(
   };
 }
 
-export function lockLostError(name: string): EsError {
-  return new EsError('LOCKED', `${name}: the lock was taken over by another process; this run stopped`);
+export function lockLostError(name: string, ranOut = false): EsError {
+  // A process stopped or starved past its lease could not renew it: nobody need have taken it.
+  const why = ranOut ? 'its lease ran out before this process could renew it' : 'the lock was taken over by another process';
+  return new EsError('LOCKED', `${name}: ${why}; this run stopped`);
 }
 
 /** Runs `work` while holding the projection's lock; its signal aborts on the caller's signal or a lost lock. */
@@ -138,7 +145,7 @@ export async function withProjectionLock<T>(
   const signal = options.signal ? AbortSignal.any([options.signal, lock.signal]) : lock.signal;
   try {
     const result = await work(signal);
-    if (lock.lost()) throw lockLostError(name);
+    if (lock.lost()) throw lockLostError(name, lock.ranOut());
     return result;
   } finally {
     await lock.release();

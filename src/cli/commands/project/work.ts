@@ -193,9 +193,11 @@ async function runGroup(
         });
         for (const result of results) {
           // A run that finished before its lease was lost committed everything under it.
-          const lost = result.interrupted && held.find((h) => h.projection.name === result.name)?.lock.lost();
+          const lock = held.find((h) => h.projection.name === result.name)?.lock;
+          const lost = result.interrupted && lock?.lost();
           // Stopped by a fenced commit (the lease taken over before its renewal noticed), or by the renewal.
-          const failure = result.lostLease !== undefined ? new EsError('LOCKED', result.lostLease) : lost ? lockLostError(result.name) : null;
+          const failure =
+            result.lostLease !== undefined ? new EsError('LOCKED', result.lostLease) : lost ? lockLostError(result.name, lock?.ranOut()) : null;
           outcomes.set(result.name, failure ? { result, failure } : { result });
         }
       } catch (error) {
