@@ -25,32 +25,34 @@ CREATE OR REPLACE FUNCTION "${schema}".es_xact_next() RETURNS xid8 LANGUAGE sql 
 `;
 }
 
-/** The schema's functions at offset 0, and the cluster that starts it; part of a new store's DDL. */
+/** The schema's functions at offset 0; part of a new store's DDL. The cluster is recorded at its first open. */
 export function initialXactDdl(schema: string): string {
   return `${xactFunctions(schema, '0')}
 INSERT INTO "${schema}".es_meta (key, value) VALUES ('xact_offset', '0') ON CONFLICT (key) DO NOTHING;
-INSERT INTO "${schema}".es_meta (key, value) SELECT 'system_identifier', system_identifier::text FROM pg_control_system()
-  ON CONFLICT (key) DO NOTHING;
 `;
 }
 
-/** The identifier of the cluster this connection is on. */
-export async function systemIdentifier(client: ClientBase): Promise<string> {
+/**
+ * The identifier of the cluster this connection is on, or null where the role may not ask
+ * (`pg_control_system()` is executable by everyone by default; a managed service may revoke it):
+ * there a move is not detected, and the store works as it did before moves were handled.
+ */
+export async function systemIdentifier(client: ClientBase): Promise<string | null> {
+  const allowed = await client.query<{ ok: boolean }>(`SELECT has_function_privilege('pg_catalog.pg_control_system()', 'execute') AS ok`);
+  if (!allowed.rows[0]?.ok) return null;
   const { rows } = await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
-  return rows[0]?.id ?? '';
+  return rows[0]?.id ?? null;
 }
 
 interface Recorded {
-  here: string;
+  here: string | null;
   recorded: string | null;
 }
 
 async function recordedCluster(client: ClientBase, schema: string): Promise<Recorded> {
-  const { rows } = await client.query<Recorded>(
-    `SELECT (SELECT system_identifier::text FROM pg_control_system()) AS here,
-            (SELECT value FROM "${schema}".es_meta WHERE key = 'system_identifier') AS recorded`,
-  );
-  return rows[0] ?? { here: '', recorded: null };
+  const here = await systemIdentifier(client);
+  const { rows } = await client.query<{ recorded: string | null }>(`SELECT (SELECT value FROM "${schema}".es_meta WHERE key = 'system_identifier') AS recorded`);
+  return { here, recorded: rows[0]?.recorded ?? null };
 }
 
 /**
@@ -82,7 +84,7 @@ async function neededOffset(client: ClientBase, schema: string): Promise<bigint>
 async function adoptInTransaction(client: ClientBase, schema: string): Promise<void> {
   await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`es-schema:${schema}`]);
   const { here, recorded } = await recordedCluster(client, schema);
-  if (here === recorded) return;
+  if (here === null || here === recorded) return;
   await client.query(`LOCK TABLE "${schema}".events IN SHARE ROW EXCLUSIVE MODE`);
   const offset = (await neededOffset(client, schema)).toString();
   await client.query(xactFunctions(schema, offset));
@@ -93,10 +95,14 @@ async function adoptInTransaction(client: ClientBase, schema: string): Promise<v
   );
 }
 
-/** Whether the store's recorded cluster is this connection's; when not, adopts it. Returns the cluster. */
-export async function adoptIfMoved(client: ClientBase, schema: string, options: { inTransaction?: boolean } = {}): Promise<string> {
+/**
+ * Whether the store's recorded cluster is this connection's; when not, adopts it (a store of before
+ * version 3, or new, has none recorded yet: the same steps record it, keeping offset 0 on the cluster
+ * that wrote it). Returns the cluster, null when it cannot be known.
+ */
+export async function adoptIfMoved(client: ClientBase, schema: string, options: { inTransaction?: boolean } = {}): Promise<string | null> {
   const { here, recorded } = await recordedCluster(client, schema);
-  if (here === recorded) return here;
+  if (here === null || here === recorded) return here;
   if (options.inTransaction) {
     await adoptInTransaction(client, schema);
     return here;
@@ -110,7 +116,7 @@ export async function adoptIfMoved(client: ClientBase, schema: string, options: 
     throw error;
   }
   // A restore brings no planner statistics; reads would go by a poor plan until autovacuum came.
-  await client.query(`ANALYZE "${schema}".events`).catch(() => {});
+  if (recorded !== null) await client.query(`ANALYZE "${schema}".events`).catch(() => {});
   return here;
 }
 
@@ -126,7 +132,7 @@ export function clusterCheck(schema: string): { known: string | null; verify: (c
       if (check.known === null) return done();
       systemIdentifier(client)
         .then(async (here) => {
-          if (here !== check.known) check.known = await adoptIfMoved(client, schema);
+          if (here !== null && here !== check.known) check.known = await adoptIfMoved(client, schema);
           done();
         })
         .catch((error: unknown) => done(error instanceof Error ? error : new Error(String(error))));

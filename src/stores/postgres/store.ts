@@ -138,7 +138,8 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
       try {
         // The caller's connection is not one of ours, checked when it opened: it may be on a
         // cluster this store has not been adopted on yet.
-        if ((await systemIdentifier(options.client)) !== this.cluster.known) {
+        const here = this.cluster.known === null ? null : await systemIdentifier(options.client);
+        if (here !== null && here !== this.cluster.known) {
           await adoptIfMoved(options.client, this.schema, { inTransaction: true });
         }
         return await appendInTransaction(options.client, this.schema, streamId, events, expected);
