@@ -120,15 +120,25 @@ export async function adoptIfMoved(client: ClientBase, schema: string, options: 
   return here;
 }
 
+/** A store's watch on the cluster it is on: `known` is the one found when it was opened. */
+export interface ClusterCheck {
+  known: string | null;
+  /** For the pool: checks each new connection before it is used. */
+  verify(client: ClientBase, done: (error?: Error) => void): void;
+  /** For a caller's own connection (an append in its transaction): checked once per connection. */
+  checkCaller(client: ClientBase): Promise<void>;
+}
+
 /**
- * Checks each new connection of a pool before it is used: a long-running process whose server was
- * replaced under the same address (a failover to a restored copy) adopts the store there before it
- * reads or writes. `known` is the cluster found when the store was opened.
+ * A long-running process whose server was replaced under the same address (a failover to a restored
+ * copy) adopts the store there before it reads or writes. A connection stays on its cluster, so each
+ * is asked once; one that adopted inside a caller's transaction is asked again (a rollback undoes it).
  */
-export function clusterCheck(schema: string): { known: string | null; verify: (client: ClientBase, done: (error?: Error) => void) => void } {
-  const check = {
-    known: null as string | null,
-    verify(client: ClientBase, done: (error?: Error) => void): void {
+export function clusterCheck(schema: string): ClusterCheck {
+  const onKnownCluster = new WeakSet<ClientBase>();
+  const check: ClusterCheck = {
+    known: null,
+    verify(client, done) {
       if (check.known === null) return done();
       systemIdentifier(client)
         .then(async (here) => {
@@ -136,6 +146,12 @@ export function clusterCheck(schema: string): { known: string | null; verify: (c
           done();
         })
         .catch((error: unknown) => done(error instanceof Error ? error : new Error(String(error))));
+    },
+    async checkCaller(client) {
+      if (check.known === null || onKnownCluster.has(client)) return;
+      const here = await systemIdentifier(client);
+      if (here === null || here === check.known) onKnownCluster.add(client);
+      else await adoptIfMoved(client, schema, { inTransaction: true });
     },
   };
   return check;

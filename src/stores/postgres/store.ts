@@ -27,7 +27,7 @@ import { pgWorkers } from './workers.js';
 import { cursorBefore, head, lastEvent, pending, readEventPages, readEvents } from './read.js';
 import { readBatch } from './read-batch.js';
 import { ensureSchema } from './schema.js';
-import { adoptIfMoved, clusterCheck, systemIdentifier } from './cluster.js';
+import { adoptIfMoved, clusterCheck, type ClusterCheck } from './cluster.js';
 import { parsePostgresUrl, type PostgresLocation } from './url.js';
 
 export interface PgOpenOptions {
@@ -84,7 +84,7 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   private constructor(
     private readonly pool: pg.Pool,
     location: PostgresLocation,
-    private readonly cluster: ReturnType<typeof clusterCheck>,
+    private readonly cluster: ClusterCheck,
   ) {
     this.url = location.display;
     this.schema = location.schema;
@@ -138,10 +138,7 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
       try {
         // The caller's connection is not one of ours, checked when it opened: it may be on a
         // cluster this store has not been adopted on yet.
-        const here = this.cluster.known === null ? null : await systemIdentifier(options.client);
-        if (here !== null && here !== this.cluster.known) {
-          await adoptIfMoved(options.client, this.schema, { inTransaction: true });
-        }
+        await this.cluster.checkCaller(options.client);
         return await appendInTransaction(options.client, this.schema, streamId, events, expected);
       } catch (error) {
         throw this.appendError(error, streamId);
