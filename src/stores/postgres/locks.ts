@@ -10,45 +10,51 @@ interface StoredLock extends LockRow {
 /** Milliseconds since the epoch, by the database server's clock. */
 export const NOW_MS = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
 
+/** The lock row (made first if there is none), locked for update; null when a wait for it ran past lock_timeout. */
+async function lockedRow(client: PoolClient, table: string, name: string): Promise<(StoredLock & { now: string }) | undefined | null> {
+  try {
+    // Make sure a row exists to lock, so two first takers serialise on it.
+    await client.query(
+      `INSERT INTO ${table} (name, owner_id, pid, host, since, expires_at) VALUES ($1, '', 0, '', '', 0)
+       ON CONFLICT (name) DO NOTHING`,
+      [name],
+    );
+    // Leases run on the server's clock: the hosts sharing a store need not agree on the time.
+    const { rows } = await client.query<StoredLock & { now: string }>(
+      `SELECT l.owner_id, l.pid, l.host, l.since, l.expires_at, l.pid_ns, l.boot_id, l.token, ${NOW_MS} AS now FROM ${table} l WHERE l.name = $1 FOR UPDATE`,
+      [name],
+    );
+    return rows[0];
+  } catch (error) {
+    if ((error as { code?: unknown }).code === '55P03') return null;
+    throw error;
+  }
+}
+
+/** Who the row names, read without waiting for its lock. */
+async function namedHolder(client: PoolClient, table: string, name: string): Promise<LockOwner> {
+  const { rows } = await client.query<StoredLock>(`SELECT owner_id, pid, host, since, pid_ns, boot_id FROM ${table} WHERE name = $1`, [name]);
+  return toOwner(rows[0] ?? { owner_id: '', pid: 0, host: '', since: '', pid_ns: null, boot_id: null });
+}
+
 /**
  * Projection locks: a row per projection with a lease (ms since the epoch) that the holder renews and
  * a fencing token that grows at every acquisition. A release keeps the row, so tokens never repeat.
  */
 export function pgLocks(pool: Pool, schema: string) {
   const table = `"${schema}".es_locks`;
-  /** The lock row (made first if there is none), locked for update; null when a wait for it ran past lock_timeout. */
-  const lockedRow = async (client: PoolClient, name: string): Promise<(StoredLock & { now: string }) | undefined | null> => {
-    try {
-      // Make sure a row exists to lock, so two first takers serialise on it.
-      await client.query(
-        `INSERT INTO ${table} (name, owner_id, pid, host, since, expires_at) VALUES ($1, '', 0, '', '', 0)
-         ON CONFLICT (name) DO NOTHING`,
-        [name],
-      );
-      // Leases run on the server's clock: the hosts sharing a store need not agree on the time.
-      const { rows } = await client.query<StoredLock & { now: string }>(
-        `SELECT l.owner_id, l.pid, l.host, l.since, l.expires_at, l.pid_ns, l.boot_id, l.token, ${NOW_MS} AS now FROM ${table} l WHERE l.name = $1 FOR UPDATE`,
-        [name],
-      );
-      return rows[0];
-    } catch (error) {
-      if ((error as { code?: unknown }).code === '55P03') return null;
-      throw error;
-    }
-  };
   return {
     async tryLease(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LeaseAttempt> {
       const client = await pool.connect();
       let broken = false;
       try {
         await client.query('BEGIN');
-        const row = await lockedRow(client, name);
+        const row = await lockedRow(client, table, name);
         if (row === null) {
           // Another taker's transaction or a commit's fence holds the row (lock_timeout, see
           // LEASE_BOUNDS): not taken yet, whoever it is; the caller tries again.
           await client.query('ROLLBACK');
-          const { rows } = await client.query<StoredLock>(`SELECT owner_id, pid, host, since, pid_ns, boot_id FROM ${table} WHERE name = $1`, [name]);
-          return { taken: false, holder: toOwner(rows[0] ?? { owner_id: '', pid: 0, host: '', since: '', pid_ns: null, boot_id: null }) };
+          return { taken: false, holder: await namedHolder(client, table, name) };
         }
         const now = Number(row?.now ?? Date.now());
         if (row && row.owner_id !== '' && row.owner_id !== owner.id && Number(row.expires_at) > now && !isDead(toOwner(row))) {
