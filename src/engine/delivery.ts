@@ -98,6 +98,22 @@ export interface Delivery {
   resume(): Promise<FaultInfo | null>;
 }
 
+/** The handled-id tables and the projection's own, in the target; refused when es_handled went missing past the checkpoint. */
+function setupTarget(target: Target, projection: Projection, checkpoint: number | undefined): Promise<void> {
+  const { name } = projection;
+  const setup = projection.setup as (db: unknown) => void | Promise<void>;
+  return retryTransient(target, () =>
+    target.transaction((db) =>
+      chain(checkpoint === undefined ? null : unguardedPast(db, name, checkpoint), (mark) => {
+        if (mark !== null) throw missingHandled(name, target, mark, checkpoint ?? 0);
+        return chain(handledIds(db).ensure(), () => chain(handledMarks(db).ensure(), () => setup(db)));
+      }),
+    ),
+  ).catch((error: unknown) => {
+    throw targetLost(name, target, error);
+  });
+}
+
 export function deliveryFor<Db>(
   store: EventStore<Db>,
   projection: Projection<Db>,
@@ -114,19 +130,8 @@ export function deliveryFor<Db>(
     };
   }
   const name = projection.name;
-  const setup = projection.setup as (db: unknown) => void | Promise<void>;
   return {
-    setup: (checkpoint) =>
-      retryTransient(target, () =>
-        target.transaction((db) =>
-          chain(checkpoint === undefined ? null : unguardedPast(db, name, checkpoint), (mark) => {
-            if (mark !== null) throw missingHandled(name, target, mark, checkpoint ?? 0);
-            return chain(handledIds(db).ensure(), () => chain(handledMarks(db).ensure(), () => setup(db)));
-          }),
-        ),
-      ).catch((error: unknown) => {
-        throw targetLost(name, target, error);
-      }),
+    setup: (checkpoint) => setupTarget(target, projection as Projection, checkpoint),
     async commit(events, unit) {
       let duplicates = 0;
       refuseLongIds(target, events);
