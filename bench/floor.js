@@ -12,7 +12,7 @@ const started = performance.now();
 const db = new Sqlite(path, { timeout: 5000 });
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
-// As es's store sets it (src/stores/sqlite/store.ts): the same pragmas for both sides.
+// As es's store sets it (src/drivers/sqlite/store.ts): the same pragmas for both sides.
 db.pragma('wal_autocheckpoint = 10000');
 
 const names = set === 'five' ? ['streams', 'customers', 'skus', 'daily', 'revenue'] : ['streams'];
@@ -25,7 +25,7 @@ const read = db.prepare(
 const up = Object.fromEntries(names.map((name) => [name, db.prepare(sql[name].upsert)]));
 const currentVersion = db.prepare('SELECT max(version) AS v FROM events WHERE stream_id = ?').pluck();
 const insertEvent = db.prepare(
-  // A system row repeats the previous row's ordinal (src/stores/sqlite/ordinals.ts), as es writes it.
+  // A system row repeats the previous row's ordinal (src/drivers/sqlite/ordinals.ts), as es writes it.
   `INSERT INTO events (id, stream_id, version, type, data, metadata, recorded_at, system, seq)
    VALUES (?, ?, ?, ?, ?, '{}', ?, 1, (SELECT seq FROM events ORDER BY position DESC LIMIT 1))`,
 );

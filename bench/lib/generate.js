@@ -142,7 +142,7 @@ export async function generateStore(path, count, { onProgress } = {}) {
      VALUES (?, ?, ?, ?, ?, '{}', ?, 0, ?, ?)`,
   );
   const source = eventSource();
-  // The ordinals es keeps at insert (src/stores/sqlite/ordinals.ts): user events so far, and of this type.
+  // The ordinals es keeps at insert (src/drivers/sqlite/ordinals.ts): user events so far, and of this type.
   let seq = 0;
   const typeSeq = new Map();
   const chunk = db.transaction((n) => {

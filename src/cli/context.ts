@@ -1,9 +1,9 @@
 import { EsError, environment, errorMessage, usage } from '../core/errors.js';
 import type { Target } from '../ports/target.js';
 import type { Projection } from '../core/projection.js';
-import { loadProjections } from '../load-projections.js';
+import { loadProjections } from '../loading/load-projections.js';
 import type { EventStore } from '../ports/event-store.js';
-import { openStore } from '../stores/open.js';
+import { openStore } from '../drivers/open-store.js';
 import { Output, type LogFormat } from './output.js';
 import { checkProjectionOptions, resolveSettings, type GlobalFlags, type Settings } from './settings.js';
 
@@ -73,7 +73,7 @@ export class Context {
       if (url === null) continue;
       let opening = this.targets.get(url);
       if (!opening) {
-        opening = import('../targets/open.js').then(({ openTarget }) => openTarget(url));
+        opening = import('../drivers/open-target.js').then(({ openTarget }) => openTarget(url));
         opening.catch(() => {});
         this.targets.set(url, opening);
       }

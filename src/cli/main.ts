@@ -3,7 +3,7 @@ import { EXIT_CODES, isEsError } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import { buildProgram } from './program.js';
 import { checkRawArguments } from './raw-args.js';
-import { STATEMENT_TIMEOUT, isConnectionError, isStatementTimeout } from '../stores/postgres/connect.js';
+import { STATEMENT_TIMEOUT, isConnectionError, isStatementTimeout } from '../drivers/postgres/connect.js';
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { environment } from '../core/errors.js';
 import { isJsonObject } from '../core/events.js';
-import { parseStoreUrl } from '../stores/location.js';
+import { parseStoreUrl } from '../drivers/location.js';
 import { DEFAULT_BATCH_SIZE } from '../engine/types.js';
 
 export { DEFAULT_BATCH_SIZE };

@@ -46,7 +46,7 @@ export interface Projection<Db = unknown> {
   reset: ((db: Db) => void | Promise<void>) | null;
   /** The handler for a type, or undefined when the projection passes over it (always, for a `batch` one). */
   handlerFor(type: string): Handler<Db> | undefined;
-  /** The read model's database URL when it is not the event store's (see src/targets/); null otherwise. */
+  /** The read model's database URL when it is not the event store's (see src/drivers/); null otherwise. */
   target: string | null;
   /** Set-based projections: the function given as `batch`; null for per-event ones. */
   batch: BatchHandler<Db> | null;

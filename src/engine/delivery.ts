@@ -1,8 +1,8 @@
 import type { StoredEvent } from '../core/events.js';
 import type { Projection } from '../core/projection.js';
 import { EsError } from '../core/errors.js';
-import { HANDLED_TABLE, handledIds } from '../handled/index.js';
-import { handledMarks, unguardedPast } from '../handled/marks.js';
+import { HANDLED_TABLE, handledIds } from '../drivers/handled/index.js';
+import { handledMarks, unguardedPast } from '../drivers/handled/marks.js';
 import type { AppendResult, CommitUnit, EventStore } from '../ports/event-store.js';
 import type { Target } from '../ports/target.js';
 import { crashPoint } from './crash-point.js';

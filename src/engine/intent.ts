@@ -1,7 +1,7 @@
 import { errorMessage } from '../core/errors.js';
 import type { Projection } from '../core/projection.js';
-import { handledIds } from '../handled/index.js';
-import { handledMarks } from '../handled/marks.js';
+import { handledIds } from '../drivers/handled/index.js';
+import { handledMarks } from '../drivers/handled/marks.js';
 import type { EventStore } from '../ports/event-store.js';
 import type { Target } from '../ports/target.js';
 import {

@@ -1,5 +1,5 @@
 import type { Projection } from '../core/projection.js';
-import { handledIds } from '../handled/index.js';
+import { handledIds } from '../drivers/handled/index.js';
 import type { EventStore } from '../ports/event-store.js';
 import type { Target } from '../ports/target.js';
 import { loadCheckpoint } from './checkpoint.js';

@@ -17,7 +17,7 @@ import type { RunOptions, RunResult } from './types.js';
 import { fault } from './results.js';
 import { betweenBatches, retryTransient, sleep, yieldToEventLoop } from './retry.js';
 import { deliveryFor } from './delivery.js';
-import { createPublisher, type Publisher } from '../publish/publisher.js';
+import { createPublisher, type Publisher } from '../brokers/publisher.js';
 import { fenced, isLeaseLoss } from './fences.js';
 
 /** How long a run without --follow waits for events an older open transaction holds back. */

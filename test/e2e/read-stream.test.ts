@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
+import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 import { renameInPlace, writeOldStore } from '../support/old-store.js';
 import { ES_BIN, baseEnv, cleanupTempDirs, es, tempDir } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
+import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 import { renameInPlace, writeOldStore } from '../support/old-store.js';
 import { cleanupTempDirs, es, tempDir, writeFile } from './helpers.js';
 

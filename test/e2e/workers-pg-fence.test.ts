@@ -8,7 +8,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../src/stores/open.js';
+import { openStore } from '../../src/drivers/open-store.js';
 import type { EventStore } from '../../src/ports/event-store.js';
 import { cleanupTempDirs, es, tempDir, writeFile } from './helpers.js';
 import { canSetHostName, spread, startWorker, until, type Worker } from './workers-support.js';

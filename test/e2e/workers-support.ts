@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { openStore } from '../../src/stores/open.js';
+import { openStore } from '../../src/drivers/open-store.js';
 import type { EventStore, LeaseRow } from '../../src/ports/event-store.js';
 import { ES_BIN, baseEnv, es, tempDir, writeFile } from './helpers.js';
 import { freshPgStore } from '../support/pg.js';

@@ -10,7 +10,7 @@ import { expect, it } from 'vitest';
 import type { NewStreamEvent, StoredEvent } from '../../src/core/events.js';
 import { normalizeProjection, type Projection } from '../../src/core/projection.js';
 import { runProjection } from '../../src/engine/run.js';
-import { PostgresEventStore } from '../../src/stores/postgres/store.js';
+import { PostgresEventStore } from '../../src/drivers/postgres/store.js';
 import { eventArb, expectedFromLog, runArb } from '../support/ledger-log.js';
 import { freshPgStore, untilVisible } from '../support/pg.js';
 

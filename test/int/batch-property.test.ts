@@ -14,7 +14,7 @@ import type { NewStreamEvent, StoredEvent } from '../../src/core/events.js';
 import { normalizeProjection, type Projection } from '../../src/core/projection.js';
 import { runProjection } from '../../src/engine/run.js';
 import { runTogether } from '../../src/engine/run-together.js';
-import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
+import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 import { eventArb, expectedFromLog, runArb } from '../support/ledger-log.js';
 
 let root: string;

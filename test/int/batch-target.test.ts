@@ -14,8 +14,8 @@ import { replayFrom } from '../../src/engine/rebuild.js';
 import { runProjection } from '../../src/engine/run.js';
 import type { EventStore } from '../../src/ports/event-store.js';
 import type { Target } from '../../src/ports/target.js';
-import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
-import { openTarget } from '../../src/targets/open.js';
+import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
+import { openTarget } from '../../src/drivers/open-target.js';
 
 const root = mkdtempSync(join(tmpdir(), 'es-batch-target-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -17,8 +17,8 @@ import { rebuildProjection, replayFrom } from '../../src/engine/rebuild.js';
 import { runProjection } from '../../src/engine/run.js';
 import { runTogether } from '../../src/engine/run-together.js';
 import type { EventStore } from '../../src/ports/event-store.js';
-import { PostgresEventStore } from '../../src/stores/postgres/store.js';
-import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
+import { PostgresEventStore } from '../../src/drivers/postgres/store.js';
+import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 import { freshPgStore, untilVisible } from '../support/pg.js';
 
 interface Row {

@@ -8,7 +8,7 @@ import { normalizeProjection, type Projection } from '../../src/core/projection.
 import { runProjection } from '../../src/engine/run.js';
 import { runTogether } from '../../src/engine/run-together.js';
 import type { Incident } from '../../src/engine/types.js';
-import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
+import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 
 let dir: string;
 let store: SqliteEventStore;

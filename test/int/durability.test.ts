@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
+import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'es-durability-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

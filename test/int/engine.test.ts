@@ -9,7 +9,7 @@ import { rebuildProjection, replayFrom } from '../../src/engine/rebuild.js';
 import { runProjection } from '../../src/engine/run.js';
 import { status } from '../../src/engine/status.js';
 import type { Progress } from '../../src/engine/types.js';
-import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
+import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 
 let root: string;
 let counter = 0;

@@ -12,9 +12,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { normalizeProjection } from '../../src/core/projection.js';
 import { runTogether } from '../../src/engine/run-together.js';
 import type { CommitUnit, EventStore, LockOwner } from '../../src/ports/event-store.js';
-import { SCHEMA_VERSION } from '../../src/stores/postgres/schema.js';
-import { PostgresEventStore } from '../../src/stores/postgres/store.js';
-import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
+import { SCHEMA_VERSION } from '../../src/drivers/postgres/schema.js';
+import { PostgresEventStore } from '../../src/drivers/postgres/store.js';
+import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 import { writeOldStore } from '../support/old-store.js';
 import { freshPgStore, pgServerUrl } from '../support/pg.js';
 

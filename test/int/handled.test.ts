@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectDialect, handledIds, type HandledIds } from '../../src/handled/index.js';
+import { detectDialect, handledIds, type HandledIds } from '../../src/drivers/handled/index.js';
 import { describeMysql, freshMysqlDatabase } from '../support/mysql.js';
 import { freshPgStore, pgServerUrl } from '../support/pg.js';
 

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { sharesPidSpace } from '../../src/engine/holder-identity.js';
 import type { LockOwner } from '../../src/ports/event-store.js';
 import { writeOldStore } from '../support/old-store.js';
-import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
+import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'es-lock-identity-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

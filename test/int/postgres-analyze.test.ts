@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { PostgresEventStore } from '../../src/stores/postgres/store.js';
+import { PostgresEventStore } from '../../src/drivers/postgres/store.js';
 import { freshPgStore, pgServerUrl } from '../support/pg.js';
 
 const fresh = freshPgStore();

@@ -1,5 +1,5 @@
 import type { EventStore } from '../../src/ports/event-store.js';
-import { PostgresEventStore } from '../../src/stores/postgres/store.js';
+import { PostgresEventStore } from '../../src/drivers/postgres/store.js';
 import { freshPgStore } from '../support/pg.js';
 import { eventStoreContract } from './store-contract.js';
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewStreamEvent, StoredEvent } from '../../src/core/events.js';
 import { normalizeProjection, type Projection } from '../../src/core/projection.js';
 import { runProjection } from '../../src/engine/run.js';
-import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
+import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 
 let root: string;
 let counter = 0;

@@ -7,7 +7,7 @@ import { normalizeProjection, type Projection } from '../../src/core/projection.
 import { rebuildProjections } from '../../src/engine/rebuild.js';
 import { runProjection } from '../../src/engine/run.js';
 import { runTogether } from '../../src/engine/run-together.js';
-import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
+import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'es-together-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventStore } from '../../src/ports/event-store.js';
-import { EVENT_COLUMNS } from '../../src/stores/sqlite/rows.js';
-import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
+import { EVENT_COLUMNS } from '../../src/drivers/sqlite/rows.js';
+import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 import { eventStoreContract } from './store-contract.js';
 import { thrown } from '../support/thrown.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LockOwner } from '../../src/ports/event-store.js';
-import { SqliteEventStore } from '../../src/stores/sqlite/store.js';
+import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 
 const dirs: string[] = [];
 afterAll(() => {

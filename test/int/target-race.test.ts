@@ -8,8 +8,8 @@ import { applier } from '../../src/engine/apply.js';
 import { deliveryFor } from '../../src/engine/delivery.js';
 import type { EventStore } from '../../src/ports/event-store.js';
 import type { Target } from '../../src/ports/target.js';
-import { openStore } from '../../src/stores/open.js';
-import { openTarget } from '../../src/targets/open.js';
+import { openStore } from '../../src/drivers/open-store.js';
+import { openTarget } from '../../src/drivers/open-target.js';
 import { describeMysql, freshMysqlDatabase } from '../support/mysql.js';
 import { freshPgStore } from '../support/pg.js';
 

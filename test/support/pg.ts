@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { PostgresEventStore } from '../../src/stores/postgres/store.js';
+import { PostgresEventStore } from '../../src/drivers/postgres/store.js';
 
 /** The test server's URL (see pg-global-setup.ts). */
 export function pgServerUrl(): string {

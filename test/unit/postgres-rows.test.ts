@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isoFromPg } from '../../src/stores/postgres/rows.js';
+import { isoFromPg } from '../../src/drivers/postgres/rows.js';
 
 describe('isoFromPg: a UTC timestamp text from PostgreSQL as Date#toISOString writes it', () => {
   it('truncates microseconds to milliseconds, as a Date built from the timestamp would', () => {

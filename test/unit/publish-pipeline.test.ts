@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/core/events.js';
-import type { Link } from '../../src/publish/link.js';
-import { sendAll } from '../../src/publish/pipeline.js';
+import type { Link } from '../../src/brokers/link.js';
+import { sendAll } from '../../src/brokers/pipeline.js';
 
 const event = (position: number, streamId: string): StoredEvent => ({
   position, id: `e${position}`, streamId, version: position, type: 'T', data: {}, metadata: {}, recordedAt: '2026-01-01T00:00:00.000Z',

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseStoreUrl } from '../../src/stores/open.js';
+import { parseStoreUrl } from '../../src/drivers/open-store.js';
 import { thrown } from '../support/thrown.js';
 
 const BASE = '/work/here';

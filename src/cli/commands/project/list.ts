@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import { displayTarget } from '../../../targets/open.js';
+import { displayTarget } from '../../../drivers/open-target.js';
 import { describePublish } from '../../../core/publish.js';
 import type { Context } from '../../context.js';
 

@@ -8,7 +8,7 @@ import type { EventStore } from '../../../ports/event-store.js';
 import type { Context } from '../../context.js';
 import { formatAge, formatCount, plural, printable, type Output } from '../../output.js';
 import { renderPrometheus } from '../../prometheus.js';
-import { displayTarget } from '../../../targets/open.js';
+import { displayTarget } from '../../../drivers/open-target.js';
 import { trapStopSignals } from '../../signals.js';
 
 export interface StatusFlags {

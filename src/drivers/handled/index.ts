@@ -7,7 +7,7 @@ import {
   pruneHandledMysql,
   recordHandledMysql,
   type MysqlQueryable,
-} from './mysql.js';
+} from '../mysql/handled.js';
 import {
   clearHandledPostgres,
   ensureHandledPostgres,
@@ -15,8 +15,8 @@ import {
   pruneHandledPostgres,
   recordHandledPostgres,
   type PgQueryable,
-} from './postgres.js';
-import { clearHandledSqlite, ensureHandledSqlite, handledAmongSqlite, pruneHandledSqlite, recordHandledSqlite } from './sqlite.js';
+} from '../postgres/handled.js';
+import { clearHandledSqlite, ensureHandledSqlite, handledAmongSqlite, pruneHandledSqlite, recordHandledSqlite } from '../sqlite/handled.js';
 import type { Dialect, HandledEntry, PruneQuery } from './types.js';
 
 export { detectDialect } from './detect.js';

@@ -30,15 +30,15 @@ export async function openTarget(url: string, base = process.cwd()): Promise<Tar
     case 'sqlite': {
       const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
       if (path === '' || path === ':memory:') throw usage(`target "${url}": name a file (sqlite:<path>)`);
-      const { openSqliteTarget } = await import('./sqlite.js');
+      const { openSqliteTarget } = await import('./sqlite/target.js');
       return openSqliteTarget(isAbsolute(path) ? path : resolve(base, path), display) as Target;
     }
     case 'postgres': {
-      const { openPostgresTarget } = await import('./postgres.js');
+      const { openPostgresTarget } = await import('./postgres/target.js');
       return (await openPostgresTarget(url, display)) as Target;
     }
     case 'mysql': {
-      const { openMysqlTarget } = await import('./mysql.js');
+      const { openMysqlTarget } = await import('./mysql/target.js');
       return (await openMysqlTarget(url, display)) as Target;
     }
   }

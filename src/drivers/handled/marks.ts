@@ -1,8 +1,8 @@
 import type { Database } from 'better-sqlite3';
-import { chain } from '../engine/maybe.js';
+import { chain } from '../../engine/maybe.js';
 import { detectDialect } from './detect.js';
-import type { MysqlQueryable } from './mysql.js';
-import type { PgQueryable } from './postgres.js';
+import type { MysqlQueryable } from '../mysql/handled.js';
+import type { PgQueryable } from '../postgres/handled.js';
 import { TABLE } from './types.js';
 
 type Maybe<T> = T | Promise<T>;

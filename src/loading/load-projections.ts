@@ -1,8 +1,8 @@
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EsError, environment, isEsError } from './core/errors.js';
-import { normalizeProjection, type Projection } from './core/projection.js';
+import { EsError, environment, isEsError } from '../core/errors.js';
+import { normalizeProjection, type Projection } from '../core/projection.js';
 import { describeLoadError } from './load-errors.js';
 
 /** The module extensions that hold projections; the README's "Projections folder" lists the same rules. */

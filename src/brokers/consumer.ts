@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { handledIds } from '../handled/index.js';
+import { handledIds } from '../drivers/handled/index.js';
 
 /** What a consumer needs of a message es published: its body's `id` and `position` (or the Es-Position header). */
 export interface DeliveredEvent {

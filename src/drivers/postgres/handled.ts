@@ -1,4 +1,4 @@
-import { PRUNE_CHUNK, TABLE, checkEntries, type HandledEntry, type PruneQuery } from './types.js';
+import { PRUNE_CHUNK, TABLE, checkEntries, type HandledEntry, type PruneQuery } from '../handled/types.js';
 
 /** The part of a node-postgres client (or pool) these functions use. */
 export interface PgQueryable {

@@ -2,8 +2,8 @@ import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { default as SqliteConstructor, Database } from 'better-sqlite3';
-import { environment } from '../core/errors.js';
-import type { Target } from '../ports/target.js';
+import { environment } from '../../core/errors.js';
+import type { Target } from '../../ports/target.js';
 
 const BUSY_TIMEOUT_MS = 30_000;
 export const SYNC_TARGET =

@@ -1,11 +1,11 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Pool, PoolConnection } from 'mysql2/promise';
-import { environment, usage } from '../core/errors.js';
-import { registerSecret } from '../core/secrets.js';
-import type { Target } from '../ports/target.js';
-import { MAX_ID_BYTES } from '../handled/mysql.js';
-import { KEEPALIVE_DELAY_MS, STATEMENT_TIMEOUT_MS } from './limits.js';
+import { environment, usage } from '../../core/errors.js';
+import { registerSecret } from '../../core/secrets.js';
+import type { Target } from '../../ports/target.js';
+import { MAX_ID_BYTES } from './handled.js';
+import { KEEPALIVE_DELAY_MS, STATEMENT_TIMEOUT_MS } from '../limits.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const TRANSIENT = new Set([

@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { PRUNE_CHUNK, TABLE, checkEntries, type HandledEntry, type PruneQuery } from './types.js';
+import { PRUNE_CHUNK, TABLE, checkEntries, type HandledEntry, type PruneQuery } from '../handled/types.js';
 
 /**
  * The handled-id table on SQLite (better-sqlite3, synchronous: every call runs inside the caller's
