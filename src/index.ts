@@ -11,19 +11,20 @@ export { SqliteEventStore } from './drivers/sqlite/store.js';
 export { PostgresEventStore } from './drivers/postgres/store.js';
 export { loadProjections, loadProjectionFile } from './loading/load-projections.js';
 // Take what defineProjection returns as well as loaded projections, and default the batch size.
-export { runProjection, rebuildProjection, replayFrom, DEFAULT_BATCH_SIZE } from './library.js';
+export { runProjection, runProjections, rebuildProjection, rebuildProjections, replayFrom, DEFAULT_BATCH_SIZE } from './library.js';
+/** The former name of runProjections (it runs projections at the same place in one pass). */
+export { runProjections as runTogether } from './library.js';
 export type { ProjectionInput, StoreFor, LibraryRunOptions } from './library.js';
 export { status } from './engine/status.js';
 export type { StatusReport, StatusRow } from './engine/status.js';
-export type { RunOptions, RunResult, ProjectionState } from './engine/types.js';
-export { runTogether } from './engine/run-together.js';
-export { rebuildProjections } from './engine/rebuild.js';
+export type { RunOptions, RunResult, RunState, ProjectionState } from './engine/types.js';
 export { waitForProjections } from './engine/wait.js';
 export type { WaitOptions, WaitResult } from './engine/wait.js';
 export { handledIds, detectDialect, HANDLED_TABLE, PRUNE_CHUNK } from './drivers/handled/index.js';
 export type { HandledIds, HandledEntry, PruneQuery, Dialect } from './drivers/handled/index.js';
 export { openTarget } from './drivers/open-target.js';
 export type { Target } from './ports/target.js';
+export type { Publisher, Published } from './ports/publisher.js';
 export { pruneHandled } from './engine/prune.js';
 export type { PruneResult } from './engine/prune.js';
 export { ensureHandledTable, recordMessage } from './brokers/consumer.js';

@@ -2,6 +2,8 @@ import type { StoredEvent } from '../core/events.js';
 import { errorMessage, isEsError } from '../core/errors.js';
 import type { PublishConfig } from '../core/publish.js';
 import { redact } from '../core/secrets.js';
+import { sleep } from '../core/sleep.js';
+import type { Publisher as PublisherPort } from '../ports/publisher.js';
 import { EventFault, UnclearFault, type Connect, type Link } from './link.js';
 import { sendAll } from './pipeline.js';
 
@@ -26,25 +28,12 @@ export interface PublisherHooks {
   onBack?(): void;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * Publishes batches of events to one broker and waits for their acknowledgements. A broker that is
  * down or goes away is retried with backoff for as long as it takes (or until the signal stops it);
  * a message the broker refuses is reported as the fault of its event.
  */
-export class Publisher {
+export class Publisher implements PublisherPort {
   private link: Link | null = null;
 
   constructor(

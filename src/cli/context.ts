@@ -1,5 +1,7 @@
 import { EsError, environment, errorMessage, usage } from '../core/errors.js';
 import type { Target } from '../ports/target.js';
+import type { Publisher } from '../ports/publisher.js';
+import type { Incident } from '../engine/types.js';
 import type { Projection } from '../core/projection.js';
 import { loadProjections } from '../loading/load-projections.js';
 import type { EventStore } from '../ports/event-store.js';
@@ -18,6 +20,7 @@ export class Context {
   readonly out: Output;
   private store: EventStore<unknown> | undefined;
   private readonly targets = new Map<string, Promise<Target>>();
+  private readonly publishers: Publisher[] = [];
 
   private constructor(
     readonly flags: CommandFlags,
@@ -86,7 +89,28 @@ export class Context {
     return { targets, failures };
   }
 
+  /**
+   * A publisher for each projection that publishes (its broker's client loads at the first batch).
+   * A broker that is down or back again is told as an incident of that projection.
+   */
+  async openPublishers(projections: readonly Projection<unknown>[], onIncident: (incident: Incident) => void): Promise<Map<string, Publisher>> {
+    const publishers = new Map<string, Publisher>();
+    const publishing = projections.filter((p) => p.publish);
+    if (publishing.length === 0) return publishers;
+    const { createPublisher } = await import('../brokers/publisher.js');
+    for (const { name, publish } of publishing) {
+      const publisher = createPublisher(publish!, {
+        onDown: (message, retryInMs) => onIncident({ kind: 'broker-down', name, message, retryInMs }),
+        onBack: () => onIncident({ kind: 'broker-back', name }),
+      });
+      this.publishers.push(publisher);
+      publishers.set(name, publisher);
+    }
+    return publishers;
+  }
+
   async close(): Promise<void> {
+    for (const publisher of this.publishers.splice(0)) await publisher.close().catch(() => {});
     for (const opening of this.targets.values()) await opening.then((t) => t.close()).catch(() => {});
     this.targets.clear();
     await this.store?.close();

@@ -1,13 +1,10 @@
 import { errorMessage } from '../core/errors.js';
 import type { StoredEvent } from '../core/events.js';
 import type { Projection, ProjectionContext } from '../core/projection.js';
-import { isThenable } from './retry.js';
 
-/**
- * What runs inside a read-model transaction: a batch's events applied by a projection's handlers or
- * by its `batch`. Kept apart from how the transaction reaches the store (run.ts, run-together.ts),
- * so a read model in another database applies the same way.
- */
+// What runs inside a read-model transaction: a batch's events applied by a projection's handlers or
+// by its `batch`, the same way whichever database the read model lives in.
+import { isThenable } from '../core/maybe.js';
 
 /** Thrown inside a batch transaction to roll it back and say which event failed. */
 export class HandlerFailure extends Error {
@@ -50,8 +47,8 @@ const LIVE: ProjectionContext = Object.freeze({ replaying: false });
 export const contextOf = (event: StoredEvent, replayingUntil: number): ProjectionContext =>
   event.position <= replayingUntil ? REPLAYING : LIVE;
 
-const SYNC_HANDLER = 'the handler returned a Promise; handlers on the SQLite store must be synchronous';
-const SYNC_BATCH = 'batch returned a Promise; batch on the SQLite store must be synchronous';
+const SYNC_HANDLER = 'the handler returned a Promise; handlers must be synchronous here (the read model\'s transactions cannot span an await)';
+const SYNC_BATCH = 'batch returned a Promise; batch must be synchronous here (the read model\'s transactions cannot span an await)';
 
 /**
  * The events of one `batch` call each: consecutive runs that share `context.replaying`, so a batch
@@ -73,13 +70,62 @@ function runs(events: readonly StoredEvent[], replayingUntil: number): [number, 
 const part = (events: readonly StoredEvent[], start: number, end: number): readonly StoredEvent[] =>
   start === 0 && end === events.length ? events : events.slice(start, end);
 
+/** How a step of an apply failed: it threw (or rejected), or it returned a Promise where none may be awaited. */
+interface Failures {
+  threw(index: number, error: unknown): Error;
+  promised(index: number): Error;
+}
+
+/**
+ * Runs `step` over `count` items in order, synchronously for as long as the steps are, and awaiting
+ * from the first step that returns a Promise on; on a synchronous sink (SQLite) such a step fails.
+ * One loop for handlers and batches alike: the common synchronous case makes no Promise at all.
+ */
+function eachStep(count: number, step: (index: number) => unknown, sink: ApplyTarget, failures: Failures): void | Promise<void> {
+  const fail = (index: number, error: unknown): unknown => (sink.isTransient(error) ? error : failures.threw(index, error));
+  for (let i = 0; i < count; i++) {
+    let result: unknown;
+    try {
+      result = step(i);
+    } catch (error) {
+      throw fail(i, error);
+    }
+    if (!isThenable(result)) continue;
+    if (sink.synchronous) {
+      // Nobody will await it: keep its rejection from crashing the process.
+      Promise.resolve(result).catch(() => {});
+      throw failures.promised(i);
+    }
+    return finishAsync(i, result, count, step, fail);
+  }
+}
+
+async function finishAsync(
+  from: number,
+  first: PromiseLike<unknown>,
+  count: number,
+  step: (index: number) => unknown,
+  fail: (index: number, error: unknown) => unknown,
+): Promise<void> {
+  let result: unknown = first;
+  for (let i = from; i < count; ) {
+    try {
+      await result;
+      i += 1;
+      if (i < count) result = step(i);
+    } catch (error) {
+      throw fail(i, error);
+    }
+  }
+}
+
 /**
  * The apply of `events` for `projection`: each event to its handler, or the runs of events to
  * `batch`. Events are the projection's own (a per-event projection passes over types it has no
  * handler for). `replayingUntil` is the checkpoint's replay mark (0: nothing is replayed).
  */
 export function applier<Db>(
-  target: ApplyTarget,
+  sink: ApplyTarget,
   projection: Projection<Db>,
   events: readonly StoredEvent[],
   replayingUntil: number,
@@ -87,64 +133,36 @@ export function applier<Db>(
   const batch = projection.batch;
   if (batch) {
     const spans = runs(events, replayingUntil);
-    if (target.synchronous) {
-      return (db: Db): void => {
-        for (const [start, end] of spans) {
-          let result: unknown;
-          try {
-            result = batch(part(events, start, end), db, contextOf(events[start] as StoredEvent, replayingUntil));
-          } catch (error) {
-            throw new BatchFailure(start, end, error);
-          }
-          if (isThenable(result)) {
-            // Nobody will await it: keep its rejection from crashing the process. No event is at
-            // fault any more than another: the first one is named, as with a handler.
-            Promise.resolve(result).catch(() => {});
-            throw new HandlerFailure(start, new Error(SYNC_BATCH));
-          }
-        }
-      };
-    }
-    return async (db: Db): Promise<void> => {
-      for (const [start, end] of spans) {
-        try {
-          await batch(part(events, start, end), db, contextOf(events[start] as StoredEvent, replayingUntil));
-        } catch (error) {
-          if (target.isTransient(error)) throw error;
-          throw new BatchFailure(start, end, error);
-        }
-      }
+    const failures: Failures = {
+      threw: (i, error) => new BatchFailure(spans[i]![0], spans[i]![1], error),
+      // No event is at fault any more than another: the first one is named, as with a handler.
+      promised: (i) => new HandlerFailure(spans[i]![0], new Error(SYNC_BATCH)),
     };
+    return (db: Db) =>
+      eachStep(
+        spans.length,
+        (i) => {
+          const [start, end] = spans[i] as [number, number];
+          return batch(part(events, start, end), db, contextOf(events[start] as StoredEvent, replayingUntil));
+        },
+        sink,
+        failures,
+      );
   }
-  if (target.synchronous) {
-    return (db: Db): void => {
-      for (let i = 0; i < events.length; i++) {
-        const event = events[i] as StoredEvent;
-        try {
-          const result = projection.handlerFor(event.type)?.(event, db, contextOf(event, replayingUntil));
-          if (isThenable(result)) {
-            // Nobody will await it: keep its rejection from crashing the process.
-            Promise.resolve(result).catch(() => {});
-            throw new Error(SYNC_HANDLER);
-          }
-        } catch (error) {
-          throw new HandlerFailure(i, error);
-        }
-      }
-    };
-  }
-  return async (db: Db): Promise<void> => {
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i] as StoredEvent;
-      try {
-        await projection.handlerFor(event.type)?.(event, db, contextOf(event, replayingUntil));
-      } catch (error) {
-        // A connection lost under the handler is the store's trouble, not the event's: retry the batch.
-        if (target.isTransient(error)) throw error;
-        throw new HandlerFailure(i, error);
-      }
-    }
+  const failures: Failures = {
+    threw: (i, error) => new HandlerFailure(i, error),
+    promised: (i) => new HandlerFailure(i, new Error(SYNC_HANDLER)),
   };
+  return (db: Db) =>
+    eachStep(
+      events.length,
+      (i) => {
+        const event = events[i] as StoredEvent;
+        return projection.handlerFor(event.type)?.(event, db, contextOf(event, replayingUntil));
+      },
+      sink,
+      failures,
+    );
 }
 
 /**

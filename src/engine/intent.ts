@@ -1,25 +1,12 @@
 import { errorMessage } from '../core/errors.js';
+import { chain, guard } from '../core/maybe.js';
 import type { Projection } from '../core/projection.js';
-import { handledIds } from '../drivers/handled/index.js';
-import { handledMarks } from '../drivers/handled/marks.js';
-import type { EventStore } from '../ports/event-store.js';
+import type { Fence, ProjectionStore } from '../ports/event-store.js';
 import type { Target } from '../ports/target.js';
-import {
-  CHECKPOINT_KEEP,
-  LIFECYCLE,
-  checkpointStream,
-  loadCheckpoint,
-  replayMark,
-  type CheckpointState,
-  type FaultInfo,
-} from './checkpoint.js';
+import { CheckpointStream, LIFECYCLE, fault, type CheckpointData, type CheckpointState, type FaultInfo } from './checkpoints.js';
 import { crashPoint } from './crash-point.js';
-import { targetLost } from './target-lost.js';
-import { chain, guard } from './maybe.js';
-import { fault } from './results.js';
-import { commitWithRetry, retryTransient } from './retry.js';
-import { fenced } from './fences.js';
-import type { RunOptions } from './types.js';
+import { targetLost } from './delivery/target-lost.js';
+import { retryTransient } from './retry.js';
 
 /**
  * A rebuild or replay-from of a projection with a target touches two databases, which cannot
@@ -43,88 +30,72 @@ export function pendingIntent(checkpoint: CheckpointState): Intent | null {
   return null;
 }
 
-/**
- * Appends a lifecycle event. `context.replaying` is carried as rebuild.ts does: an intent moves
- * the position back, so the events up to where the projection had been are replayed; the events
- * after it keep the intent's mark.
- */
-async function appendToCheckpoints(
-  store: EventStore,
-  projection: Projection,
-  type: string,
-  data: Record<string, unknown> & { position: number },
-  movesBack = false,
-  options: Pick<RunOptions, 'fenceFor'> = {},
-): Promise<void> {
-  const checkpoint = await loadCheckpoint(store, projection.name);
-  const until = movesBack ? Math.max(checkpoint.position, checkpoint.replayingUntil) : checkpoint.replayingUntil;
-  await commitWithRetry(store, {
-    ...fenced(options, [projection.name]),
-    streamId: checkpointStream(projection.name),
-    expectedVersion: checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion,
-    event: { type, data: { version: projection.version, ...data, ...replayMark(until, data.position) } },
-    keep: CHECKPOINT_KEEP,
-  });
-}
-
-/** Records the intent, then carries it out; returns the fault when the projection's reset fails. */
-export async function startIntent(
-  store: EventStore,
-  projection: Projection,
-  target: Target,
-  intent: Intent,
-  position: number,
-  options: Pick<RunOptions, 'fenceFor'> = {},
-): Promise<FaultInfo | null> {
-  const type = intent.pending === 'reset' ? LIFECYCLE.reset : LIFECYCLE.replay;
-  await appendToCheckpoints(store, projection, type, { position, ...intent }, true, options);
-  crashPoint('intent-recorded');
-  return completeIntent(store, projection, target, options);
-}
-
-class ResetFailure extends Error {
+/** Thrown inside a reset's transaction to roll it back and carry the projection's own error. */
+export class ResetFailure extends Error {
   constructor(readonly original: unknown) {
     super(errorMessage(original));
   }
 }
 
-/** Completes a pending intent, if any (see above). Returns the fault when the reset threw or is missing. */
-export async function completeIntent(
-  store: EventStore,
+/** Records the intent, then carries it out; returns the fault when the projection's reset fails. */
+export async function startIntent(
+  store: ProjectionStore,
   projection: Projection,
   target: Target,
-  options: Pick<RunOptions, 'fenceFor'> = {},
+  intent: Intent,
+  position: number,
+  fence?: Fence,
 ): Promise<FaultInfo | null> {
-  const checkpoint = await loadCheckpoint(store, projection.name);
+  const type = intent.pending === 'reset' ? LIFECYCLE.reset : LIFECYCLE.replay;
+  const stream = await CheckpointStream.load(store, projection, fence);
+  await stream.append(store, type, { position, ...intent }, { movesBack: true });
+  crashPoint('intent-recorded');
+  return completeIntent(store, projection, target, fence);
+}
+
+/** The target's part of an intent, in one transaction of the target. */
+function carryOut(target: Target, projection: Projection, intent: Intent): Promise<unknown> {
+  const { name, reset } = projection;
+  return retryTransient(target, () =>
+    target.transaction((db) => {
+      const ids = target.handled(db);
+      const marks = target.marks(db);
+      return chain(ids.ensure(), () => {
+        if (intent.pending === 'replay') return chain(ids.clear(name, intent.from), () => marks.clear(name, intent.from));
+        if (reset === null) throw new ResetFailure(new Error('it defines no reset(db), so its read model cannot be emptied'));
+        const emptied = guard(
+          () => chain(projection.setup(db), () => reset(db)),
+          (error) => (error instanceof ResetFailure ? error : new ResetFailure(error)),
+        );
+        return chain(emptied, () => chain(ids.clear(name), () => marks.clear(name)));
+      });
+    }),
+  );
+}
+
+/** Completes a pending intent, if any (see above). Returns the fault when the reset threw or is missing. */
+export async function completeIntent(
+  store: ProjectionStore,
+  projection: Projection,
+  target: Target,
+  fence?: Fence,
+): Promise<FaultInfo | null> {
+  const stream = await CheckpointStream.load(store, projection, fence);
+  const checkpoint = stream.state;
   const intent = pendingIntent(checkpoint);
   if (!intent) return null;
-  const { name, reset } = projection;
   try {
-    await retryTransient(target, () =>
-      target.transaction((db) => {
-        const ids = handledIds(db);
-        return chain(ids.ensure(), () => {
-          const marks = handledMarks(db);
-          if (intent.pending === 'replay') return chain(ids.clear(name, intent.from), () => marks.clear(name, intent.from));
-          if (reset === null) throw new ResetFailure(new Error('it defines no reset(db), so its read model cannot be emptied'));
-          const emptied = guard(
-            () => chain(projection.setup(db), () => reset(db)),
-            (error) => (error instanceof ResetFailure ? error : new ResetFailure(error)),
-          );
-          return chain(emptied, () => chain(ids.clear(name), () => marks.clear(name)));
-        });
-      }),
-    );
+    await carryOut(target, projection, intent);
   } catch (error) {
-    if (!(error instanceof ResetFailure)) throw targetLost(name, target, error);
+    if (!(error instanceof ResetFailure)) throw targetLost(projection.name, target, error);
     const failure = fault(`reset failed: ${errorMessage(error.original)}`);
     // Still pending: the next run tries the reset again before it handles anything.
-    await appendToCheckpoints(store, projection, LIFECYCLE.faulted, { position: checkpoint.position, ...intent, error: failure }, false, options);
+    await stream.append(store, LIFECYCLE.faulted, { position: checkpoint.position, ...intent, error: failure });
     return failure;
   }
   crashPoint('target-reset');
-  const data: Record<string, unknown> & { position: number } = { position: checkpoint.position };
+  const data: CheckpointData = { position: checkpoint.position };
   if (checkpoint.version !== null) data.version = checkpoint.version;
-  await appendToCheckpoints(store, projection, LIFECYCLE.checkpoint, data, false, options);
+  await stream.append(store, LIFECYCLE.checkpoint, data);
   return null;
 }

@@ -1,8 +1,7 @@
 import type { Projection } from '../core/projection.js';
-import { handledIds } from '../drivers/handled/index.js';
-import type { EventStore } from '../ports/event-store.js';
+import type { ProjectionStore } from '../ports/event-store.js';
 import type { Target } from '../ports/target.js';
-import { loadCheckpoint } from './checkpoint.js';
+import { loadCheckpoint } from './checkpoints.js';
 import { retryTransient } from './retry.js';
 
 export interface PruneResult {
@@ -20,7 +19,7 @@ export interface PruneResult {
  * needed to drop the redelivery of their events. Deletes in bounded chunks, each committed alone.
  */
 export async function pruneHandled(
-  store: EventStore,
+  store: Pick<ProjectionStore, 'lastEvent'>,
   projection: Projection,
   target: Target,
   options: { olderThanMs: number; now?: number; chunk?: number },
@@ -29,7 +28,7 @@ export async function pruneHandled(
   const before = new Date((options.now ?? Date.now()) - options.olderThanMs);
   const removed = await retryTransient(target, () =>
     target.withConnection(async (db) => {
-      const ids = handledIds(db);
+      const ids = target.handled(db);
       await ids.ensure();
       return ids.prune({ projection: projection.name, before, atOrBelow: position, ...(options.chunk ? { chunk: options.chunk } : {}) });
     }),

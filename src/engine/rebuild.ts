@@ -1,48 +1,14 @@
 import { errorMessage, usage } from '../core/errors.js';
+import { isThenable } from '../core/maybe.js';
 import type { Projection } from '../core/projection.js';
-import type { EventStore } from '../ports/event-store.js';
-import { CHECKPOINT_KEEP, LIFECYCLE, checkpointStream, loadCheckpoint, replayMark } from './checkpoint.js';
-import { commitWithRetry, isThenable } from './retry.js';
-import { runProjection } from './run.js';
-import { deliveryFor } from './delivery.js';
-import { completeIntent, startIntent } from './intent.js';
-import { ownOptions, runTogether } from './run-together.js';
-import { fault, idleResult } from './results.js';
+import type { ProjectionStore } from '../ports/event-store.js';
+import type { Target } from '../ports/target.js';
+import { CheckpointStream, LIFECYCLE, fault, loadCheckpoint } from './checkpoints.js';
+import { deliveryFor } from './delivery/index.js';
+import { ResetFailure, completeIntent, startIntent } from './intent.js';
+import { idleResult } from './results.js';
+import { runProjection, runProjections } from './run/index.js';
 import type { RunOptions, RunResult } from './types.js';
-import { fenced } from './fences.js';
-
-
-/**
- * Moves the checkpoint back (and, for a rebuild, empties the read model) in one transaction. The
- * event records how far the projection had been (`replayingUntil`): the events up to there are
- * handled again, and told so by `context.replaying`, across restarts until the position passes it.
- */
-async function moveCheckpoint<Db>(
-  store: EventStore<Db>,
-  projection: Projection<Db>,
-  event: { type: string; position: number; extra?: Record<string, unknown> },
-  apply: ((db: Db) => void | Promise<void>) | undefined,
-  options: Pick<RunOptions, 'fenceFor'>,
-): Promise<void> {
-  const checkpoint = await loadCheckpoint(store, projection.name);
-  // A replay of a replay still ends where the first one started from.
-  const mark = replayMark(Math.max(checkpoint.position, checkpoint.replayingUntil), event.position);
-  await commitWithRetry(store, {
-    ...fenced(options, [projection.name]),
-    apply,
-    streamId: checkpointStream(projection.name),
-    expectedVersion: checkpoint.streamVersion === 0 ? 'no-stream' : checkpoint.streamVersion,
-    event: { type: event.type, data: { position: event.position, version: projection.version, ...event.extra, ...mark } },
-    keep: CHECKPOINT_KEEP,
-  });
-}
-
-/** Thrown inside the reset's transaction to roll it back and carry the projection's own error. */
-class ResetFailure extends Error {
-  constructor(readonly original: unknown) {
-    super(errorMessage(original));
-  }
-}
 
 const isAsyncFunction = (fn: unknown): boolean => (fn as { constructor?: { name?: string } })?.constructor?.name === 'AsyncFunction';
 
@@ -54,13 +20,13 @@ export function noResetMessage(name: string): string {
 }
 
 const SYNC_RESET =
-  'reset must be synchronous on the SQLite store (it runs inside the rebuild\'s transaction); it returned a Promise, and nothing was changed';
+  "reset must be synchronous here (it runs inside the rebuild's transaction, which cannot span an await); it returned a Promise, and nothing was changed";
 
 /**
  * The reset as a transaction's `apply`. On a synchronous store a reset that returns a Promise is
  * refused inside the transaction, which then rolls back whatever its synchronous part wrote.
  */
-function resetApply<Db>(store: Pick<EventStore<Db>, 'synchronous' | 'isTransient'>, reset: (db: Db) => void | Promise<void>) {
+function resetApply<Db>(store: Pick<ProjectionStore<Db>, 'synchronous' | 'isTransient'>, reset: (db: Db) => void | Promise<void>) {
   if (!store.synchronous) {
     return async (db: Db): Promise<void> => {
       try {
@@ -87,56 +53,71 @@ function resetApply<Db>(store: Pick<EventStore<Db>, 'synchronous' | 'isTransient
   };
 }
 
+/** A target's reset: an intent in the checkpoint stream first, so a kill at any step is finished by the next run. */
+async function resetTarget(store: ProjectionStore, projection: Projection, target: Target, options: Pick<RunOptions, 'leases'>): Promise<string | null> {
+  const fence = options.leases?.get(projection.name)?.fence;
+  const delivery = deliveryFor(store, projection, target, () => () => {}, fence);
+  const unfinished = await delivery.resume();
+  if (unfinished) return unfinished.message;
+  try {
+    await delivery.setup();
+  } catch (error) {
+    return `setup failed: ${errorMessage(error)}`;
+  }
+  const failure = await startIntent(store, projection, target, { pending: 'reset' }, 0, fence);
+  return failure?.message ?? null;
+}
+
+/** The reset in the store's own database: the read model emptied and the checkpoint moved back, in one transaction. */
+async function resetInStore<Db>(
+  store: ProjectionStore<Db>,
+  projection: Projection<Db>,
+  reset: (db: Db) => void | Promise<void>,
+  options: Pick<RunOptions, 'leases'>,
+): Promise<string | null> {
+  try {
+    await projection.setup(store.readModel);
+  } catch (error) {
+    return `setup failed: ${errorMessage(error)}`;
+  }
+  const stream = await CheckpointStream.load(store, projection, options.leases?.get(projection.name)?.fence);
+  try {
+    await stream.append(store, LIFECYCLE.reset, { position: 0 }, { apply: resetApply(store, reset), movesBack: true });
+  } catch (error) {
+    if (!(error instanceof ResetFailure)) throw error;
+    return `reset failed: ${errorMessage(error.original)}`;
+  }
+  return null;
+}
+
 /**
  * Empties the read model and the checkpoint in one transaction. Returns a faulted result, with
  * nothing changed, when the projection cannot be reset: it has no reset, its reset is async on a
  * synchronous store, or its setup or reset throws. Otherwise null.
  */
 export async function resetProjection<Db>(
-  store: EventStore<Db>,
+  store: ProjectionStore<Db>,
   projection: Projection<Db>,
-  options: Pick<RunOptions, 'fenceFor' | 'targets'> = {},
+  options: Pick<RunOptions, 'leases' | 'targets'> = {},
 ): Promise<RunResult | null> {
   const target = options.targets?.get(projection.name);
   const checkpoint = await loadCheckpoint(store, projection.name);
-  const refuse = (message: string): RunResult =>
-    idleResult(projection.name, checkpoint.position, 'faulted', { error: fault(message) });
+  const refuse = (message: string): RunResult => idleResult(projection.name, checkpoint.position, 'faulted', { error: fault(message) });
   const { reset } = projection;
   if (reset === null) return refuse(noResetMessage(projection.name));
   // Refused before it is called: the code after its first await would run outside any transaction.
   if ((target ?? store).synchronous && isAsyncFunction(reset)) {
     return refuse(`reset failed: ${SYNC_RESET.replace('it returned a Promise', 'it is an async function')}`);
   }
-  if (target) {
-    // Two databases: an intent in the checkpoint stream first, so a kill at any step is finished by the next run.
-    const delivery = deliveryFor(store, projection, target, () => () => {}, options);
-    const unfinished = await delivery.resume();
-    if (unfinished) return refuse(unfinished.message);
-    try {
-      await delivery.setup();
-    } catch (error) {
-      return refuse(`setup failed: ${errorMessage(error)}`);
-    }
-    const failure = await startIntent(store as EventStore, projection as Projection, target, { pending: 'reset' }, 0, options);
-    return failure ? refuse(failure.message) : null;
-  }
-  try {
-    await projection.setup(store.readModel);
-  } catch (error) {
-    return refuse(`setup failed: ${errorMessage(error)}`);
-  }
-  try {
-    await moveCheckpoint(store, projection, { type: LIFECYCLE.reset, position: 0 }, resetApply(store, reset), options);
-  } catch (error) {
-    if (!(error instanceof ResetFailure)) throw error;
-    return refuse(`reset failed: ${errorMessage(error.original)}`);
-  }
-  return null;
+  const refused = target
+    ? await resetTarget(store as ProjectionStore, projection as Projection, target, options)
+    : await resetInStore(store, projection, reset, options);
+  return refused === null ? null : refuse(refused);
 }
 
 /** Resets each projection, then replays them all from the first event in one pass. */
 export async function rebuildProjections<Db>(
-  store: EventStore<Db>,
+  store: ProjectionStore<Db>,
   projections: readonly Projection<Db>[],
   options: RunOptions,
 ): Promise<RunResult[]> {
@@ -147,16 +128,12 @@ export async function rebuildProjections<Db>(
     if (failure) results.set(projection.name, failure);
     else ready.push(projection);
   }
-  for (const result of await runTogether(store, ready, options)) results.set(result.name, { ...result, from: 0 });
+  for (const result of await runProjections(store, ready, options)) results.set(result.name, { ...result, from: 0 });
   return projections.map((p) => results.get(p.name) as RunResult);
 }
 
 /** Empties the read model and the checkpoint in one transaction, then replays from the first event. */
-export async function rebuildProjection<Db>(
-  store: EventStore<Db>,
-  projection: Projection<Db>,
-  options: RunOptions,
-): Promise<RunResult> {
+export async function rebuildProjection<Db>(store: ProjectionStore<Db>, projection: Projection<Db>, options: RunOptions): Promise<RunResult> {
   return (await rebuildProjections(store, [projection], options))[0] as RunResult;
 }
 
@@ -165,25 +142,25 @@ export async function rebuildProjection<Db>(
  * The read model is kept as it is.
  */
 export async function replayFrom<Db>(
-  store: EventStore<Db>,
+  store: ProjectionStore<Db>,
   projection: Projection<Db>,
   from: number,
   options: RunOptions,
 ): Promise<RunResult> {
   const head = await store.head();
   if (from > head) throw usage(`position ${from} is past the head of the log (${head})`);
-  const checkpoint = await loadCheckpoint(store, projection.name);
-  if (checkpoint.version !== null && checkpoint.version !== projection.version) {
-    return idleResult(projection.name, checkpoint.position, 'stale-version');
-  }
+  const fence = options.leases?.get(projection.name)?.fence;
+  const stream = await CheckpointStream.load(store, projection, fence);
+  const { version } = stream.state;
+  if (version !== null && version !== projection.version) return idleResult(projection.name, stream.state.position, 'stale-version');
   const position = Math.max(0, from - 1);
   const target = options.targets?.get(projection.name);
   if (target) {
     const failure =
-      (await completeIntent(store as EventStore, projection as Projection, target, options)) ??
-      (await startIntent(store as EventStore, projection as Projection, target, { pending: 'replay', from }, position, options));
-    if (failure) return idleResult(projection.name, checkpoint.position, 'faulted', { error: failure });
-  } else await moveCheckpoint(store, projection, { type: LIFECYCLE.replay, position, extra: { from } }, undefined, options);
-  const result = await runProjection(store, projection, ownOptions(options, projection.name));
+      (await completeIntent(store as ProjectionStore, projection as Projection, target, fence)) ??
+      (await startIntent(store as ProjectionStore, projection as Projection, target, { pending: 'replay', from }, position, fence));
+    if (failure) return idleResult(projection.name, stream.state.position, 'faulted', { error: failure });
+  } else await stream.append(store, LIFECYCLE.replay, { position, from }, { movesBack: true });
+  const result = await runProjection(store, projection, options);
   return { ...result, from: position };
 }

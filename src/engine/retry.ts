@@ -1,18 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { AppendResult, CommitUnit, EventStore } from '../ports/event-store.js';
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+import { sleep, yieldToEventLoop } from '../core/sleep.js';
+import type { AppendResult, CommitUnit, ProjectionStore } from '../ports/event-store.js';
 
 /** How long transient failures are retried: long enough for a database server's restart. */
 export const RETRY_WINDOW_MS = 15_000;
@@ -37,20 +25,13 @@ export async function retryTransient<T>(store: { isTransient(error: unknown): bo
   }
 }
 
-export const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  typeof (value as { then?: unknown } | null)?.then === 'function';
-
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 /**
  * Between two batch transactions: a synchronous store never leaves the microtask queue, so signals
  * and timers get their turn here; a store with one write lock for all (SQLite) also asks for a short
  * pause after a long transaction, or a writer of another process could wait through many batches.
  */
-export async function betweenBatches(store: { writerPauseMs?(): number }, signal?: AbortSignal): Promise<void> {
-  const pauseMs = store.writerPauseMs?.() ?? 0;
+export async function betweenBatches(store: Pick<ProjectionStore, 'writerPauseMs'>, signal?: AbortSignal): Promise<void> {
+  const pauseMs = store.writerPauseMs();
   await (pauseMs > 0 && !signal?.aborted ? sleep(pauseMs, signal) : yieldToEventLoop());
 }
 
@@ -59,7 +40,7 @@ export async function betweenBatches(store: { writerPauseMs?(): number }, signal
  * connection lost during COMMIT leaves its outcome unknown, and the retry's conflict then means
  * "committed" exactly when the stream ends with this event.
  */
-export async function commitWithRetry<Db>(store: EventStore<Db>, unit: CommitUnit<Db>): Promise<AppendResult> {
+export async function commitWithRetry<Db>(store: Pick<ProjectionStore<Db>, 'commit' | 'isTransient' | 'lastEvent'>, unit: CommitUnit<Db>): Promise<AppendResult> {
   const id = unit.event.id ?? randomUUID();
   let retried = false;
   try {

@@ -1,6 +1,6 @@
 import type { Projection } from '../core/projection.js';
-import type { EventStore, LeaseRow } from '../ports/event-store.js';
-import { LIFECYCLE, deadLetterStream, loadCheckpoint, type FaultInfo } from './checkpoint.js';
+import type { LeaseRow, LeaseStore, ProjectionStore, WorkerRegistry } from '../ports/event-store.js';
+import { LIFECYCLE, deadLetterStream, loadCheckpoint, type FaultInfo } from './checkpoints.js';
 import type { ProjectionState } from './types.js';
 
 export interface StatusRow {
@@ -65,13 +65,13 @@ function stateOf(projection: Projection<unknown>, { version, faulted, lag, rebui
 }
 
 export async function projectionStatus(
-  store: EventStore<unknown>,
+  store: ProjectionStore,
   projection: Projection<unknown>,
   thresholds: Thresholds = {},
   holders: Holders = { leases: [], workersLive: 0 },
 ): Promise<StatusRow> {
   const checkpoint = await loadCheckpoint(store, projection.name);
-  const pending = await store.pending(checkpoint.position, projection.types, checkpoint.cursor);
+  const pending = await store.pending({ after: checkpoint.position, resume: checkpoint.resume, types: projection.types });
   // Stream versions count from 1 and the stream is never trimmed: its last version is its size.
   const deadLetters = (await store.lastEvent(deadLetterStream(projection.name)))?.version ?? 0;
   const now = thresholds.now ?? Date.now();
@@ -113,7 +113,7 @@ export async function projectionStatus(
 }
 
 export async function status(
-  store: EventStore<unknown>,
+  store: ProjectionStore & LeaseStore & WorkerRegistry,
   projections: readonly Projection<unknown>[],
   thresholds: Thresholds = {},
 ): Promise<StatusReport> {

@@ -1,9 +1,21 @@
-import type { Target } from '../ports/target.js';
 import type { Fence } from '../ports/event-store.js';
-import type { FaultInfo } from './checkpoint.js';
+import type { Publisher } from '../ports/publisher.js';
+import type { Target } from '../ports/target.js';
+import type { FaultInfo } from './checkpoints.js';
 
 /** `rebuilding`: a process holds it and is handling again the events a rebuild or replay-from took it back over. */
 export type ProjectionState = 'up-to-date' | 'behind' | 'rebuilding' | 'never-run' | 'faulted' | 'stale-version';
+
+/** How a run ended: a projection state, or `locked` when another process took its lease over (or it ran out). */
+export type RunState = ProjectionState | 'locked';
+
+/** What a run needs of the lease it works under: the fence its commits carry, a signal when it is lost. */
+export interface RunLease {
+  readonly fence: Fence;
+  readonly signal: AbortSignal;
+  lost(): boolean;
+  ranOut(): boolean;
+}
 
 export interface Progress {
   name: string;
@@ -24,8 +36,6 @@ export interface RunOptions {
   follow?: boolean;
   /** Stops the run between batches; the batch under way commits first. */
   signal?: AbortSignal;
-  /** Stops one projection's run as `signal` does (its lease was lost): the others go on. */
-  signalFor?: (name: string) => AbortSignal | undefined;
   /** Polling interval while idle in follow mode. */
   pollMs?: number;
   /** Count the events to process before starting (for progress with ETA). */
@@ -37,8 +47,13 @@ export interface RunOptions {
   targets?: ReadonlyMap<string, Target>;
   /** Told when an event is dead-lettered or a faulted projection gets past its event, as it happens. */
   onIncident?: (incident: Incident) => void;
-  /** The lease a projection's commits must still hold (many workers, cron locks); none: unchecked. */
-  fenceFor?: (name: string) => Fence | undefined;
+  /** Opened publishers by projection name: those projections publish each batch before its checkpoint. */
+  publishers?: ReadonlyMap<string, Publisher>;
+  /**
+   * The leases projections run under (cron locks, workers): each commit is fenced by its lease, and
+   * a lost lease stops that projection's run (state `locked`) while the others go on. None: unchecked.
+   */
+  leases?: ReadonlyMap<string, RunLease>;
 }
 
 /**
@@ -63,12 +78,10 @@ export interface RunResult {
   to: number;
   processed: number;
   durationMs: number;
-  /** The projection's state at the end; `behind` when the run was interrupted early. */
-  state: ProjectionState;
+  /** The projection's state at the end; `behind` when the run was interrupted early, `locked` when its lease was lost. */
+  state: RunState;
   error: FaultInfo | null;
   interrupted: boolean;
   /** Events moved to the dead-letter stream in this run (with onError `skip`). */
   deadLettered: number;
-  /** Set when the run stopped because another process took its lease over: why. */
-  lostLease?: string;
 }

@@ -1,7 +1,8 @@
 import type { Projection } from '../core/projection.js';
-import type { EventStore } from '../ports/event-store.js';
-import { LIFECYCLE, loadCheckpoint, type FaultInfo } from './checkpoint.js';
-import { retryTransient, sleep } from './retry.js';
+import { sleep } from '../core/sleep.js';
+import type { ProjectionStore } from '../ports/event-store.js';
+import { LIFECYCLE, loadCheckpoint, type FaultInfo } from './checkpoints.js';
+import { retryTransient } from './retry.js';
 
 export interface WaitOptions {
   /** The position to reach; default: the head when the wait starts. */
@@ -36,31 +37,19 @@ export interface WaitResult {
 }
 
 /**
- * Where one projection stands against `target`. It has reached it when its checkpoint is there, or
- * when none of its events lie between its checkpoint and the target: a projection that handles rare
- * types only checkpoints when it runs, so its checkpoint may trail the head for ever while it has
- * nothing to do. That second test needs the head at or past the target, or events that are not
- * written yet would count as "none pending". Reads one checkpoint event and at most one log event.
+ * Where one projection stands against `target`. It has reached it when none of its events at or
+ * below the target are left to read after its checkpoint: a projection that handles rare types
+ * only checkpoints when it runs, so its checkpoint may trail the head for ever while it has nothing
+ * to do. That needs the head at or past the target, or events not written yet would count as none
+ * pending. The store counts by its own read order (on one that reads in commit order, events below
+ * the target may still follow a checkpoint past it, or be held back by an older transaction).
  */
-async function look(store: EventStore, projection: Projection<unknown>, target: number, head: number): Promise<WaitProgress> {
+async function look(store: ProjectionStore, projection: Projection<unknown>, target: number, head: number): Promise<WaitProgress> {
   const checkpoint = await loadCheckpoint(store, projection.name);
   const stale = checkpoint.version !== null && checkpoint.version !== projection.version;
   const faulted = checkpoint.last?.type === LIFECYCLE.faulted;
-  let reached = checkpoint.position >= target;
-  if (checkpoint.cursor || store.commitOrder) {
-    // Commit order: events at or below the target may still follow the checkpoint's cursor even
-    // when its position is past the target (a newer transaction committed smaller positions), and
-    // committed events may not be readable yet (an older transaction still open), so count them.
-    reached = head >= target && (await store.pending(checkpoint.position, projection.types, checkpoint.cursor, target)).count === 0;
-  } else if (!reached && head >= target) {
-    const next = await store.readBatch({
-      after: checkpoint.position,
-      types: projection.types,
-      limit: 1,
-    });
-    const first = next.events[0];
-    reached = first === undefined || first.position > target;
-  }
+  const query = { after: checkpoint.position, resume: checkpoint.resume, types: projection.types, upTo: target };
+  const reached = head >= target && (await store.pending(query)).count === 0;
   return {
     name: projection.name,
     position: checkpoint.position,
@@ -77,7 +66,7 @@ async function look(store: EventStore, projection: Projection<unknown>, target: 
  * itself (another process does). Fails as soon as one is faulted or stale-version.
  */
 export async function waitForProjections(
-  store: EventStore,
+  store: ProjectionStore,
   projections: readonly Projection<unknown>[],
   options: WaitOptions = {},
 ): Promise<WaitResult> {

@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { errorMessage } from '../core/errors.js';
 import type { Projection } from '../core/projection.js';
-import type { EventStore, Fence, LeaseRow, LockOwner, WorkerRow } from '../ports/event-store.js';
-import { localPidSpace } from './holder-identity.js';
-import { processIsDead, RENEWALS_PER_LEASE } from './lock.js';
-import { sleep } from './retry.js';
-import { runProjection } from './run.js';
-import { isLeaseLoss } from './fences.js';
+import { sleep } from '../core/sleep.js';
+import type { EventStore, LeaseRow, WorkerRow } from '../ports/event-store.js';
+import { LeaseKeeper, RENEWALS_PER_LEASE, ownerHere, processIsDead, type Lease } from './lease.js';
+import { runProjection } from './run/index.js';
+import { isLeaseLoss } from './run/member.js';
 import type { RunOptions, RunResult } from './types.js';
 
 /**
@@ -16,12 +15,11 @@ import type { RunOptions, RunResult } from './types.js';
  * workers), hands extra ones over at a batch boundary, and works on each one it holds under a fenced
  * lease: every batch commits only while the lease's token is still its own.
  */
-
 export interface WorkerOptions {
   leaseMs: number;
   /** Stops the worker: its runs stop at a batch boundary and every lease is released at once. */
   signal: AbortSignal;
-  /** The run options of a projection (batch size, on-error, incidents); follow and signal are the worker's. */
+  /** The run options of a projection (batch size, on-error, incidents); follow, signal and lease are the worker's. */
   optionsFor: (projection: Projection<unknown>) => RunOptions;
   onNews?: (news: WorkerNews) => void;
   /** How often the worker looks at the others (default 100 ms, at most a tenth of the lease). */
@@ -37,239 +35,26 @@ export type WorkerNews =
   | { kind: 'error'; name: string | null; message: string }
   | { kind: 'reconnected' };
 
+/** Why a projection is being let go: its share went to another worker, its lease was lost, the worker stops, or its run failed. */
+type Leaving = 'share' | 'lost' | 'stop' | 'error';
+
 interface Holding {
   projection: Projection<unknown>;
-  token: number;
+  lease: Lease;
   controller: AbortController;
   /** Settles when its run has stopped (and the lease, if it was to be let go, is released). */
   done: Promise<void>;
   /** The run ended by itself (faulted, stale-version): the lease is kept so no other worker retries it. */
   parked: boolean;
-  /** performance.now() until which the lease is known to be ours (counted from before the renewal). */
-  confirmedUntil: number;
-  /** Why it is being let go; null while it is worked on. */
-  leaving: 'share' | 'lost' | 'stop' | 'error' | null;
+  /** Null while it is worked on. */
+  leaving: Leaving | null;
 }
+
+const TAKEN_OVER = 'another worker took it over; nothing more was committed';
 
 /** The share of a worker: ⌈M/N⌉. */
 export function shareOf(projections: number, workers: number): number {
   return Math.ceil(projections / Math.max(1, workers));
-}
-
-export async function runWorker(
-  store: EventStore<unknown>,
-  projections: readonly Projection<unknown>[],
-  options: WorkerOptions,
-): Promise<RunResult[]> {
-  const { leaseMs, signal } = options;
-  const tickMs = Math.min(options.tickMs ?? 100, leaseMs / 10);
-  const renewEvery = leaseMs / RENEWALS_PER_LEASE;
-  // A free projection waits this long for a worker with fewer projections before anyone takes it.
-  const graceMs = tickMs * 3;
-  // A worker that has just joined takes nothing for this long, so workers started together see each
-  // other first and each takes its share, instead of the first taking everything and handing most of
-  // it over batch by batch.
-  const joinMs = Math.max(graceMs, Math.min(1000, leaseMs / 5));
-  let joinedAt = Infinity;
-  const tell = options.onNews ?? (() => {});
-  const me = { id: randomUUID(), pid: process.pid, host: hostname(), since: new Date().toISOString() };
-  const names = new Set(projections.map((p) => p.name));
-  const held = new Map<string, Holding>();
-  const results = new Map<string, RunResult>();
-  const freeSince = new Map<string, number>();
-  const letGo = new Map<string, number>();
-  let lastRenewal = -Infinity;
-  let registered = false;
-  let unreachable = false;
-
-  const working = (): Holding[] => [...held.values()].filter((h) => h.leaving === null);
-
-  let leaving: Promise<void> | null = null;
-  const release = async (h: Holding): Promise<void> => {
-    if (leaving) await leaving;
-    // Token-checked: a lease taken over meanwhile is not touched.
-    await store.releaseLock(h.projection.name, me.id, h.token).catch(() => {});
-  };
-
-  const drop = (h: Holding, leaving: NonNullable<Holding['leaving']>): void => {
-    if (h.leaving !== null) return;
-    h.leaving = leaving;
-    h.controller.abort();
-    if (h.parked) {
-      h.done = release(h).finally(() => held.delete(h.projection.name));
-    }
-  };
-
-  const lose = (h: Holding, reason: string): void => {
-    if (h.leaving !== null) return;
-    tell({ kind: 'lost', name: h.projection.name, token: h.token, reason });
-    drop(h, 'lost');
-  };
-
-  const start = (projection: Projection<unknown>, token: number): void => {
-    const name = projection.name;
-    const controller = new AbortController();
-    const fence: Fence = { name, ownerId: me.id, token, leaseMs };
-    const h: Holding = {
-      projection,
-      token,
-      controller,
-      done: Promise.resolve(),
-      parked: false,
-      confirmedUntil: performance.now() + leaseMs,
-      leaving: null,
-    };
-    held.set(name, h);
-    h.done = (async () => {
-      try {
-        const result = await runProjection(store, projection, {
-          ...options.optionsFor(projection),
-          follow: true,
-          signal: AbortSignal.any([signal, controller.signal]),
-          fenceFor: (n) => (n === name ? fence : undefined),
-        });
-        if (result.lostLease !== undefined) {
-          lose(h, 'another worker took it over; nothing more was committed');
-        } else if (h.leaving === null && !signal.aborted) {
-          // Ended by itself: faulted or stale-version. It stays stopped, its lease kept.
-          results.set(name, result);
-          h.parked = true;
-          tell({ kind: 'stopped', result });
-          return;
-        } else if (h.leaving === 'stop' || signal.aborted) {
-          // A stint handed over or lost is not this worker's result; what it holds when it stops is.
-          results.set(name, result);
-        }
-      } catch (error) {
-        if (isLeaseLoss(error)) lose(h, 'another worker took it over; nothing more was committed');
-        else {
-          tell({ kind: 'error', name, message: errorMessage(error) });
-          drop(h, 'error');
-        }
-      }
-      await release(h);
-      held.delete(name);
-    })();
-  };
-
-  const renew = async (): Promise<void> => {
-    const sent = performance.now();
-    await store.heartbeat(me, leaseMs);
-    if (!registered) {
-      registered = true;
-      joinedAt = performance.now();
-      tell({ kind: 'joined', worker: me });
-    }
-    for (const h of [...held.values()]) {
-      if (h.leaving !== null && h.leaving !== 'stop') continue;
-      // A renewal that failed (a row lock it gave up on, a slow answer) loses nothing yet: the
-      // next one may pass, and the lease running out is what gives the projection up.
-      const renewed = await store.renewLock(h.projection.name, me.id, leaseMs, h.token).catch(() => null);
-      if (renewed) h.confirmedUntil = sent + leaseMs;
-      else if (renewed === false) lose(h, 'its lease was taken over while it could not renew it');
-    }
-    lastRenewal = sent;
-  };
-
-  /** Whether a lease row leaves its projection free: none, run out, or a holder here that died. */
-  const isFree = (row: LeaseRow | undefined): boolean => row === undefined || !row.live || (row.owner.id !== me.id && processIsDead(row.owner));
-
-  const balance = async (): Promise<void> => {
-    const [workers, leases] = await Promise.all([store.liveWorkers(), store.leases()]);
-    // A worker whose process is seen dead here (same host and PID namespace) no longer counts, so
-    // its projections are shared out without waiting for its heartbeat to run out.
-    const dead = new Set(leases.filter((l) => l.owner.id !== me.id && processIsDead(l.owner)).map((l) => l.owner.id));
-    const ids = new Set(workers.map((w) => w.id).filter((id) => !dead.has(id)));
-    ids.add(me.id);
-    const share = shareOf(names.size, ids.size);
-    const byName = new Map(leases.filter((l) => names.has(l.name)).map((l) => [l.name, l]));
-    const counts = new Map<string, number>([...ids].map((id) => [id, 0]));
-    for (const row of byName.values()) {
-      if (!isFree(row) && counts.has(row.owner.id)) counts.set(row.owner.id, (counts.get(row.owner.id) ?? 0) + 1);
-    }
-    let mine = working().length;
-    const others = [...counts.entries()].filter(([id]) => id !== me.id).map(([, n]) => n);
-    const fewest = Math.min(mine, ...others);
-
-    // Hand over: what is above the share, or one when a worker has two fewer (an even spread).
-    let extra = Math.max(mine - share, others.length > 0 && mine >= Math.min(...others) + 2 ? 1 : 0);
-    // The running ones go first (popped from the end); a parked (faulted) one only when nothing else is left.
-    const candidates = working().sort((a, b) => Number(b.parked) - Number(a.parked));
-    while (extra > 0 && candidates.length > 0) {
-      const h = candidates.pop() as Holding;
-      letGo.set(h.projection.name, performance.now());
-      tell({ kind: 'handed-over', name: h.projection.name, share, workers: ids.size });
-      drop(h, 'share');
-      extra -= 1;
-      mine -= 1;
-    }
-
-    // Take: free projections while under the share; the workers with the fewest first.
-    const now = performance.now();
-    const free = projections.filter((p) => !held.has(p.name) && isFree(byName.get(p.name)));
-    for (const name of names) if (!free.some((p) => p.name === name)) freeSince.delete(name);
-    for (const p of free) if (!freeSince.has(p.name)) freeSince.set(p.name, now);
-    for (const p of shuffle(free)) {
-      if (mine >= share || signal.aborted || now - joinedAt < joinMs) break;
-      if (now - (letGo.get(p.name) ?? -Infinity) < graceMs * 4) continue;
-      if (mine > fewest && now - (freeSince.get(p.name) ?? now) < graceMs) continue;
-      const owner: LockOwner = { ...me, since: new Date().toISOString(), ...localPidSpace() };
-      const attempt = await store.tryLease(p.name, owner, leaseMs, processIsDead);
-      if (!attempt.taken) continue;
-      mine += 1;
-      tell({ kind: 'took', name: p.name, token: attempt.token, share, workers: ids.size });
-      start(p, attempt.token);
-    }
-  };
-
-  let ticking: Promise<void> | null = null;
-  const stopped = new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-  const tick = async (): Promise<void> => {
-    const now = performance.now();
-    const overdue = [...held.values()].some((h) => h.leaving === null && now >= h.confirmedUntil - renewEvery);
-    if (now - lastRenewal >= renewEvery || overdue || !registered) await renew();
-    if (!signal.aborted) await balance();
-  };
-
-  while (!signal.aborted) {
-    ticking ??= tick().then(
-      () => {
-        if (unreachable) tell({ kind: 'reconnected' });
-        unreachable = false;
-      },
-      (error: unknown) => {
-        if (!unreachable) tell({ kind: 'error', name: null, message: `cannot reach the store, trying again: ${errorMessage(error)}` });
-        unreachable = true;
-      },
-    ).finally(() => {
-      ticking = null;
-    });
-    // A tick that hangs (a store that does not answer) must not keep the lease checks below waiting.
-    // A plain timer, cleared after the race: one abort listener per tick would pile up on `signal`.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([ticking, stopped, new Promise((resolve) => (timer = setTimeout(resolve, renewEvery / 2)))]);
-    clearTimeout(timer);
-    // A lease not confirmed in time is given up: the worker stops committing under it (each commit is
-    // fenced anyway) and stands by until it can take projections again.
-    const now = performance.now();
-    for (const h of held.values()) {
-      if (h.leaving === null && now >= h.confirmedUntil) lose(h, 'its lease ran out before it could be renewed');
-    }
-    await sleep(tickMs, signal);
-  }
-
-  // Stopping: the runs stop at their batch boundary while the worker leaves; the leases are let go
-  // after it has left, so the others count one worker fewer and take the projections at once. A
-  // lease a tick under way takes now is let go too (its run sees the stop before its first batch).
-  leaving = store.leaveWorker(me.id).catch(() => {});
-  for (const h of held.values()) drop(h, 'stop');
-  await Promise.all([...held.values()].map((h) => h.done));
-  if (ticking) await Promise.race([ticking, sleep(1000)]);
-  await Promise.all([...held.values()].map((h) => h.done));
-  return [...results.values()];
 }
 
 function shuffle<T>(items: T[]): T[] {
@@ -279,4 +64,244 @@ function shuffle<T>(items: T[]): T[] {
     [out[i], out[j]] = [out[j] as T, out[i] as T];
   }
   return out;
+}
+
+class Worker {
+  readonly me = { id: randomUUID(), pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  readonly keeper: LeaseKeeper;
+  readonly held = new Map<string, Holding>();
+  readonly results = new Map<string, RunResult>();
+  private readonly names: Set<string>;
+  private readonly freeSince = new Map<string, number>();
+  private readonly letGo = new Map<string, number>();
+  private readonly tickMs: number;
+  private readonly heartbeatEvery: number;
+  /** A free projection waits this long for a worker with fewer projections before anyone takes it. */
+  private readonly graceMs: number;
+  /**
+   * A worker that has just joined takes nothing for this long, so workers started together see each
+   * other first and each takes its share, instead of the first taking everything and handing most of
+   * it over batch by batch.
+   */
+  private readonly joinMs: number;
+  private joinedAt = Infinity;
+  private lastHeartbeat = -Infinity;
+  private unreachable = false;
+  /** Set once the worker is leaving: releases wait for it, so the others count one worker fewer first. */
+  leftStore: Promise<void> | null = null;
+
+  constructor(
+    readonly store: EventStore<unknown>,
+    readonly projections: readonly Projection<unknown>[],
+    readonly options: WorkerOptions,
+  ) {
+    const { leaseMs } = options;
+    this.keeper = new LeaseKeeper(store, leaseMs);
+    this.names = new Set(projections.map((p) => p.name));
+    this.tickMs = Math.min(options.tickMs ?? 100, leaseMs / 10);
+    this.heartbeatEvery = leaseMs / RENEWALS_PER_LEASE;
+    this.graceMs = this.tickMs * 3;
+    this.joinMs = Math.max(this.graceMs, Math.min(1000, leaseMs / 5));
+  }
+
+  tell(news: WorkerNews): void {
+    this.options.onNews?.(news);
+  }
+
+  working(): Holding[] {
+    return [...this.held.values()].filter((h) => h.leaving === null);
+  }
+
+  private async release(h: Holding): Promise<void> {
+    if (this.leftStore) await this.leftStore;
+    await h.lease.release();
+  }
+
+  drop(h: Holding, why: Leaving): void {
+    if (h.leaving !== null) return;
+    h.leaving = why;
+    h.controller.abort();
+    if (h.parked) h.done = this.release(h).finally(() => this.held.delete(h.projection.name));
+  }
+
+  private lose(h: Holding, reason: string): void {
+    if (h.leaving !== null) return;
+    this.tell({ kind: 'lost', name: h.projection.name, token: h.lease.fence.token, reason });
+    this.drop(h, 'lost');
+  }
+
+  private start(projection: Projection<unknown>, lease: Lease): void {
+    const controller = new AbortController();
+    const h: Holding = { projection, lease, controller, done: Promise.resolve(), parked: false, leaving: null };
+    this.held.set(projection.name, h);
+    lease.signal.addEventListener('abort', () =>
+      this.lose(h, lease.ranOut() ? 'its lease ran out before it could be renewed' : 'its lease was taken over while it could not renew it'),
+    );
+    h.done = this.work(h).then(async (keep) => {
+      if (keep) return;
+      await this.release(h);
+      this.held.delete(projection.name);
+    });
+  }
+
+  /** Runs a held projection until it is let go or ends by itself; true when its lease is to be kept (parked). */
+  private async work(h: Holding): Promise<boolean> {
+    const { projection, lease } = h;
+    const { signal } = this.options;
+    try {
+      const result = await runProjection(this.store, projection, {
+        ...this.options.optionsFor(projection),
+        follow: true,
+        signal: AbortSignal.any([signal, h.controller.signal]),
+        leases: new Map([[projection.name, lease]]),
+      });
+      if (result.state === 'locked') {
+        this.lose(h, TAKEN_OVER);
+      } else if (h.leaving === null && !signal.aborted) {
+        // Ended by itself: faulted or stale-version. It stays stopped, its lease kept.
+        this.results.set(projection.name, result);
+        h.parked = true;
+        this.tell({ kind: 'stopped', result });
+        return true;
+      } else if (h.leaving === 'stop' || signal.aborted) {
+        // A stint handed over or lost is not this worker's result; what it holds when it stops is.
+        this.results.set(projection.name, result);
+      }
+    } catch (error) {
+      if (isLeaseLoss(error)) this.lose(h, TAKEN_OVER);
+      else {
+        this.tell({ kind: 'error', name: projection.name, message: errorMessage(error) });
+        this.drop(h, 'error');
+      }
+    }
+    return false;
+  }
+
+  private async heartbeat(): Promise<void> {
+    const sent = performance.now();
+    await this.store.heartbeat(this.me, this.options.leaseMs);
+    if (this.joinedAt === Infinity) {
+      this.joinedAt = performance.now();
+      this.tell({ kind: 'joined', worker: this.me });
+    }
+    this.lastHeartbeat = sent;
+  }
+
+  /** Whether a lease row leaves its projection free: none, run out, or a holder here that died. */
+  private isFree(row: LeaseRow | undefined): boolean {
+    return row === undefined || !row.live || (row.owner.id !== this.me.id && processIsDead(row.owner));
+  }
+
+  /** The live workers and how many projections each holds; the share of each. */
+  private async census(): Promise<{ share: number; workers: number; others: number[]; byName: Map<string, LeaseRow> }> {
+    const [workers, leases] = await Promise.all([this.store.liveWorkers(), this.store.leases()]);
+    // A worker whose process is seen dead here (same host and PID namespace) no longer counts, so
+    // its projections are shared out without waiting for its heartbeat to run out.
+    const dead = new Set(leases.filter((l) => l.owner.id !== this.me.id && processIsDead(l.owner)).map((l) => l.owner.id));
+    const ids = new Set(workers.map((w) => w.id).filter((id) => !dead.has(id)));
+    ids.add(this.me.id);
+    const byName = new Map(leases.filter((l) => this.names.has(l.name)).map((l) => [l.name, l]));
+    const counts = new Map<string, number>([...ids].map((id) => [id, 0]));
+    for (const row of byName.values()) {
+      if (!this.isFree(row) && counts.has(row.owner.id)) counts.set(row.owner.id, (counts.get(row.owner.id) ?? 0) + 1);
+    }
+    const others = [...counts.entries()].filter(([id]) => id !== this.me.id).map(([, n]) => n);
+    return { share: shareOf(this.names.size, ids.size), workers: ids.size, others, byName };
+  }
+
+  /** Hands over what is above the share, or one when a worker has two fewer (an even spread); returns how many it keeps. */
+  private handOver(share: number, workers: number, others: number[]): number {
+    let mine = this.working().length;
+    let extra = Math.max(mine - share, others.length > 0 && mine >= Math.min(...others) + 2 ? 1 : 0);
+    // The running ones go first (popped from the end); a parked (faulted) one only when nothing else is left.
+    const candidates = this.working().sort((a, b) => Number(b.parked) - Number(a.parked));
+    while (extra > 0 && candidates.length > 0) {
+      const h = candidates.pop() as Holding;
+      this.letGo.set(h.projection.name, performance.now());
+      this.tell({ kind: 'handed-over', name: h.projection.name, share, workers });
+      this.drop(h, 'share');
+      extra -= 1;
+      mine -= 1;
+    }
+    return mine;
+  }
+
+  /** Takes free projections while under the share; the workers with the fewest first. */
+  private async take(mine: number, census: Awaited<ReturnType<Worker['census']>>): Promise<void> {
+    const { share, workers, others, byName } = census;
+    const fewest = Math.min(mine, ...others);
+    const now = performance.now();
+    const free = this.projections.filter((p) => !this.held.has(p.name) && this.isFree(byName.get(p.name)));
+    for (const name of this.names) if (!free.some((p) => p.name === name)) this.freeSince.delete(name);
+    for (const p of free) if (!this.freeSince.has(p.name)) this.freeSince.set(p.name, now);
+    for (const p of shuffle(free)) {
+      if (mine >= share || this.options.signal.aborted || now - this.joinedAt < this.joinMs) break;
+      if (now - (this.letGo.get(p.name) ?? -Infinity) < this.graceMs * 4) continue;
+      if (mine > fewest && now - (this.freeSince.get(p.name) ?? now) < this.graceMs) continue;
+      const owner = ownerHere(this.me.id);
+      const attempt = await this.store.tryLease(p.name, owner, this.options.leaseMs, processIsDead);
+      if (!attempt.taken) continue;
+      mine += 1;
+      this.tell({ kind: 'took', name: p.name, token: attempt.token, share, workers });
+      this.start(p, this.keeper.keep(p.name, owner, attempt.token));
+    }
+  }
+
+  async tick(): Promise<void> {
+    if (performance.now() - this.lastHeartbeat >= this.heartbeatEvery || this.joinedAt === Infinity) await this.heartbeat();
+    if (this.options.signal.aborted) return;
+    const census = await this.census();
+    await this.take(this.handOver(census.share, census.workers, census.others), census);
+  }
+
+  /** One tick, said once when the store cannot be reached and once when it can again. */
+  tickAndTell(): Promise<void> {
+    return this.tick().then(
+      () => {
+        if (this.unreachable) this.tell({ kind: 'reconnected' });
+        this.unreachable = false;
+      },
+      (error: unknown) => {
+        if (!this.unreachable) this.tell({ kind: 'error', name: null, message: `cannot reach the store, trying again: ${errorMessage(error)}` });
+        this.unreachable = true;
+      },
+    );
+  }
+
+  get pauseMs(): number {
+    return this.tickMs;
+  }
+  get waitForTickMs(): number {
+    return this.heartbeatEvery / 2;
+  }
+}
+
+export async function runWorker(store: EventStore<unknown>, projections: readonly Projection<unknown>[], options: WorkerOptions): Promise<RunResult[]> {
+  const { signal } = options;
+  const worker = new Worker(store, projections, options);
+  let ticking: Promise<void> | null = null;
+  const stopped = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  while (!signal.aborted) {
+    ticking ??= worker.tickAndTell().finally(() => {
+      ticking = null;
+    });
+    // A tick that hangs (a store that does not answer) must not hold the worker: the leases are kept
+    // apart (LeaseKeeper). A plain timer, cleared after the race: one abort listener per tick would pile up.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ticking, stopped, new Promise((resolve) => (timer = setTimeout(resolve, worker.waitForTickMs)))]);
+    clearTimeout(timer);
+    await sleep(worker.pauseMs, signal);
+  }
+  // Stopping: the runs stop at their batch boundary while the worker leaves; the leases are let go
+  // after it has left, so the others count one worker fewer and take the projections at once. A
+  // lease a tick under way takes now is let go too (its run sees the stop before its first batch).
+  worker.leftStore = store.leaveWorker(worker.me.id).catch(() => {});
+  for (const h of worker.held.values()) worker.drop(h, 'stop');
+  await Promise.all([...worker.held.values()].map((h) => h.done));
+  if (ticking) await Promise.race([ticking, sleep(1000)]);
+  await Promise.all([...worker.held.values()].map((h) => h.done));
+  return [...worker.results.values()];
 }

@@ -1,3 +1,5 @@
+import type { HandledIds, HandledMarks } from './handled.js';
+
 /**
  * A read model in a database other than the event store's (a projection's `target`). The engine
  * runs a batch's handlers in one transaction here, then appends the checkpoint to the event store.
@@ -12,6 +14,10 @@ export interface Target<Db = unknown> {
    * written before es capped ids may hold longer ones: each is a fault of its event, not a wedge.
    */
   readonly maxIdBytes?: number;
+  /** The handled-id table through `db` (a connection of this target, in or out of a transaction). */
+  handled(db: Db): HandledIds;
+  /** Its marks (`es_handled_marks`) through `db`. */
+  marks(db: Db): HandledMarks;
   /** A lost connection, a busy or deadlocked database: worth retrying the transaction, not a fault. */
   isTransient(error: unknown): boolean;
   /** Runs `work` in one transaction: commits when it returns, rolls back and rethrows when it throws. */

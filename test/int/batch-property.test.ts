@@ -12,8 +12,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { NewStreamEvent, StoredEvent } from '../../src/core/events.js';
 import { normalizeProjection, type Projection } from '../../src/core/projection.js';
-import { runProjection } from '../../src/engine/run.js';
-import { runTogether } from '../../src/engine/run-together.js';
+import { runProjection } from '../../src/engine/run/index.js';
+import { runProjections as runTogether } from '../../src/engine/run/index.js';
 import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 import { eventArb, expectedFromLog, runArb } from '../support/ledger-log.js';
 

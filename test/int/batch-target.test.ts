@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewStreamEvent, StoredEvent } from '../../src/core/events.js';
 import { normalizeProjection, type ProjectionContext } from '../../src/core/projection.js';
 import { replayFrom } from '../../src/engine/rebuild.js';
-import { runProjection } from '../../src/engine/run.js';
+import { runProjection } from '../../src/engine/run/index.js';
 import type { EventStore } from '../../src/ports/event-store.js';
 import type { Target } from '../../src/ports/target.js';
 import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';

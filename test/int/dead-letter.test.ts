@@ -5,8 +5,8 @@ import type { Database } from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/core/events.js';
 import { normalizeProjection, type Projection } from '../../src/core/projection.js';
-import { runProjection } from '../../src/engine/run.js';
-import { runTogether } from '../../src/engine/run-together.js';
+import { runProjection } from '../../src/engine/run/index.js';
+import { runProjections as runTogether } from '../../src/engine/run/index.js';
 import type { Incident } from '../../src/engine/types.js';
 import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { StoredEvent } from '../../src/core/events.js';
 import { normalizeProjection, type Projection } from '../../src/core/projection.js';
 import { rebuildProjection, replayFrom } from '../../src/engine/rebuild.js';
-import { runProjection } from '../../src/engine/run.js';
+import { runProjection } from '../../src/engine/run/index.js';
 import { status } from '../../src/engine/status.js';
 import type { Progress } from '../../src/engine/types.js';
 import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
@@ -289,7 +289,7 @@ describe('faults', () => {
     expect(unhandled.map(String)).toEqual([]);
   });
 
-  it('a second writer on the checkpoint stream stops the run (lostLease, behind) and rolls back that batch', async () => {
+  it('a second writer on the checkpoint stream stops the run (state locked) and rolls back that batch', async () => {
     const events = await appendOrders(6);
     let calls = 0;
     const run = runProjection(store, tally(), {
@@ -301,7 +301,7 @@ describe('faults', () => {
       },
     });
     // Reported, not thrown: a run of several projections goes on with the others (exit 75 from the CLI).
-    await expect(run).resolves.toMatchObject({ state: 'behind', interrupted: true, processed: 2, lostLease: expect.stringMatching(/was moved by another process/) });
+    await expect(run).resolves.toMatchObject({ state: 'locked', interrupted: true, processed: 2, error: { message: expect.stringMatching(/was moved by another process/) } });
     expect(positionsOf(seen())).toEqual(positionsOf(events.slice(0, 2)));
     expect(await lastCheckpoint()).toMatchObject({ data: { position: 0 } });
   });

@@ -10,8 +10,9 @@ import Sqlite from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { normalizeProjection } from '../../src/core/projection.js';
-import { runTogether } from '../../src/engine/run-together.js';
-import type { CommitUnit, EventStore, LockOwner } from '../../src/ports/event-store.js';
+import { runProjections as runTogether } from '../../src/engine/run/index.js';
+import type { CommitUnit, EventStore, Fence, LockOwner } from '../../src/ports/event-store.js';
+import type { RunLease } from '../../src/engine/types.js';
 import { SCHEMA_VERSION } from '../../src/drivers/postgres/schema.js';
 import { PostgresEventStore } from '../../src/drivers/postgres/store.js';
 import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
@@ -118,12 +119,11 @@ describe.each(stores)('fenced leases on %s', (_name, open) => {
     const results = await runTogether(store, [counting('lost'), counting('kept')], {
       batchSize: 2,
       onError: 'stop',
-      fenceFor: (n) => (n === 'lost' || n === 'kept' ? { name: n, ownerId: 'me', token: tokens[n] } : undefined),
+      leases: new Map((['lost', 'kept'] as const).map((n) => [n, held({ name: n, ownerId: 'me', token: tokens[n] })])),
     });
     const [lost, kept] = results;
-    expect(lost).toMatchObject({ name: 'lost', state: 'behind', interrupted: true, processed: 0, lostLease: expect.stringMatching(/lost the lease/) });
-    expect(kept).toMatchObject({ name: 'kept', state: 'up-to-date', processed: 5 });
-    expect(kept?.lostLease).toBeUndefined();
+    expect(lost).toMatchObject({ name: 'lost', state: 'locked', interrupted: true, processed: 0, error: { message: expect.stringMatching(/lost the lease/) } });
+    expect(kept).toMatchObject({ name: 'kept', state: 'up-to-date', processed: 5, error: null });
     expect(await store.lastEvent('$checkpoint-lost')).toBeUndefined();
   });
 
@@ -139,13 +139,16 @@ describe.each(stores)('fenced leases on %s', (_name, open) => {
     const results = await runTogether(store, [counting('gone'), counting('stays')], {
       batchSize: 2,
       onError: 'stop',
-      signalFor: (n) => (n === 'gone' ? gone.signal : undefined),
+      leases: new Map([['gone', { ...held({ name: 'gone', ownerId: 'me', token: 1 }), signal: gone.signal, lost: () => true }]]),
     });
-    expect(results[0]).toMatchObject({ name: 'gone', state: 'behind', interrupted: true, processed: 0 });
+    expect(results[0]).toMatchObject({ name: 'gone', state: 'locked', interrupted: true, processed: 0 });
     expect(results[1]).toMatchObject({ name: 'stays', state: 'up-to-date', interrupted: false, processed: 5 });
     expect(seen).toEqual({ stays: 5 });
   });
 });
+
+/** A lease as a run sees it, still held: a fence and a signal that never fires. */
+const held = (fence: Fence): RunLease => ({ fence, signal: new AbortController().signal, lost: () => false, ranOut: () => false });
 
 describe('stores from before fencing tokens', () => {
   it('SQLite: an old store gets the token column and the workers table on open, keeping a held lock', async () => {

@@ -24,8 +24,8 @@ describe('es_locks holder identity', () => {
       const columns = (store.db.prepare('PRAGMA table_info(es_locks)').all() as { name: string }[]).map((c) => c.name);
       expect(columns).toEqual(expect.arrayContaining(['pid_ns', 'boot_id']));
       const owner: LockOwner = { id: 'new', pid: process.pid, host: 'here', since: new Date().toISOString() };
-      const holder = await store.tryLock('p', owner, 30_000, () => false);
-      expect(holder).toMatchObject({ id: 'old-owner', pidNamespace: null, bootId: null });
+      const attempt = await store.tryLease('p', owner, 30_000, () => false);
+      expect(attempt.taken ? null : attempt.holder).toMatchObject({ id: 'old-owner', pidNamespace: null, bootId: null });
     } finally {
       await store.close();
     }
@@ -35,9 +35,10 @@ describe('es_locks holder identity', () => {
     const store = new SqliteEventStore(join(root, 'new.db'), { create: true });
     try {
       const first: LockOwner = { id: 'a', pid: 10, host: 'h', since: 's', pidNamespace: 'pid:[7]', bootId: 'b-1' };
-      expect(await store.tryLock('p', first, 30_000, () => false)).toBeNull();
+      expect((await store.tryLease('p', first, 30_000, () => false)).taken).toBe(true);
       const second: LockOwner = { id: 'b', pid: 11, host: 'h', since: 's' };
-      expect(await store.tryLock('p', second, 30_000, () => false)).toMatchObject({ pidNamespace: 'pid:[7]', bootId: 'b-1' });
+      const refused = await store.tryLease('p', second, 30_000, () => false);
+      expect(refused.taken ? null : refused.holder).toMatchObject({ pidNamespace: 'pid:[7]', bootId: 'b-1' });
     } finally {
       await store.close();
     }

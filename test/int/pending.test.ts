@@ -38,7 +38,7 @@ function expectExact(store: SqliteEventStore, path: string, positions: number[])
   return Promise.all(
     positions.flatMap((after) =>
       TYPE_SETS.map(async (types) =>
-        expect(await store.pending(after, types), JSON.stringify({ after, types })).toEqual(bruteForce(path, after, types)),
+        expect(await store.pending({ after: after, types: types }), JSON.stringify({ after, types })).toEqual(bruteForce(path, after, types)),
       ),
     ),
   );
@@ -76,8 +76,8 @@ describe('pending from ordinals', () => {
     const times: number[] = [];
     for (let i = 0; i < 9; i++) {
       const t0 = performance.now();
-      await store.pending(0, null);
-      await store.pending(0, ['A', 'B', 'C']);
+      await store.pending({ after: 0, types: null });
+      await store.pending({ after: 0, types: ['A', 'B', 'C'] });
       times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);

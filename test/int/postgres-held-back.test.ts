@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { expect, it } from 'vitest';
 import { normalizeProjection } from '../../src/core/projection.js';
-import { runProjection } from '../../src/engine/run.js';
+import { runProjection } from '../../src/engine/run/index.js';
 import type { Incident } from '../../src/engine/types.js';
 import { waitForProjections } from '../../src/engine/wait.js';
 import { pgServerUrl, useFreshPgStore } from '../support/pg.js';

@@ -8,7 +8,7 @@
 import pg from 'pg';
 import { expect, it } from 'vitest';
 import { normalizeProjection } from '../../src/core/projection.js';
-import { runProjection } from '../../src/engine/run.js';
+import { runProjection } from '../../src/engine/run/index.js';
 import { status } from '../../src/engine/status.js';
 import { useFreshPgStore } from '../support/pg.js';
 

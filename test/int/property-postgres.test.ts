@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { expect, it } from 'vitest';
 import type { NewStreamEvent, StoredEvent } from '../../src/core/events.js';
 import { normalizeProjection, type Projection } from '../../src/core/projection.js';
-import { runProjection } from '../../src/engine/run.js';
+import { runProjection } from '../../src/engine/run/index.js';
 import { PostgresEventStore } from '../../src/drivers/postgres/store.js';
 import { freshPgStore } from '../support/pg.js';
 

@@ -7,7 +7,7 @@ import { eventArb, expectedFromLog, runArb } from '../support/ledger-log.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewStreamEvent, StoredEvent } from '../../src/core/events.js';
 import { normalizeProjection, type Projection } from '../../src/core/projection.js';
-import { runProjection } from '../../src/engine/run.js';
+import { runProjection } from '../../src/engine/run/index.js';
 import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 
 let root: string;

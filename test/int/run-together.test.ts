@@ -5,8 +5,8 @@ import type { Database } from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { normalizeProjection, type Projection } from '../../src/core/projection.js';
 import { rebuildProjections } from '../../src/engine/rebuild.js';
-import { runProjection } from '../../src/engine/run.js';
-import { runTogether } from '../../src/engine/run-together.js';
+import { runProjection } from '../../src/engine/run/index.js';
+import { runProjections as runTogether } from '../../src/engine/run/index.js';
 import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'es-together-'));

@@ -387,17 +387,17 @@ export function eventStoreContract(name: string, open: OpenStore): void {
 
     describe('pending', () => {
       it('counts the events a reader would still process and dates the oldest of them', async () => {
-        expect(await store.pending(0, null)).toEqual({ count: 0, oldestRecordedAt: null });
-        expect(await store.pending(0, ['A'])).toEqual({ count: 0, oldestRecordedAt: null });
+        expect(await store.pending({ after: 0, types: null })).toEqual({ count: 0, oldestRecordedAt: null });
+        expect(await store.pending({ after: 0, types: ['A'] })).toEqual({ count: 0, oldestRecordedAt: null });
         const { user, head } = await seed(store);
-        expect(await store.pending(0, null)).toEqual({ count: user.length, oldestRecordedAt: user[0]!.recordedAt });
+        expect(await store.pending({ after: 0, types: null })).toEqual({ count: user.length, oldestRecordedAt: user[0]!.recordedAt });
         const after = user[3]!.position;
         const as = user.filter((e) => e.type === 'A' && e.position > after);
-        expect(await store.pending(after, ['A'])).toEqual({ count: as.length, oldestRecordedAt: as[0]!.recordedAt });
-        expect((await store.pending(0, ['B', 'C'])).count).toBe(user.filter((e) => e.type !== 'A').length);
-        expect(await store.pending(head, null)).toEqual({ count: 0, oldestRecordedAt: null });
+        expect(await store.pending({ after: after, types: ['A'] })).toEqual({ count: as.length, oldestRecordedAt: as[0]!.recordedAt });
+        expect((await store.pending({ after: 0, types: ['B', 'C'] })).count).toBe(user.filter((e) => e.type !== 'A').length);
+        expect(await store.pending({ after: head, types: null })).toEqual({ count: 0, oldestRecordedAt: null });
         // `$sys` holds a Tick and an 'A' after the head: neither counts.
-        expect(await store.pending(head, ['A', 'Tick'])).toEqual({ count: 0, oldestRecordedAt: null });
+        expect(await store.pending({ after: head, types: ['A', 'Tick'] })).toEqual({ count: 0, oldestRecordedAt: null });
       });
     });
 

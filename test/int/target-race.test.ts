@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeProjection } from '../../src/core/projection.js';
 import type { StoredEvent } from '../../src/core/events.js';
 import { applier } from '../../src/engine/apply.js';
-import { deliveryFor } from '../../src/engine/delivery.js';
+import { deliveryFor } from '../../src/engine/delivery/index.js';
 import type { EventStore } from '../../src/ports/event-store.js';
 import type { Target } from '../../src/ports/target.js';
 import { openStore } from '../../src/drivers/open-store.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateShop } from '../../demo/shop.js';
-import { runTogether } from '../../engine/run-together.js';
+import { runProjections } from '../../engine/run/index.js';
 import { status } from '../../engine/status.js';
 import { loadProjections } from '../../loading/load-projections.js';
 import { parseStoreUrl } from '../../drivers/open-store.js';
@@ -42,7 +42,7 @@ export async function demo(ctx: Context) {
     `wrote the demo shop to ${redact(ctx.settings.db)}: ${formatCount(written.appended)} new events` +
       (written.skipped > 0 ? `, ${formatCount(written.skipped)} already there` : ''),
   );
-  await work(ctx, projections, runTogether, {});
+  await work(ctx, projections, runProjections, {});
   const report = await status(store, projections);
   out.line(`head ${formatCount(report.head)}; ${report.projections.map((p) => `${p.name} ${p.state}`).join(', ')}`);
   out.line(`next: ${nextCommands(ctx, own ? undefined : shortest(folder))}`);

@@ -1,17 +1,5 @@
-/** One handled event: its id and global position. */
-export interface HandledEntry {
-  id: string;
-  position: number;
-}
-
-/** What `prune` removes: one projection's ids older than `before` and at or below `atOrBelow`. */
-export interface PruneQuery {
-  projection: string;
-  before: Date;
-  atOrBelow: number;
-  /** Rows per DELETE statement (each its own short transaction); default PRUNE_CHUNK. */
-  chunk?: number;
-}
+export type { HandledEntry, PruneQuery } from '../../ports/handled.js';
+import type { HandledEntry } from '../../ports/handled.js';
 
 /**
  * One DELETE removes at most this many rows, so pruning a large table never holds a long lock on
@@ -20,6 +8,9 @@ export interface PruneQuery {
 export const PRUNE_CHUNK = 5000;
 
 export const TABLE = 'es_handled';
+
+/** `es_handled_marks` (see HandledMarks in ports/handled.ts). */
+export const MARKS = `${TABLE}_marks`;
 
 export type Dialect = 'sqlite' | 'postgres' | 'mysql';
 

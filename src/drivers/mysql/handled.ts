@@ -1,4 +1,5 @@
-import { PRUNE_CHUNK, TABLE, checkEntries, type HandledEntry, type PruneQuery } from '../handled/types.js';
+import { MARKS, PRUNE_CHUNK, TABLE, checkEntries, type HandledEntry, type PruneQuery } from '../handled/types.js';
+import type { HandledIds, HandledMarks } from '../../ports/handled.js';
 
 /** The part of a mysql2 promise connection (or pool) these functions use. */
 export interface MysqlQueryable {
@@ -86,4 +87,46 @@ export async function pruneHandledMysql(conn: MysqlQueryable, query: PruneQuery)
     removed += changes;
     if (changes < chunk) return removed;
   }
+}
+
+/** `es_handled_marks` (see HandledMarks in ports/handled.ts). */
+export function mysqlMarks(conn: MysqlQueryable): HandledMarks {
+  const exists = async (table: string): Promise<boolean> => {
+    const [rows] = await conn.query('SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?', [table]);
+    return (rows as unknown[]).length > 0;
+  };
+  return {
+    handledExists: () => exists(TABLE),
+    markOf: async (projection) => {
+      if (!(await exists(MARKS))) return null;
+      const [rows] = await conn.query(`SELECT position FROM ${MARKS} WHERE projection = ?`, [projection]);
+      const row = (rows as { position: unknown }[])[0];
+      return row ? Number(row.position) : null;
+    },
+    ensure: async () => {
+      await conn.query(`CREATE TABLE IF NOT EXISTS ${MARKS} (projection VARBINARY(255) PRIMARY KEY, position BIGINT NOT NULL) ENGINE=InnoDB`);
+    },
+    mark: async (projection, position) => {
+      await conn.query(`INSERT INTO ${MARKS} VALUES (?, ?) ON DUPLICATE KEY UPDATE position = GREATEST(position, VALUES(position))`, [
+        projection,
+        position,
+      ]);
+    },
+    clear: async (projection, from) => {
+      if (!(await exists(MARKS))) return;
+      if (from === undefined) await conn.query(`DELETE FROM ${MARKS} WHERE projection = ?`, [projection]);
+      else await conn.query(`UPDATE ${MARKS} SET position = LEAST(position, ?) WHERE projection = ?`, [from - 1, projection]);
+    },
+  };
+}
+
+/** The handled-id table through one mysql connection. */
+export function mysqlHandledIds(db: MysqlQueryable): HandledIds {
+  return {
+    ensure: () => ensureHandledMysql(db),
+    among: (p, ids) => handledAmongMysql(db, p, ids),
+    record: (p, entries, at) => recordHandledMysql(db, p, entries, at),
+    clear: (p, from) => clearHandledMysql(db, p, from),
+    prune: (q) => pruneHandledMysql(db, q),
+  };
 }

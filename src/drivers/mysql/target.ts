@@ -6,6 +6,7 @@ import { registerSecret } from '../../core/secrets.js';
 import type { Target } from '../../ports/target.js';
 import { MAX_ID_BYTES } from './handled.js';
 import { KEEPALIVE_DELAY_MS, STATEMENT_TIMEOUT_MS } from '../limits.js';
+import { mysqlHandledIds, mysqlMarks } from './handled.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const TRANSIENT = new Set([
@@ -63,6 +64,8 @@ export async function openMysqlTarget(url: string, display: string): Promise<Tar
   return {
     display,
     synchronous: false,
+    handled: (conn) => mysqlHandledIds(conn),
+    marks: (conn) => mysqlMarks(conn),
     maxIdBytes: MAX_ID_BYTES,
     isTransient,
     transaction: (work) =>

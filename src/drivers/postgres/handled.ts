@@ -1,4 +1,5 @@
-import { PRUNE_CHUNK, TABLE, checkEntries, type HandledEntry, type PruneQuery } from '../handled/types.js';
+import { MARKS, PRUNE_CHUNK, TABLE, checkEntries, type HandledEntry, type PruneQuery } from '../handled/types.js';
+import type { HandledIds, HandledMarks } from '../../ports/handled.js';
 
 /** The part of a node-postgres client (or pool) these functions use. */
 export interface PgQueryable {
@@ -86,4 +87,48 @@ export async function pruneHandledPostgres(client: PgQueryable, query: PruneQuer
     removed += changes;
     if (changes < chunk) return removed;
   }
+}
+
+/** `es_handled_marks` (see HandledMarks in ports/handled.ts). */
+export function postgresMarks(client: PgQueryable): HandledMarks {
+  const exists = async (table: string): Promise<boolean> =>
+    (await client.query(`SELECT to_regclass('${table}') IS NOT NULL AS present`)).rows[0]?.present === true;
+  return {
+    handledExists: () => exists(TABLE),
+    markOf: async (projection) => {
+      if (!(await exists(MARKS))) return null;
+      const { rows } = await client.query(`SELECT position FROM ${MARKS} WHERE projection = $1`, [projection]);
+      return rows[0] ? Number(rows[0].position) : null;
+    },
+    // Creators take turns as for es_handled (see ensureHandledPostgres).
+    ensure: async () => {
+      if (await exists(MARKS)) return;
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('es.${MARKS}'))`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${MARKS} (projection text PRIMARY KEY, position bigint NOT NULL)`).catch((error: { code?: unknown }) => {
+        if (error.code !== '23505' && error.code !== '42P07') throw error;
+      });
+    },
+    mark: async (projection, position) => {
+      await client.query(
+        `INSERT INTO ${MARKS} VALUES ($1, $2) ON CONFLICT (projection) DO UPDATE SET position = GREATEST(${MARKS}.position, EXCLUDED.position)`,
+        [projection, position],
+      );
+    },
+    clear: async (projection, from) => {
+      if (!(await exists(MARKS))) return;
+      if (from === undefined) await client.query(`DELETE FROM ${MARKS} WHERE projection = $1`, [projection]);
+      else await client.query(`UPDATE ${MARKS} SET position = LEAST(position, $1) WHERE projection = $2`, [from - 1, projection]);
+    },
+  };
+}
+
+/** The handled-id table through one postgres connection. */
+export function postgresHandledIds(db: PgQueryable): HandledIds {
+  return {
+    ensure: () => ensureHandledPostgres(db),
+    among: (p, ids) => handledAmongPostgres(db, p, ids),
+    record: (p, entries, at) => recordHandledPostgres(db, p, entries, at),
+    clear: (p, from) => clearHandledPostgres(db, p, from),
+    prune: (q) => pruneHandledPostgres(db, q),
+  };
 }

@@ -1,7 +1,7 @@
 import type { ClientBase, Pool } from 'pg';
 import { environment } from '../../core/errors.js';
 import type { StoredEvent } from '../../core/events.js';
-import type { Cursor as PgCursor } from '../../ports/event-store.js';
+import type { Batch, ResumeToken } from '../../ports/event-store.js';
 import { DEFAULT_BATCH_BYTES, largestEvent } from '../../core/event-size.js';
 import { boundedRows, checkLoadable } from './bounded.js';
 import { pgEventColumnsUnless, toEventFromValues, toNumber } from './rows.js';
@@ -16,14 +16,23 @@ const POSITION = 4;
 const BYTES = POSITION + 8;
 const CUT = POSITION + 9;
 
+/**
+ * A place in commit order: the writer's transaction id and the position within it. It is the
+ * store's resume token (saved in a checkpoint's `data.cursor`), and only this driver looks inside.
+ */
+export interface PgCursor {
+  transactionId: string;
+  position: number;
+}
 
-export interface PgBatch {
-  events: StoredEvent[];
-  cursors: PgCursor[];
-  /** Where the next read starts: the last event's (transaction, position), or the snapshot's horizon. */
-  cursor: PgCursor;
-  /** The position to show: the last event's, or the head below the horizon when the batch is not full. */
-  scannedTo: number;
+export const tokenOf = (cursor: PgCursor): ResumeToken => cursor as unknown as ResumeToken;
+
+/** A token as a checkpoint gave it back; anything else (none, or a foreign shape) is no token. */
+export function cursorOfToken(token: ResumeToken | undefined): PgCursor | undefined {
+  const c = token as Partial<PgCursor> | null | undefined;
+  return c && typeof c.transactionId === 'string' && typeof c.position === 'number'
+    ? { transactionId: c.transactionId, position: c.position }
+    : undefined;
 }
 
 /**
@@ -36,7 +45,7 @@ export async function readBatch(
   db: Pool | ClientBase,
   schema: string,
   query: { cursor: PgCursor; types: readonly string[] | null; limit: number; floor: number; maxBytes?: number },
-): Promise<PgBatch> {
+): Promise<Batch> {
   const largest = largestEvent();
   // Rows as arrays: a rebuild reads every event, and an object per row was a measurable part of it.
   const { rows } = await db.query<unknown[]>({
@@ -62,13 +71,17 @@ export async function readBatch(
   const found = first?.[POSITION] === null ? [] : rows;
   checkLoadable(found, BYTES, POSITION, largest);
   const events = found.map((row) => toEventFromValues(row, POSITION));
-  const cursors = found.map((row) => ({ transactionId: row[TRANSACTION] as string, position: toNumber(row[POSITION] as string) }));
+  const cursorAt = (index: number): PgCursor => {
+    const row = found[index] as unknown[];
+    return { transactionId: row[TRANSACTION] as string, position: toNumber(row[POSITION] as string) };
+  };
+  const resumeAfter = (index: number): ResumeToken => tokenOf(cursorAt(index));
   const last = events[events.length - 1];
   if (last && (events.length >= query.limit || found[found.length - 1]?.[CUT] === true)) {
     return {
       events,
-      cursors,
-      cursor: cursors[cursors.length - 1] as PgCursor,
+      resume: resumeAfter(events.length - 1),
+      resumeAfter,
       scannedTo: Math.max(query.floor, ...events.map((event) => event.position)),
     };
   }
@@ -76,13 +89,11 @@ export async function readBatch(
   const atHorizon = { transactionId: horizon, position: 0 };
   return {
     events,
-    cursors,
-    cursor: compareCursor(atHorizon, query.cursor) > 0 ? atHorizon : query.cursor,
+    resume: tokenOf(compareCursor(atHorizon, query.cursor) > 0 ? atHorizon : query.cursor),
+    resumeAfter,
     scannedTo: Math.max(query.floor, toNumber((first?.[HEAD] as string | null | undefined) ?? null)),
   };
 }
-
-export type { PgCursor };
 
 /**
  * A cursor past the server's next transaction id was saved on another cluster (a restored dump, a

@@ -8,13 +8,14 @@ import type {
   Batch,
   BatchQuery,
   CommitUnit,
-  Cursor,
   EventStore,
   ImportResult,
   LeaseAttempt,
   LeaseRow,
   LockOwner,
   Pending,
+  PendingQuery,
+  ReadPoint,
   WorkerRow,
   ReadOptions,
 } from '../../ports/event-store.js';
@@ -25,10 +26,13 @@ import { analyzeAfterImport, finishImport, importChunk, startImport } from './im
 import { pgLocks } from './locks.js';
 import { pgWorkers } from './workers.js';
 import { cursorBefore, head, lastEvent, pending, readEventPages, readEvents } from './read.js';
-import { readBatch } from './read-batch.js';
+import { cursorOfToken, readBatch, type PgCursor } from './read-batch.js';
 import { ensureSchema } from './schema.js';
 import { adoptIfMoved, clusterCheck, type ClusterCheck } from './cluster.js';
 import { parsePostgresUrl, type PostgresLocation } from './url.js';
+
+/** With notifications (LISTEN), polling is only the fallback for a lost one. */
+const NOTIFIED_POLL_MS = 1000;
 
 export interface PgOpenOptions {
   create?: boolean;
@@ -211,13 +215,13 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
     if (!(query.limit >= 1)) throw new EsError('USAGE', `batch size must be at least 1 (got ${query.limit})`);
     if (query.maxBytes !== undefined) checkMaxBytes(query.maxBytes);
     this.notifiedBeforeRead = this.notified;
-    const cursor = await this.cursorOf(query.after, query.cursor);
+    const cursor = await this.cursorOf(query);
     return readBatch(this.pool, this.schema, { cursor, types: query.types, limit: query.limit, floor: query.after, maxBytes: query.maxBytes });
   }
 
   /** A checkpoint without a transaction id (before the first event, or a replay-from): find one. */
-  private async cursorOf(position: number, cursor: Cursor | undefined): Promise<Cursor> {
-    return cursor ?? cursorBefore(this.pool, this.schema, position + 1);
+  private async cursorOf(point: ReadPoint): Promise<PgCursor> {
+    return cursorOfToken(point.resume) ?? cursorBefore(this.pool, this.schema, point.after + 1);
   }
 
   async lastEvent(streamId: string): Promise<StoredEvent | undefined> {
@@ -228,8 +232,13 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
     return head(this.pool, this.schema);
   }
 
-  async pending(after: number, types: readonly string[] | null, cursor?: Cursor, upTo?: number): Promise<Pending> {
-    return pending(this.pool, this.schema, await this.cursorOf(after, cursor), types, upTo);
+  async pending(query: PendingQuery): Promise<Pending> {
+    return pending(this.pool, this.schema, await this.cursorOf(query), query.types, query.upTo);
+  }
+
+  /** Writers do not queue behind one lock here: nothing to pause for. */
+  writerPauseMs(): number {
+    return 0;
   }
 
   async commit(unit: CommitUnit<pg.ClientBase>): Promise<AppendResult> {
@@ -241,11 +250,6 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
       }
       throw error;
     }
-  }
-
-  async tryLock(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LockOwner | null> {
-    const attempt = await this.locks.tryLease(name, owner, ttlMs, isDead);
-    return attempt.taken ? null : attempt.holder;
   }
 
   async tryLease(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LeaseAttempt> {
@@ -280,7 +284,9 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
    * Resolves when an append is notified or after `ms`, whichever comes first. A lost notification
    * (a dropped LISTEN connection) only delays: the caller polls again.
    */
-  async waitForAppend(ms: number, signal?: AbortSignal): Promise<void> {
+  /** Woken by LISTEN; polling once a second is only the fallback for a lost notification. */
+  async waitForAppend(_pollMs: number, signal?: AbortSignal): Promise<void> {
+    const ms = NOTIFIED_POLL_MS;
     await this.listen().catch(() => {});
     // An append notified while the last batch was being read: that read may not have seen it.
     if (this.notified > this.notifiedBeforeRead) return;

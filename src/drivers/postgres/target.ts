@@ -5,6 +5,7 @@ import { registerSecret } from '../../core/secrets.js';
 import type { Target } from '../../ports/target.js';
 import { CONNECT_TIMEOUT_MS, isConnectionError } from './connect.js';
 import { KEEPALIVE_DELAY_MS, STATEMENT_TIMEOUT_MS } from '../limits.js';
+import { postgresHandledIds, postgresMarks } from './handled.js';
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Serialization failure and deadlock: the transaction is worth running again. */
@@ -75,6 +76,8 @@ export async function openPostgresTarget(url: string, display: string): Promise<
   return {
     display,
     synchronous: false,
+    handled: (conn) => postgresHandledIds(conn),
+    marks: (conn) => postgresMarks(conn),
     isTransient,
     transaction: (work) =>
       withClient(async (client) => {

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
-import { PRUNE_CHUNK, TABLE, checkEntries, type HandledEntry, type PruneQuery } from '../handled/types.js';
+import { MARKS, PRUNE_CHUNK, TABLE, checkEntries, type HandledEntry, type PruneQuery } from '../handled/types.js';
+import type { HandledIds, HandledMarks } from '../../ports/handled.js';
 
 /**
  * The handled-id table on SQLite (better-sqlite3, synchronous: every call runs inside the caller's
@@ -58,4 +59,39 @@ export function pruneHandledSqlite(db: Database, query: PruneQuery): number {
     removed += changes;
     if (changes < chunk) return removed;
   }
+}
+
+/** `es_handled_marks` (see HandledMarks in ports/handled.ts). */
+export function sqliteMarks(db: Database): HandledMarks {
+  const exists = (table: string): boolean =>
+    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
+  return {
+    handledExists: () => exists(TABLE),
+    markOf: (projection) => {
+      if (!exists(MARKS)) return null;
+      const row = db.prepare(`SELECT position FROM ${MARKS} WHERE projection = ?`).get(projection) as { position: number } | undefined;
+      return row?.position ?? null;
+    },
+    ensure: () => void db.exec(`CREATE TABLE IF NOT EXISTS ${MARKS} (projection TEXT PRIMARY KEY, position INTEGER NOT NULL)`),
+    mark: (projection, position) =>
+      void db
+        .prepare(`INSERT INTO ${MARKS} VALUES (?, ?) ON CONFLICT (projection) DO UPDATE SET position = MAX(position, excluded.position)`)
+        .run(projection, position),
+    clear: (projection, from) => {
+      if (!exists(MARKS)) return;
+      if (from === undefined) db.prepare(`DELETE FROM ${MARKS} WHERE projection = ?`).run(projection);
+      else db.prepare(`UPDATE ${MARKS} SET position = MIN(position, ?) WHERE projection = ?`).run(from - 1, projection);
+    },
+  };
+}
+
+/** The handled-id table through one sqlite connection. */
+export function sqliteHandledIds(db: Database): HandledIds {
+  return {
+    ensure: () => ensureHandledSqlite(db),
+    among: (p, ids) => handledAmongSqlite(db, p, ids),
+    record: (p, entries, at) => recordHandledSqlite(db, p, entries, at),
+    clear: (p, from) => clearHandledSqlite(db, p, from),
+    prune: (q) => pruneHandledSqlite(db, q),
+  };
 }

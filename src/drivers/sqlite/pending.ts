@@ -21,12 +21,12 @@ export function preparePending(db: Database) {
   const lastOfType = db.prepare<[string], Ordinal>(`SELECT type_seq AS n ${OF_TYPE} ORDER BY position DESC LIMIT 1`);
   const ofTypeAt = db.prepare<[string, number], Ordinal>(`SELECT type_seq AS n ${OF_TYPE} AND position <= ? ORDER BY position DESC LIMIT 1`);
   const firstOfTypeAfter = db.prepare<[string, number], First>(`SELECT recorded_at ${OF_TYPE} AND position > ? ORDER BY position LIMIT 1`);
-  const countAll = db.prepare<[number], { n: number; oldest: string | null }>(
-    'SELECT count(*) AS n, min(recorded_at) AS oldest FROM events NOT INDEXED WHERE position > ? AND system = 0',
+  const countAll = db.prepare<[number, number], { n: number; oldest: string | null }>(
+    'SELECT count(*) AS n, min(recorded_at) AS oldest FROM events NOT INDEXED WHERE position > ? AND position <= ? AND system = 0',
   );
-  const countTypes = db.prepare<[number, string], { n: number; oldest: string | null }>(
+  const countTypes = db.prepare<[number, number, string], { n: number; oldest: string | null }>(
     `SELECT count(*) AS n, min(recorded_at) AS oldest FROM events
-     WHERE system = 0 AND position > ? AND type IN (SELECT value FROM json_each(?))`,
+     WHERE system = 0 AND position > ? AND position <= ? AND type IN (SELECT value FROM json_each(?))`,
   );
 
   /** Events in (after, end]: null when a row lacks its ordinal. A missing row counts as 0. */
@@ -36,21 +36,27 @@ export function preparePending(db: Database) {
     return last.n - (at?.n ?? 0);
   };
 
-  const exact = (after: number, types: readonly string[] | null): Pending => {
-    const row = types === null ? countAll.get(after) : countTypes.get(after, JSON.stringify(types));
+  const exact = (after: number, types: readonly string[] | null, upTo: number): Pending => {
+    const row = types === null ? countAll.get(after, upTo) : countTypes.get(after, upTo, JSON.stringify(types));
     return { count: row?.n ?? 0, oldestRecordedAt: row?.oldest ?? null };
   };
 
-  const fast = (after: number, types: readonly string[] | null): Pending | null => {
+  // The last ordinal at or below `upTo` (the last of all when there is no bound).
+  const lastAt = (upTo: number): Ordinal => (upTo >= Number.MAX_SAFE_INTEGER ? lastSeq.get() : seqAt.get(upTo));
+  const lastOfTypeAt = (type: string, upTo: number): Ordinal =>
+    upTo >= Number.MAX_SAFE_INTEGER ? lastOfType.get(type) : ofTypeAt.get(type, upTo);
+
+  const fast = (after: number, types: readonly string[] | null, upTo: number): Pending | null => {
+    if (upTo <= after) return { count: 0, oldestRecordedAt: null };
     if (types === null) {
-      const count = between(lastSeq.get(), seqAt.get(after));
+      const count = between(lastAt(upTo), seqAt.get(after));
       if (count === null) return null;
       return { count, oldestRecordedAt: count > 0 ? (firstAfter.get(after)?.recorded_at ?? null) : null };
     }
     let count = 0;
     let oldest: string | null = null;
     for (const type of new Set(types)) {
-      const ofType = between(lastOfType.get(type), ofTypeAt.get(type, after));
+      const ofType = between(lastOfTypeAt(type, upTo), ofTypeAt.get(type, after));
       if (ofType === null) return null;
       if (ofType === 0) continue;
       count += ofType;
@@ -61,6 +67,8 @@ export function preparePending(db: Database) {
   };
 
   // One read transaction: every seek sees the same snapshot of the log.
-  const pending = db.transaction((after: number, types: readonly string[] | null): Pending => fast(after, types) ?? exact(after, types));
-  return (after: number, types: readonly string[] | null): Pending => pending.deferred(after, types);
+  const pending = db.transaction(
+    (after: number, types: readonly string[] | null, upTo: number): Pending => fast(after, types, upTo) ?? exact(after, types, upTo),
+  );
+  return (after: number, types: readonly string[] | null, upTo = Number.MAX_SAFE_INTEGER): Pending => pending.deferred(after, types, upTo);
 }

@@ -43,6 +43,9 @@ export function prepareReadBatch(db: Database) {
     )
     .raw();
 
+  /** SQLite reads in position order: the position alone says where to resume. */
+  const noToken = (): undefined => undefined;
+
   /** The matching rows in position order, read one at a time as they are taken. */
   function rows({ after, types, limit }: BatchQuery): Iterable<SizedValues> {
     if (types === null) return allTypes.iterate(after, limit);
@@ -59,7 +62,7 @@ export function prepareReadBatch(db: Database) {
     const last = found[found.length - 1];
     const full = cut || found.length >= query.limit;
     const scannedTo = full && last ? last[0] : Math.max(head(), query.after);
-    return { events: found.map(toEventFromValues), scannedTo };
+    return { events: found.map(toEventFromValues), scannedTo, resumeAfter: noToken };
   });
   return (query: BatchQuery): Batch => {
     // A batch of nothing would report the head as scanned and skip every event.

@@ -16,9 +16,11 @@ import type {
   LeaseRow,
   LockOwner,
   Pending,
+  PendingQuery,
   WorkerRow,
   ReadOptions,
 } from '../../ports/event-store.js';
+import { sleep } from '../../core/sleep.js';
 import { prepareAppend } from './append.js';
 import { checkExpectedVersion } from '../../core/events.js';
 import { checkStoreFile, createStoreFile, openError } from './files.js';
@@ -225,10 +227,6 @@ export class SqliteEventStore implements EventStore<Database> {
     return this.readOp().pages(options, pageSize, maxBytes);
   }
 
-  readBatchSync(query: BatchQuery): Batch {
-    return this.readBatchOp()(query);
-  }
-
   async readBatch(query: BatchQuery): Promise<Batch> {
     return this.readBatchOp()(query);
   }
@@ -241,8 +239,13 @@ export class SqliteEventStore implements EventStore<Database> {
     return this.headOp()();
   }
 
-  async pending(after: number, types: readonly string[] | null): Promise<Pending> {
-    return this.pendingOp()(after, types);
+  async pending(query: PendingQuery): Promise<Pending> {
+    return this.pendingOp()(query.after, query.types, query.upTo);
+  }
+
+  /** No notifications between processes here: a follower polls. */
+  waitForAppend(pollMs: number, signal?: AbortSignal): Promise<void> {
+    return sleep(pollMs, signal);
   }
 
   /**
@@ -295,16 +298,6 @@ export class SqliteEventStore implements EventStore<Database> {
 
   async commit(unit: CommitUnit<Database>): Promise<AppendResult> {
     return this.commitSync(unit);
-  }
-
-  async tryLock(
-    name: string,
-    owner: LockOwner,
-    ttlMs: number,
-    isDead: (holder: LockOwner) => boolean,
-  ): Promise<LockOwner | null> {
-    const attempt = await this.tryLease(name, owner, ttlMs, isDead);
-    return attempt.taken ? null : attempt.holder;
   }
 
   async tryLease(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LeaseAttempt> {

@@ -3,13 +3,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { default as SqliteConstructor, Database } from 'better-sqlite3';
 import { environment } from '../../core/errors.js';
+import { isThenable } from '../../core/maybe.js';
 import type { Target } from '../../ports/target.js';
+import { sqliteHandledIds, sqliteMarks } from './handled.js';
 
 const BUSY_TIMEOUT_MS = 30_000;
 export const SYNC_TARGET =
   'returned a Promise: handlers, setup and reset on a SQLite target must be synchronous (better-sqlite3 transactions cannot span an await)';
 
-const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as { then?: unknown } | null)?.then === 'function';
 
 /** A read model in a SQLite file of its own; the file and its folder are created when missing. */
 export function openSqliteTarget(path: string, display: string): Target<Database> {
@@ -34,6 +35,8 @@ export function openSqliteTarget(path: string, display: string): Target<Database
   return {
     display,
     synchronous: true,
+    handled: (conn) => sqliteHandledIds(conn),
+    marks: (conn) => sqliteMarks(conn),
     isTransient: (error) => String((error as { code?: unknown } | null)?.code).startsWith('SQLITE_BUSY'),
     transaction: async (work) => db.transaction(() => inTransaction(work)).immediate(),
     withConnection: async (work) => work(db),

@@ -1,14 +1,14 @@
 import { usage } from '../../../core/errors.js';
 import { parseWholeNumber } from '../../../core/duration.js';
 import { rebuildProjections, replayFrom } from '../../../engine/rebuild.js';
-import { runTogether } from '../../../engine/run-together.js';
+import { runProjections } from '../../../engine/run/index.js';
 import type { Projection } from '../../../core/projection.js';
 import type { Context } from '../../context.js';
 import { work, type Job, type WorkFlags } from './work.js';
 
 export async function run(ctx: Context, names: string[], flags: WorkFlags) {
   const projections = await ctx.select(names);
-  await work(ctx, projections, runTogether, flags);
+  await work(ctx, projections, runProjections, flags);
 }
 
 /**

@@ -2,7 +2,7 @@ import { parseDuration, parseWholeNumber } from '../../../core/duration.js';
 import { EsError, usage } from '../../../core/errors.js';
 import type { Projection } from '../../../core/projection.js';
 import { describePublish } from '../../../core/publish.js';
-import { sleep } from '../../../engine/retry.js';
+import { sleep } from '../../../core/sleep.js';
 import { status as computeStatus, type StatusReport, type StatusRow, type Thresholds } from '../../../engine/status.js';
 import type { EventStore } from '../../../ports/event-store.js';
 import type { Context } from '../../context.js';

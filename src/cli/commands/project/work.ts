@@ -1,5 +1,5 @@
 import { parseDuration, parseWholeNumber } from '../../../core/duration.js';
-import { acquireProjectionLock, lockLostError, LOCK_TTL_MS, MIN_LEASE_MS, type HeldLock } from '../../../engine/lock.js';
+import { acquireLease, LeaseKeeper, LOCK_TTL_MS, MIN_LEASE_MS, type Lease } from '../../../engine/lease.js';
 import { runWorker } from '../../../engine/worker.js';
 import { logWorkerNews } from './worker-news.js';
 import { EsError, isEsError, usage, type ErrorCode } from '../../../core/errors.js';
@@ -157,11 +157,12 @@ async function runGroup(
 ): Promise<Outcome[]> {
   const { deadline, asked, leaseMs, ...runOptions } = options;
   const outcomes = new Map<string, Outcome>();
-  const held: { projection: Projection<unknown>; lock: HeldLock }[] = [];
+  const keeper = new LeaseKeeper(store, leaseMs);
+  const held: { projection: Projection<unknown>; lease: Lease }[] = [];
   try {
     for (const projection of projections) {
       try {
-        held.push({ projection, lock: await acquireProjectionLock(store, projection.name, { deadline, asked, leaseMs, signal: options.signal }) });
+        held.push({ projection, lease: await acquireLease(store, keeper, projection.name, { deadline, asked, signal: options.signal }) });
       } catch (error) {
         if (!isEsError(error) || (error.code !== 'LOCKED' && error.code !== 'INTERRUPTED')) throw error;
         const interrupted = error.code === 'INTERRUPTED';
@@ -181,10 +182,9 @@ async function runGroup(
       try {
         const results = await job(store, held.map((h) => h.projection), {
           ...runOptions,
-          // A lost lease stops its projection's run; the others go on.
-          signalFor: (name) => held.find((h) => h.projection.name === name)?.lock.signal,
+          // A lost lease stops its projection's run (state `locked`); the others go on.
+          leases: new Map(held.map((h) => [h.projection.name, h.lease])),
           countTotal: spinner !== null,
-          fenceFor: (name) => held.find((h) => h.projection.name === name)?.lock.fence,
           onProgress: (p) => {
             afterBatch(p.processed - (processed.get(p.name) ?? 0));
             processed.set(p.name, p.processed);
@@ -192,12 +192,8 @@ async function runGroup(
           },
         });
         for (const result of results) {
-          // A run that finished before its lease was lost committed everything under it.
-          const lock = held.find((h) => h.projection.name === result.name)?.lock;
-          const lost = result.interrupted && lock?.lost();
           // Stopped by a fenced commit (the lease taken over before its renewal noticed), or by the renewal.
-          const failure =
-            result.lostLease !== undefined ? new EsError('LOCKED', result.lostLease) : lost ? lockLostError(result.name, lock?.ranOut()) : null;
+          const failure = result.state === 'locked' ? new EsError('LOCKED', result.error?.message ?? `${result.name}: lost its lease`) : null;
           outcomes.set(result.name, failure ? { result, failure } : { result });
         }
       } catch (error) {
@@ -208,7 +204,7 @@ async function runGroup(
       }
     }
   } finally {
-    for (const { lock } of held) await lock.release();
+    for (const { lease } of held) await lease.release();
   }
   return projections.map((p) => outcomes.get(p.name) as Outcome);
 }
@@ -233,6 +229,8 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
   const { targets, failures: unreachable } = await ctx.openTargets(projections);
   const skipped = projections.filter((p) => unreachable.has(p.name));
   projections = projections.filter((p) => !unreachable.has(p.name));
+  // A broker that is down or back is news as it happens.
+  const publishers = await ctx.openPublishers(projections, (incident) => logIncident(out, incident));
   const signals = trapStopSignals();
   // A flag beats the projection's own options in es.config.json, which beat the file's defaults.
   const optionsFor = (projection: Projection<unknown>) => {
@@ -247,6 +245,7 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
       },
       signal: signals.signal,
       targets,
+      publishers,
       ...wait,
     };
   };

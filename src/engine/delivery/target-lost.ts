@@ -1,5 +1,5 @@
-import { EsError, errorMessage } from '../core/errors.js';
-import type { Target } from '../ports/target.js';
+import { EsError, errorMessage } from '../../core/errors.js';
+import type { Target } from '../../ports/target.js';
 
 /**
  * A target still unreachable after the retries (about 15 s): an ENVIRONMENT error naming the
