@@ -1,4 +1,4 @@
-import { EsError, environment, errorMessage, usage } from '../core/errors.js';
+import { type EsError, environment, errorMessage, usage } from '../core/errors.js';
 import type { Target } from '../ports/target.js';
 import type { Projection } from '../core/projection.js';
 import { loadProjections } from '../loading/load-projections.js';
