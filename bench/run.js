@@ -146,7 +146,7 @@ async function main() {
     return { wallMs: r.wallMs, cpuMs: r.cpuMs, maxRssKb: r.maxRssKb, loopMs: out.loopMs, events: out.events };
   };
 
-  const results = { options: o, machine: m, rssMethod, command: commandLine(o), git: gitState(), loadBefore: loadavg() };
+  const results = { options: o, machine: m, rssMethod, command: commandLine(), git: gitState(), loadBefore: loadavg() };
 
   // ── Stores ───────────────────────────────────────────────────────────────────────────────────
   const log1 = await cachedStore(data, o.events, log);
@@ -285,7 +285,7 @@ function gitState() {
   }
 }
 
-function commandLine(o) {
+function commandLine() {
   const args = process.argv.slice(2);
   return process.env.npm_lifecycle_event === 'bench'
     ? `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`

@@ -197,7 +197,6 @@ async function main() {
   const startedAt = performance.now();
   let workers = [startWorker(ws, hosts ? 'es-bench-1' : undefined), startWorker(ws, hosts ? 'es-bench-2' : undefined), startWorker(ws, hosts ? 'es-bench-3' : undefined)];
   let pids = await Promise.all(workers.map((w) => w.pid()));
-  let settledMs = null;
   let stableSince = null;
   for (;;) {
     const s = spreadOf(await leases(ws.schema));
@@ -209,7 +208,7 @@ async function main() {
     if (performance.now() - startedAt > 120_000) throw new Error(`did not settle: ${JSON.stringify(s)}`);
     await sleep(20);
   }
-  settledMs = stableSince - startedAt;
+  const settledMs = stableSince - startedAt;
   const settledSpread = spreadOf(await leases(ws.schema));
   log(`  settled: ${settledSpread.join('/')} after ${(settledMs / 1000).toFixed(2)} s from starting 3 workers`);
   while (!(await caughtUp(ws.schema))) await sleep(100);

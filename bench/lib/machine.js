@@ -6,7 +6,9 @@ function cpuModel() {
   try {
     const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
     if (m) return m[1].trim();
-  } catch {}
+  } catch {
+    // no /proc/cpuinfo: os.cpus() below
+  }
   return cpus()[0]?.model ?? 'unknown';
 }
 

@@ -1,4 +1,4 @@
-import { EsError, environment, errorMessage, usage } from '../core/errors.js';
+import { type EsError, environment, errorMessage, usage } from '../core/errors.js';
 import type { Target } from '../ports/target.js';
 import type { Publisher } from '../ports/publisher.js';
 import type { Incident } from '../engine/types.js';

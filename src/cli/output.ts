@@ -100,6 +100,7 @@ export class Output {
   report(level: 'info' | 'warn' | 'error', text: string, fields: Record<string, unknown> = {}): void {
     if (this.logFormat === 'json') {
       if (this.quiet && level !== 'error') return;
+      // eslint-disable-next-line no-control-regex
       const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
       this.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: plain, ...fields })}\n`);
     } else if (level === 'error') {
@@ -125,6 +126,7 @@ export class Output {
   }
 
   table(headers: string[], rows: string[][], align: ('left' | 'right')[] = []): void {
+    // eslint-disable-next-line no-control-regex
     const plain = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
     const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => plain(r[i] ?? '').length)));
     const pad = (cell: string, i: number): string => {

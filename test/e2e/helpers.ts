@@ -245,7 +245,7 @@ export function parseJson<T = any>(text: string): T {
   try {
     return JSON.parse(text) as T;
   } catch (error) {
-    throw new Error(`stdout is not JSON: ${(error as Error).message}\n---\n${text}`);
+    throw new Error(`stdout is not JSON: ${(error as Error).message}\n---\n${text}`, { cause: error });
   }
 }
 

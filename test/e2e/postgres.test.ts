@@ -3,7 +3,6 @@
  * against a fresh schema of the test server (ES_TEST_PG_URL, or an embedded server).
  */
 import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, es, esBackground, jsonLines, parseJson, tempDir, waitFor, writeFile } from './helpers.js';

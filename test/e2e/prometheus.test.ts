@@ -288,6 +288,7 @@ describe('es project status --watch', () => {
       child.kill('SIGKILL');
     }
     expect(screen).toContain('\x1b[H\x1b[2J');
+    // eslint-disable-next-line no-control-regex
     const plain = screen.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
     expect(plain).toMatch(/^fresh +1 +0 +1 +[\d.]+s +never-run +- +-\r?$/m);
     expect(plain).toContain('head 1  unhealthy');

@@ -113,6 +113,7 @@ describe('es read shows text from the log safely', () => {
     renameInPlace(join(local, 'events.db'), { streamId: 'evil\x1b[2J\rstream', type: 'Bad\ntype\u202e' });
     const table = es(local, ['--db', 'events.db', 'read']);
     expect(table.code).toBe(0);
+    // eslint-disable-next-line no-control-regex
     expect(table.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\u202e]/);
     expect(table.stdout.trimEnd().split('\n')).toHaveLength(1);
     expect(table.stdout).toContain('evil\\x1b[2J\\rstream@1  Bad\\ntype\\u202e  {"note":"x\\u001by"}');

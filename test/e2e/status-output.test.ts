@@ -77,6 +77,7 @@ describe('es project status output', () => {
     expect(es(dir, ['--db', 'events.db', 'project', 'run']).code).toBe(1);
     const r = es(dir, ['--db', 'events.db', 'project', 'status']);
     expect(r.code).toBe(1);
+    // eslint-disable-next-line no-control-regex
     expect(r.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
     expect(r.stdout).toContain('p: faulted at position 1 (T\\x1b[31m, id id\\x07): boom\\x1b[2J\\rfake line');
     const json = JSON.parse(es(dir, ['--db', 'events.db', 'project', 'status', '--json']).stdout) as {

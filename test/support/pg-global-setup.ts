@@ -28,6 +28,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     return await startEmbedded(project);
   } catch (error) {
     // One line saying what to do, instead of a driver's stack and a run of 0 tests.
+    // eslint-disable-next-line preserve-caught-error -- the cause's message is in the line; its stack is what this leaves out
     throw new Error(
       `cannot start the embedded PostgreSQL server for the tests (${(error as Error)?.message ?? String(error)}); ` +
         'set ES_TEST_PG_URL to a server of your own, e.g. ES_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/test npm test',

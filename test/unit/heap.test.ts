@@ -76,6 +76,7 @@ describe('fullCollection', () => {
     expect(runInNewContext('typeof gc')).toBe('undefined');
     let target: object | undefined = { payload: 'x'.repeat(1000) };
     const ref = new WeakRef(target);
+    // eslint-disable-next-line no-useless-assignment -- drops the only strong reference, for the collection to free it
     target = undefined;
     await new Promise(setImmediate);
     expect(ref.deref()).toBeDefined(); // scavenges keep WeakRef targets; only a full collection frees them

@@ -208,6 +208,7 @@ describe('names and headers', () => {
   it('refuses control characters in stream ids and types, shown escaped', async () => {
     const message = await usageAt(() => parseNdjson('{"streamId":"a","type":"X"}\n{"streamId":"a\\u001b[31mred","type":"X"}\n'), 2);
     expect(message).toContain('\\x1b');
+    // eslint-disable-next-line no-control-regex
     expect(message).not.toMatch(/\x1b/);
     for (const char of ['\u0000', '\t', '\u007f', '\u0085', '\u009b']) {
       const escaped = JSON.stringify(char);

@@ -1,4 +1,4 @@
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { StoredEvent } from '../../core/events.js';
 import { environment, errorMessage } from '../../core/errors.js';
@@ -39,7 +39,7 @@ class NatsLink implements Link {
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
-    private readonly headers: typeof import('@nats-io/transport-node').headers,
+    private readonly headers: typeof natsHeaders,
   ) {
     void nc.closed().then(() => {
       this.closed = true;

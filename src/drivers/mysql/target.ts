@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import type * as mysql from 'mysql2/promise';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { environment, usage } from '../../core/errors.js';
 import { registerSecret } from '../../core/secrets.js';
@@ -29,7 +30,7 @@ export async function openMysqlTarget(url: string, display: string): Promise<Tar
     throw usage('a MySQL/MariaDB target URL cannot be parsed (a password holding / @ : ? # must be percent-encoded)');
   }
   if (parsed.password) registerSecret(decodeURIComponent(parsed.password));
-  const { createPool } = createRequire(import.meta.url)('mysql2/promise') as typeof import('mysql2/promise');
+  const { createPool } = createRequire(import.meta.url)('mysql2/promise') as typeof mysql;
   const pool: Pool = createPool({
     uri: parsed.toString(),
     connectionLimit: 2,

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
 import type pg from 'pg';
-import { EsError, environment } from '../../core/errors.js';
+import { type EsError, environment } from '../../core/errors.js';
 import { registerSecret } from '../../core/secrets.js';
 import type { PostgresLocation } from './url.js';
 

@@ -249,7 +249,7 @@ export async function work(ctx: Context, projections: Projection<unknown>[], job
       ...wait,
     };
   };
-  let outcomes: Outcome[] = skipped.map((p) => ({ result: idleResult(p.name, 0, 'behind'), failure: unreachable.get(p.name) as EsError }));
+  const outcomes: Outcome[] = skipped.map((p) => ({ result: idleResult(p.name, 0, 'behind'), failure: unreachable.get(p.name) as EsError }));
   for (const outcome of outcomes) reportOutcome(out, outcome);
   try {
     if (flags.follow) {
