@@ -20,7 +20,8 @@ import type {
 } from '../../ports/event-store.js';
 import { NOTIFY_CHANNEL, OlderTransaction, appendInTransaction, isIdTaken, isVersionTaken } from './append.js';
 import { commitUnit } from './commit.js';
-import { LEASE_BOUNDS, checkServerVersion, createPool, describeConnectFailure, isConnectionError, isDroppedConnection } from './connect.js';
+import { LEASE_BOUNDS, checkServerVersion, createPool, describeConnectFailure } from './connect.js';
+import { isConnectionError, isDroppedConnection } from './errors.js';
 import { analyzeAfterImport, finishImport, importChunk, startImport } from './import.js';
 import { pgLocks } from './locks.js';
 import { pgWorkers } from './workers.js';

@@ -3,7 +3,8 @@ import type pg from 'pg';
 import { environment, usage } from '../../core/errors.js';
 import { registerSecret } from '../../core/secrets.js';
 import type { Target } from '../../ports/target.js';
-import { CONNECT_TIMEOUT_MS, isConnectionError } from './connect.js';
+import { CONNECT_TIMEOUT_MS } from './connect.js';
+import { isConnectionError } from './errors.js';
 import { KEEPALIVE_DELAY_MS, STATEMENT_TIMEOUT_MS } from '../limits.js';
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { default as SqliteConstructor, Database } from 'better-sqlite3';
 import { environment } from '../../core/errors.js';
 import type { Target } from '../../ports/target.js';
+import { isBusy } from './errors.js';
 
 const BUSY_TIMEOUT_MS = 30_000;
 export const SYNC_TARGET =
@@ -34,7 +35,7 @@ export function openSqliteTarget(path: string, display: string): Target<Database
   return {
     display,
     synchronous: true,
-    isTransient: (error) => String((error as { code?: unknown } | null)?.code).startsWith('SQLITE_BUSY'),
+    isTransient: isBusy,
     transaction: async (work) => db.transaction(() => inTransaction(work)).immediate(),
     withConnection: async (work) => work(db),
     close: async () => {
