@@ -1,8 +1,8 @@
-import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
 import type pg from 'pg';
 import { EsError, environment } from '../../core/errors.js';
 import { registerSecret } from '../../core/secrets.js';
+import { loadDriver } from '../require-driver.js';
 import { STATEMENT_TIMEOUT, isConnectionError } from './errors.js';
 import type { PostgresLocation } from './url.js';
 
@@ -24,11 +24,11 @@ export function describeConnectFailure(error: unknown, location: PostgresLocatio
 }
 
 /**
- * node-postgres is loaded on first use: the CLI is one bundle, and a static import would load the
- * driver at every start of every command, SQLite ones included.
+ * node-postgres, loaded on first use: a static import would load the driver at every start of every
+ * command, SQLite ones included, and it is an optional peer dependency that may not be installed.
  */
-function driver(): typeof pg {
-  return createRequire(import.meta.url)('pg') as typeof pg;
+export function loadPg(): Promise<typeof pg> {
+  return loadDriver<typeof pg>('pg', 'postgres://');
 }
 
 /** libpq's default when neither the URL nor PGUSER names a user: the operating-system user. */
@@ -57,9 +57,16 @@ export const LEASE_BOUNDS: Partial<pg.PoolConfig> = {
 /** TCP keepalives: a peer gone without a word (a partition, a host that died) is found, on both sides. */
 const KEEPALIVE_DELAY_MS = 10_000;
 
-export function createPool(location: PostgresLocation, max = 6, bounds: Partial<pg.PoolConfig> = {}, verify?: VerifyConnection): pg.Pool {
+/** `driver` is what loadPg resolved to. */
+export function createPool(
+  driver: typeof pg,
+  location: PostgresLocation,
+  max = 6,
+  bounds: Partial<pg.PoolConfig> = {},
+  verify?: VerifyConnection,
+): pg.Pool {
   registerSecret(process.env.PGPASSWORD);
-  const pool = new (driver().Pool)({
+  const pool = new driver.Pool({
     connectionString: withDefaultUser(location.connectionString),
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     max,
