@@ -24,10 +24,13 @@ await build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.js'
 // The CLI: one file with commander and csv-parse inside. An external package imported statically
 // would load at every start, wherever the import sits in the bundle, while bundled code that only a
 // lazily imported command uses runs only when that command does. Packages the code imports lazily
-// (tsx, chalk, ora) and the driver (a native addon) stay external. commander is CommonJS, so the
+// (tsx, chalk, ora) and the driver (a native addon) stay external, and so do the optional peer
+// dependencies (the other drivers and the broker clients): they are the user's to install, and
+// are found in the user's node_modules when a command needs one. commander is CommonJS, so the
 // bundle gets a `require` of its own for the Node built-ins commander asks for.
 const BUNDLED = new Set(['commander', 'csv-parse']);
-const cliExternal = Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies).filter((name) => !BUNDLED.has(name));
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const cliExternal = [...Object.keys(manifest.dependencies), ...Object.keys(manifest.peerDependencies ?? {})].filter((name) => !BUNDLED.has(name));
 await build({
   ...common,
   entryPoints: ['src/cli/main.ts'],

@@ -3,21 +3,9 @@ import { EXIT_CODES, isEsError } from '../core/errors.js';
 import { redact } from '../core/secrets.js';
 import { buildProgram } from './program.js';
 import { checkRawArguments } from './raw-args.js';
-import { STATEMENT_TIMEOUT, isConnectionError, isStatementTimeout } from '../drivers/postgres/connect.js';
+import { classifyError } from '../drivers/errors.js';
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
-
-/** A store that went bad after it opened (truncated under us, disk full) is the environment's fault. */
-function isDamagedStore(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB|CANTOPEN|FULL|IOERR|READONLY)/.test(code);
-}
-
-/** Another process kept the store's write lock past the busy timeout: try again later. */
-function isBusyStore(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
-}
 
 function exitCodeOf(error: unknown): number {
   if (error instanceof CommanderError) {
@@ -26,8 +14,9 @@ function exitCodeOf(error: unknown): number {
     if (error.code === 'commander.help') return error.exitCode === 0 ? 0 : 2;
     return 2;
   }
-  if (isDamagedStore(error) || isConnectionError(error) || isStatementTimeout(error)) return EXIT_CODES.ENVIRONMENT;
-  if (isBusyStore(error)) return EXIT_CODES.LOCKED;
+  // A driver's own error (a damaged or busy store, a server gone), as each driver classifies it.
+  const known = classifyError(error);
+  if (known) return EXIT_CODES[known.code];
   if (isEsError(error)) {
     if (error.code === 'INTERRUPTED') return SIGNAL_EXIT[String(error.details?.signal)] ?? 130;
     return EXIT_CODES[error.code];
@@ -67,16 +56,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (isEsError(error)) {
       if (!error.details?.reported) fail(error.message, error.code);
-    } else if (isBusyStore(error)) {
-      fail('the event store is busy: another process held its write lock for over 30s; try again later', 'LOCKED');
-    } else if (isStatementTimeout(error)) {
-      fail(`${STATEMENT_TIMEOUT} (${(error as Error).message})`, 'ENVIRONMENT');
-    } else if (isConnectionError(error)) {
-      fail(`lost the connection to the event store, and retrying did not bring it back: ${(error as Error).message}`, 'ENVIRONMENT');
-    } else if (isDamagedStore(error)) {
-      fail(`the event store cannot be used: ${(error as Error).message}`, 'ENVIRONMENT');
     } else {
-      fail(`unexpected error: ${(error as Error)?.message ?? String(error)}`, 'UNEXPECTED');
+      const known = classifyError(error);
+      if (known) fail(known.message, known.code);
+      else fail(`unexpected error: ${(error as Error)?.message ?? String(error)}`, 'UNEXPECTED');
     }
     if (verbose && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack)}\n`);
     return code;

@@ -2,12 +2,14 @@
  * The published package as a user gets it: `npm pack`, installed into an empty project from the
  * tarball (its dependencies come from the npm registry and better-sqlite3 is compiled), then the
  * README's first command and its TypeScript examples, compiled strictly against the shipped `.d.ts`.
+ * The database and broker clients are optional peer dependencies: installed alone, the package
+ * brings none of them, and what needs one says which to install.
  *
  * Not part of `npm test`: installing and compiling takes minutes. `.ci/run` runs it after the suite
  * (`npm run test:pack`).
  */
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +78,29 @@ describe('the packed tarball', () => {
     expect(demo.code).toBe(0);
     expect(demo.stdout).toMatch(/wrote the demo shop to .*: 15,900 new events/);
     expect(demo.stdout).toMatch(/order-summary up-to-date/);
+  }, 120_000);
+
+  it('brings none of the optional drivers, and names the one to install when a URL needs it (exit 3)', () => {
+    for (const name of ['pg', 'mysql2', 'amqplib', '@nats-io']) expect(existsSync(join(app, 'node_modules', name)), name).toBe(false);
+
+    const store = run('npx', ['--no', 'es', 'read', '--db', 'postgres://127.0.0.1:1/x'], app);
+    expect(store.stderr).toBe('es: postgres:// needs the pg package, which is not installed: npm install pg\n');
+    expect(store.code).toBe(3);
+
+    // Projections of their own (and a store of their own), beside the ones the other tests use.
+    mkdirSync(join(app, 'peers'));
+    writeFileSync(join(app, 'peers', 'search.mjs'), "export default { name: 'search', target: 'mysql://root@127.0.0.1:1/x', handlers: { OrderPlaced() {} } };\n");
+    writeFileSync(join(app, 'peers', 'feed.mjs'), "export default { name: 'feed', publish: { to: 'nats://127.0.0.1:1', subject: 'shop.{type}' } };\n");
+    const db = ['--db', 'peers.db', '--projections', 'peers'];
+    expect(run('npx', ['--no', 'es', 'append', 'order-1', 'OrderPlaced', '{}', ...db], app).code).toBe(0);
+    const target = run('npx', ['--no', 'es', 'project', 'run', 'search', ...db], app);
+    expect(target.stderr).toBe('es: search: target mysql:// needs the mysql2 package, which is not installed: npm install mysql2\n');
+    expect(target.code).toBe(3);
+    const publish = run('npx', ['--no', 'es', 'project', 'run', 'feed', ...db], app);
+    expect(publish.stderr).toBe(
+      'es: nats:// needs the @nats-io/transport-node package, which is not installed: npm install @nats-io/transport-node @nats-io/jetstream\n',
+    );
+    expect(publish.code).toBe(3);
   }, 120_000);
 
   it("compiles the README's projection and library example under strict TypeScript, and runs them", () => {

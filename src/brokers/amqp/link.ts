@@ -3,6 +3,7 @@ import type { StoredEvent } from '../../core/events.js';
 import { environment, errorMessage } from '../../core/errors.js';
 import { renderTemplate, type PublishConfig } from '../../core/publish.js';
 import { redact } from '../../core/secrets.js';
+import { loadDriver } from '../../drivers/require-driver.js';
 import { ACK_TIMEOUT_MS, CONNECT_TIMEOUT_MS, EventFault, UnclearFault, eventBody, eventHeaders, shorten, type Link } from '../link.js';
 
 type AmqpConfig = Extract<PublishConfig, { kind: 'amqp' }>;
@@ -126,8 +127,7 @@ class AmqpLink implements Link {
 
 /** Connects and opens a confirm channel. A refused or silent server rejects (retried by the caller). */
 export async function connectAmqp(config: AmqpConfig): Promise<Link> {
-  const amqp = await import('amqplib');
-  const connect = (amqp as unknown as { default?: typeof amqp }).default?.connect ?? amqp.connect;
+  const { connect } = await loadDriver<typeof import('amqplib')>('amqplib', /^amqps:/i.test(config.to) ? 'amqps://' : 'amqp://');
   let connection: ChannelModel;
   try {
     connection = await connect(config.to, { timeout: CONNECT_TIMEOUT_MS });

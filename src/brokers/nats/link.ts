@@ -4,6 +4,7 @@ import type { StoredEvent } from '../../core/events.js';
 import { environment, errorMessage } from '../../core/errors.js';
 import { renderTemplate, type PublishConfig } from '../../core/publish.js';
 import { redact } from '../../core/secrets.js';
+import { loadDriver } from '../../drivers/require-driver.js';
 import { ACK_TIMEOUT_MS, CONNECT_TIMEOUT_MS, EventFault, eventBody, eventHeaders, shorten, type Link } from '../link.js';
 
 type NatsConfig = Extract<PublishConfig, { kind: 'nats' }>;
@@ -108,11 +109,14 @@ class NatsLink implements Link {
   }
 }
 
+/** The NATS client comes in two packages: one missing, the other is most likely missing too. */
+const NATS_PACKAGES = ['@nats-io/transport-node', '@nats-io/jetstream'];
+
 /** Connects to the server and JetStream. A refused or silent server rejects (retried by the caller). */
 export async function connectNats(config: NatsConfig): Promise<Link> {
   const [{ connect, headers }, { jetstream, jetstreamManager }] = await Promise.all([
-    import('@nats-io/transport-node'),
-    import('@nats-io/jetstream'),
+    loadDriver<typeof import('@nats-io/transport-node')>('@nats-io/transport-node', 'nats://', NATS_PACKAGES),
+    loadDriver<typeof import('@nats-io/jetstream')>('@nats-io/jetstream', 'nats://', NATS_PACKAGES),
   ]);
   let nc: NatsConnection;
   try {

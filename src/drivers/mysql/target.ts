@@ -1,9 +1,8 @@
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import type * as mysql from 'mysql2/promise';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { environment, usage } from '../../core/errors.js';
 import { registerSecret } from '../../core/secrets.js';
+import { loadDriver } from '../require-driver.js';
 import type { Target } from '../../ports/target.js';
 import { MAX_ID_BYTES } from './handled.js';
 import { KEEPALIVE_DELAY_MS, STATEMENT_TIMEOUT_MS } from '../limits.js';
@@ -30,7 +29,8 @@ export async function openMysqlTarget(url: string, display: string): Promise<Tar
     throw usage('a MySQL/MariaDB target URL cannot be parsed (a password holding / @ : ? # must be percent-encoded)');
   }
   if (parsed.password) registerSecret(decodeURIComponent(parsed.password));
-  const { createPool } = createRequire(import.meta.url)('mysql2/promise') as typeof mysql;
+  const scheme = /^mariadb:/i.test(url) ? 'mariadb://' : 'mysql://';
+  const { createPool } = await loadDriver<typeof import('mysql2/promise')>('mysql2/promise', scheme);
   const pool: Pool = createPool({
     uri: parsed.toString(),
     connectionLimit: 2,

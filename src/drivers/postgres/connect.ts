@@ -1,40 +1,14 @@
-import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
 import type pg from 'pg';
 import { type EsError, environment } from '../../core/errors.js';
 import { registerSecret } from '../../core/secrets.js';
+import { loadDriver } from '../require-driver.js';
+import { STATEMENT_TIMEOUT, isConnectionError } from './errors.js';
 import type { PostgresLocation } from './url.js';
 
 /** A server that cannot be reached fails within this, never hangs. */
 export const CONNECT_TIMEOUT_MS = 10_000;
 export const MIN_SERVER_VERSION = 130000;
-
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
-
-/** Connection-level failures: the server went away or is restarting; worth retrying mid-run. */
-export function isConnectionError(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  const code = typeof e?.code === 'string' ? e.code : '';
-  // 25P03: the server ended a session idle in its transaction for too long (see commit.ts).
-  if (CONNECTION_CODES.has(code) || code.startsWith('08') || code === '25P03' || code === '57P01' || code === '57P02' || code === '57P03') return true;
-  const message = typeof e?.message === 'string' ? e.message : '';
-  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message);
-}
-
-export const STATEMENT_TIMEOUT =
-  'a statement of es ran past statement_timeout: raise it for es (its role, or options=-c statement_timeout=… in the URL)';
-
-/** A statement cancelled by the server (statement_timeout, or pg_cancel_backend). */
-export function isStatementTimeout(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === '57014';
-}
-
-/** The server was there and went away (shut down, restarting, a terminated backend). */
-export function isDroppedConnection(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  if (e?.code === '57P01' || e?.code === '57P02' || e?.code === '57P03' || e?.code === 'ECONNRESET') return true;
-  return typeof e?.message === 'string' && /Connection terminated unexpectedly/.test(e.message);
-}
 
 /** Why a first connection failed, in one line a user can act on. */
 export function describeConnectFailure(error: unknown, location: PostgresLocation): EsError {
@@ -50,11 +24,11 @@ export function describeConnectFailure(error: unknown, location: PostgresLocatio
 }
 
 /**
- * node-postgres is loaded on first use: the CLI is one bundle, and a static import would load the
- * driver at every start of every command, SQLite ones included.
+ * node-postgres, loaded on first use: a static import would load the driver at every start of every
+ * command, SQLite ones included, and it is an optional peer dependency that may not be installed.
  */
-function driver(): typeof pg {
-  return createRequire(import.meta.url)('pg') as typeof pg;
+export function loadPg(): Promise<typeof pg> {
+  return loadDriver<typeof pg>('pg', 'postgres://');
 }
 
 /** libpq's default when neither the URL nor PGUSER names a user: the operating-system user. */
@@ -83,9 +57,16 @@ export const LEASE_BOUNDS: Partial<pg.PoolConfig> = {
 /** TCP keepalives: a peer gone without a word (a partition, a host that died) is found, on both sides. */
 const KEEPALIVE_DELAY_MS = 10_000;
 
-export function createPool(location: PostgresLocation, max = 6, bounds: Partial<pg.PoolConfig> = {}, verify?: VerifyConnection): pg.Pool {
+/** `driver` is what loadPg resolved to. */
+export function createPool(
+  driver: typeof pg,
+  location: PostgresLocation,
+  max = 6,
+  bounds: Partial<pg.PoolConfig> = {},
+  verify?: VerifyConnection,
+): pg.Pool {
   registerSecret(process.env.PGPASSWORD);
-  const pool = new (driver().Pool)({
+  const pool = new driver.Pool({
     connectionString: withDefaultUser(location.connectionString),
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     max,

@@ -21,7 +21,8 @@ import type {
 } from '../../ports/event-store.js';
 import { NOTIFY_CHANNEL, OlderTransaction, appendInTransaction, isIdTaken, isVersionTaken } from './append.js';
 import { commitUnit } from './commit.js';
-import { LEASE_BOUNDS, checkServerVersion, createPool, describeConnectFailure, isConnectionError, isDroppedConnection } from './connect.js';
+import { LEASE_BOUNDS, checkServerVersion, createPool, describeConnectFailure, loadPg } from './connect.js';
+import { isConnectionError, isDroppedConnection } from './errors.js';
 import { analyzeAfterImport, finishImport, importChunk, startImport } from './import.js';
 import { pgLocks } from './locks.js';
 import { pgWorkers } from './workers.js';
@@ -86,6 +87,7 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   private notifiedBeforeRead = 0;
 
   private constructor(
+    driver: typeof pg,
     private readonly pool: pg.Pool,
     location: PostgresLocation,
     private readonly cluster: ClusterCheck,
@@ -94,15 +96,16 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
     this.schema = location.schema;
     // Leases and heartbeats on connections of their own: queued behind batch transactions (which
     // hold a pooled connection each), a renewal could come too late and lose a lease that was fine.
-    this.leasePool = createPool(location, 2, LEASE_BOUNDS);
+    this.leasePool = createPool(driver, location, 2, LEASE_BOUNDS);
     this.locks = pgLocks(this.leasePool, this.schema);
     this.workers = pgWorkers(this.leasePool, this.schema);
   }
 
   static async open(url: string, options: PgOpenOptions = {}): Promise<PostgresEventStore> {
     const location = parsePostgresUrl(url);
+    const driver = await loadPg();
     const cluster = clusterCheck(location.schema);
-    const pool = createPool(location, undefined, {}, cluster.verify);
+    const pool = createPool(driver, location, undefined, {}, cluster.verify);
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient | undefined;
       try {
@@ -111,7 +114,7 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
         await ensureSchema(client, location.schema, options.create ?? false, location.display);
         cluster.known = await adoptIfMoved(client, location.schema);
         client.release();
-        return new PostgresEventStore(pool, location, cluster);
+        return new PostgresEventStore(driver, pool, location, cluster);
       } catch (error) {
         client?.release(true);
         // A server that answered, then dropped us (restarting, an administrator's kill): try again

@@ -1,9 +1,9 @@
-import { createRequire } from 'node:module';
 import type pg from 'pg';
 import { environment, usage } from '../../core/errors.js';
 import { registerSecret } from '../../core/secrets.js';
 import type { Target } from '../../ports/target.js';
-import { CONNECT_TIMEOUT_MS, isConnectionError } from './connect.js';
+import { CONNECT_TIMEOUT_MS, loadPg } from './connect.js';
+import { isConnectionError } from './errors.js';
 import { KEEPALIVE_DELAY_MS, STATEMENT_TIMEOUT_MS } from '../limits.js';
 import { postgresHandledIds, postgresMarks } from './handled.js';
 
@@ -32,7 +32,7 @@ export async function openPostgresTarget(url: string, display: string): Promise<
   const schema = parsed.searchParams.get('schema');
   if (schema !== null && !IDENTIFIER.test(schema)) throw usage(`${display}: schema "${schema}" is not a plain identifier`);
   parsed.searchParams.delete('schema');
-  const { Pool } = createRequire(import.meta.url)('pg') as typeof pg;
+  const { Pool } = await loadPg();
   const pool = new Pool({
     connectionString: parsed.toString(),
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,

@@ -1,6 +1,7 @@
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EsError, environment } from '../../core/errors.js';
+import { isBusyOrLocked } from './errors.js';
 
 // File-system errors are named where the store is opened, so the CLI reports the cause in one line
 // (exit 3) instead of guessing later from an errno or a SQLite code.
@@ -81,7 +82,7 @@ export function checkStoreFile(path: string, forWriting: boolean): void {
 export function openError(path: string, error: unknown): EsError {
   const code = String((error as { code?: unknown } | null)?.code ?? '');
   const message = (error as Error)?.message ?? String(error);
-  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+  if (isBusyOrLocked(error)) {
     return new EsError('LOCKED', `${path}: the event store is busy: another process kept it past the busy timeout; try again later`, {
       cause: error,
     });

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { environment } from '../../core/errors.js';
+import { isReadOnly } from './errors.js';
 import { ensureOrdinals, ORDINALS_SCHEMA_VERSION } from './ordinals.js';
 import { ensureLockIdentityColumns } from './lock-identity.js';
 
@@ -65,8 +66,6 @@ function refuseForeign(header: Header, path: string, create: boolean): void {
   if (header.appId !== 0 || header.objects > 0) throw environment(`${path}: not an es event store (a different SQLite database)`);
   if (!create) throw environment(`${path}: not an es event store (the database is empty)`);
 }
-
-const isReadOnly = (error: unknown): boolean => String((error as { code?: unknown } | null)?.code).startsWith('SQLITE_READONLY');
 
 /**
  * Runs an upgrade of an older store's lock table. On a store the process may only read (a backup

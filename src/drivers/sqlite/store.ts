@@ -34,7 +34,8 @@ import { prepareLocks } from './locks.js';
 import { prepareWorkers } from './workers.js';
 import { hasLockIdentityColumns } from './lock-identity.js';
 import { withStatementCache } from './statement-cache.js';
-import { beginImmediate, isBusy, sleepSync, Writer } from './write-lock.js';
+import { beginImmediate, sleepSync, Writer } from './write-lock.js';
+import { isBusy, isBusyOrLocked, isReadOnly } from './errors.js';
 
 // better-sqlite3 is CommonJS: required directly, it skips the ES module loader's scan of its source
 // for named exports, a few milliseconds of every command's start.
@@ -158,8 +159,7 @@ export class SqliteEventStore implements EventStore<Database> {
   }
 
   isTransient(error: unknown): boolean {
-    const code = (error as { code?: unknown } | null)?.code;
-    return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+    return isBusyOrLocked(error);
   }
 
   get db(): Database {
@@ -309,7 +309,7 @@ export class SqliteEventStore implements EventStore<Database> {
       if (holder) return { taken: false, holder };
       return this.writer.run(() => locks.tryLease(name, owner, ttlMs, isDead));
     } catch (error) {
-      if (String((error as { code?: unknown }).code).startsWith('SQLITE_READONLY')) throw this.readOnly(error);
+      if (isReadOnly(error)) throw this.readOnly(error);
       throw error;
     }
   }

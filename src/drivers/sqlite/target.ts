@@ -6,6 +6,7 @@ import { environment } from '../../core/errors.js';
 import { isThenable } from '../../core/maybe.js';
 import type { Target } from '../../ports/target.js';
 import { sqliteHandledIds, sqliteMarks } from './handled.js';
+import { isBusy } from './errors.js';
 
 const BUSY_TIMEOUT_MS = 30_000;
 export const SYNC_TARGET =
@@ -37,7 +38,7 @@ export function openSqliteTarget(path: string, display: string): Target<Database
     synchronous: true,
     handled: (conn) => sqliteHandledIds(conn),
     marks: (conn) => sqliteMarks(conn),
-    isTransient: (error) => String((error as { code?: unknown } | null)?.code).startsWith('SQLITE_BUSY'),
+    isTransient: isBusy,
     transaction: async (work) => db.transaction(() => inTransaction(work)).immediate(),
     withConnection: async (work) => work(db),
     close: async () => {

@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { isBusy } from './errors.js';
 
 /**
  * Taking SQLite's write lock. SQLite's own busy handler sleeps longer and longer between tries (up
@@ -18,8 +19,6 @@ const RETRY_SPREAD_MS = 2;
 const PAUSE_AFTER_MS = 100;
 const PAUSE_SHARE = 1 / 20;
 const PAUSE_MAX_MS = 100;
-
-export const isBusy = (error: unknown): boolean => String((error as { code?: unknown } | null)?.code).startsWith('SQLITE_BUSY');
 
 export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
