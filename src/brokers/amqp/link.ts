@@ -1,3 +1,4 @@
+import type * as Amqp from 'amqplib';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import type { StoredEvent } from '../../core/events.js';
 import { environment, errorMessage } from '../../core/errors.js';
@@ -127,7 +128,7 @@ class AmqpLink implements Link {
 
 /** Connects and opens a confirm channel. A refused or silent server rejects (retried by the caller). */
 export async function connectAmqp(config: AmqpConfig): Promise<Link> {
-  const { connect } = await loadDriver<typeof import('amqplib')>('amqplib', /^amqps:/i.test(config.to) ? 'amqps://' : 'amqp://');
+  const { connect } = await loadDriver<typeof Amqp>('amqplib', /^amqps:/i.test(config.to) ? 'amqps://' : 'amqp://');
   let connection: ChannelModel;
   try {
     connection = await connect(config.to, { timeout: CONNECT_TIMEOUT_MS });

@@ -1,5 +1,7 @@
 import type { NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
+import type * as Jetstream from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type * as NatsTransport from '@nats-io/transport-node';
 import type { StoredEvent } from '../../core/events.js';
 import { environment, errorMessage } from '../../core/errors.js';
 import { renderTemplate, type PublishConfig } from '../../core/publish.js';
@@ -115,8 +117,8 @@ const NATS_PACKAGES = ['@nats-io/transport-node', '@nats-io/jetstream'];
 /** Connects to the server and JetStream. A refused or silent server rejects (retried by the caller). */
 export async function connectNats(config: NatsConfig): Promise<Link> {
   const [{ connect, headers }, { jetstream, jetstreamManager }] = await Promise.all([
-    loadDriver<typeof import('@nats-io/transport-node')>('@nats-io/transport-node', 'nats://', NATS_PACKAGES),
-    loadDriver<typeof import('@nats-io/jetstream')>('@nats-io/jetstream', 'nats://', NATS_PACKAGES),
+    loadDriver<typeof NatsTransport>('@nats-io/transport-node', 'nats://', NATS_PACKAGES),
+    loadDriver<typeof Jetstream>('@nats-io/jetstream', 'nats://', NATS_PACKAGES),
   ]);
   let nc: NatsConnection;
   try {

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type * as Mysql from 'mysql2/promise';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { environment, usage } from '../../core/errors.js';
 import { registerSecret } from '../../core/secrets.js';
@@ -30,7 +31,7 @@ export async function openMysqlTarget(url: string, display: string): Promise<Tar
   }
   if (parsed.password) registerSecret(decodeURIComponent(parsed.password));
   const scheme = /^mariadb:/i.test(url) ? 'mariadb://' : 'mysql://';
-  const { createPool } = await loadDriver<typeof import('mysql2/promise')>('mysql2/promise', scheme);
+  const { createPool } = await loadDriver<typeof Mysql>('mysql2/promise', scheme);
   const pool: Pool = createPool({
     uri: parsed.toString(),
     connectionLimit: 2,

@@ -1,6 +1,5 @@
 import type { ClientBase, Pool } from 'pg';
 import { environment } from '../../core/errors.js';
-import type { StoredEvent } from '../../core/events.js';
 import type { Batch, ResumeToken } from '../../ports/event-store.js';
 import { DEFAULT_BATCH_BYTES, largestEvent } from '../../core/event-size.js';
 import { boundedRows, checkLoadable } from './bounded.js';

@@ -73,13 +73,13 @@ export class Member<Db = unknown> {
   static async start<Db>(store: ProjectionStore<Db>, projection: Projection<Db>, options: RunOptions): Promise<Member<Db> | RunResult> {
     const { name } = projection;
     const lease = options.leases?.get(name);
-    let stream: CheckpointStream | undefined;
-    // Events up to where a rebuild or replay-from had been are replayed (context.replaying).
+    // Events up to where a rebuild or replay-from had been are replayed (context.replaying); the
+    // stream is loaded below, before any batch is applied.
     const makeApply = (events: readonly StoredEvent[], sink: Parameters<typeof applier>[0]) =>
-      applier(sink, projection as Projection<unknown>, events, stream?.state.replayingUntil ?? 0);
+      applier(sink, projection as Projection<unknown>, events, stream.state.replayingUntil);
     const delivery = deliveryFor(store, projection, options.targets?.get(name), makeApply, lease?.fence);
     const unfinished = await delivery.resume();
-    stream = await CheckpointStream.load(store, projection, lease?.fence);
+    const stream = await CheckpointStream.load(store, projection, lease?.fence);
     const { position, version } = stream.state;
     if (unfinished) return idleResult(name, position, 'faulted', { error: unfinished });
     if (version !== null && version !== projection.version) return idleResult(name, position, 'stale-version');
