@@ -1,4 +1,5 @@
 import type { ClientBase } from 'pg';
+import { inTransaction } from './tx.js';
 
 /**
  * Transaction ids belong to one PostgreSQL cluster. The store orders events by `transaction_id`, so
@@ -107,14 +108,7 @@ export async function adoptIfMoved(client: ClientBase, schema: string, options: 
     await adoptInTransaction(client, schema);
     return here;
   }
-  await client.query('BEGIN');
-  try {
-    await adoptInTransaction(client, schema);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  }
+  await inTransaction(client, () => adoptInTransaction(client, schema));
   // A restore brings no planner statistics; reads would go by a poor plan until autovacuum came.
   if (recorded !== null) await client.query(`ANALYZE "${schema}".events`).catch(() => {});
   return here;

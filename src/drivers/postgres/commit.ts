@@ -4,6 +4,7 @@ import type { AppendResult, CommitUnit, Fence } from '../../ports/event-store.js
 import { fencedError } from '../lock-row.js';
 import { insertEvents, streamHead } from './append.js';
 import { NOW_MS } from './locks.js';
+import { pooledTransaction } from './tx.js';
 
 /** The version through which a stream that keeps its last `keep` events is trimmed after `version`. */
 const trimThrough = (version: number, keep: number | undefined): number => (keep === undefined ? 0 : Math.max(0, version - Math.max(1, keep)));
@@ -91,21 +92,13 @@ export async function commitInTransaction(client: ClientBase, schema: string, un
 
 /** A batch's unit in a transaction of its own, committed only if its leases hold at that moment. */
 export async function commitUnit(pool: Pool, schema: string, unit: CommitUnit<ClientBase>): Promise<AppendResult> {
-  const client = await pool.connect();
-  let broken = false;
   try {
-    await client.query('BEGIN');
-    const appended = await commitInTransaction(client, schema, unit);
-    await client.query(unit.fences?.length ? fenceAndCommit(schema) : 'COMMIT');
-    return appended;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {
-      broken = true;
+    return await pooledTransaction(pool, (client) => commitInTransaction(client, schema, unit), {
+      commit: unit.fences?.length ? fenceAndCommit(schema) : 'COMMIT',
     });
+  } catch (error) {
     const e = error as { code?: unknown; detail?: unknown; hint?: unknown };
     const lost = e.code === FENCED ? unit.fences?.find((f) => f.name === e.detail) : undefined;
     throw lost ? fencedError(lost, e.hint === 'ran out') : error;
-  } finally {
-    client.release(broken || undefined);
   }
 }

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { LeaseAttempt, LeaseRow, LockOwner } from '../../ports/event-store.js';
 import { toOwner, type LockRow } from '../lock-row.js';
+import { pooledTransaction } from './tx.js';
 
 interface StoredLock extends LockRow {
   expires_at: string;
@@ -31,8 +32,11 @@ async function lockedRow(client: PoolClient, table: string, name: string): Promi
   }
 }
 
+/** Thrown to end a take whose row another transaction holds (its lock wait ran out). */
+class RowBusy extends Error {}
+
 /** Who the row names, read without waiting for its lock. */
-async function namedHolder(client: PoolClient, table: string, name: string): Promise<LockOwner> {
+async function namedHolder(client: Pool | PoolClient, table: string, name: string): Promise<LockOwner> {
   const { rows } = await client.query<StoredLock>(`SELECT owner_id, pid, host, since, pid_ns, boot_id FROM ${table} WHERE name = $1`, [name]);
   return toOwner(rows[0] ?? { owner_id: '', pid: 0, host: '', since: '', pid_ns: null, boot_id: null });
 }
@@ -45,20 +49,13 @@ export function pgLocks(pool: Pool, schema: string) {
   const table = `"${schema}".es_locks`;
   return {
     async tryLease(name: string, owner: LockOwner, ttlMs: number, isDead: (holder: LockOwner) => boolean): Promise<LeaseAttempt> {
-      const client = await pool.connect();
-      let broken = false;
-      try {
-        await client.query('BEGIN');
+      // Another taker's transaction or a commit's fence holding the row (lock_timeout, see
+      // LEASE_BOUNDS) ends the transaction at once: not taken yet, whoever it is; the caller tries again.
+      const attempt = await pooledTransaction(pool, async (client): Promise<LeaseAttempt | null> => {
         const row = await lockedRow(client, table, name);
-        if (row === null) {
-          // Another taker's transaction or a commit's fence holds the row (lock_timeout, see
-          // LEASE_BOUNDS): not taken yet, whoever it is; the caller tries again.
-          await client.query('ROLLBACK');
-          return { taken: false, holder: await namedHolder(client, table, name) };
-        }
+        if (row === null) throw new RowBusy();
         const now = Number(row?.now ?? Date.now());
         if (row && row.owner_id !== '' && row.owner_id !== owner.id && Number(row.expires_at) > now && !isDead(toOwner(row))) {
-          await client.query('ROLLBACK');
           return { taken: false, holder: toOwner(row) };
         }
         const taken = await client.query<{ token: string }>(
@@ -66,16 +63,12 @@ export function pgLocks(pool: Pool, schema: string) {
            WHERE name = $1 RETURNING token`,
           [name, owner.id, owner.pid, owner.host, owner.since, now + ttlMs, owner.pidNamespace ?? null, owner.bootId ?? null],
         );
-        await client.query('COMMIT');
         return { taken: true, token: Number(taken.rows[0]?.token) };
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {
-          broken = true;
-        });
+      }).catch((error: unknown) => {
+        if (error instanceof RowBusy) return null;
         throw error;
-      } finally {
-        client.release(broken || undefined);
-      }
+      });
+      return attempt ?? { taken: false, holder: await namedHolder(pool, table, name) };
     },
     async renew(name: string, ownerId: string, ttlMs: number, token?: number): Promise<boolean> {
       const result = await pool.query(

@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import { environment } from '../../core/errors.js';
 import { initialXactDdl } from './cluster.js';
+import { inTransaction } from './tx.js';
 
 /** Bumped when the tables change; stored in `<schema>.es_meta`. */
 export const SCHEMA_VERSION = 3;
@@ -61,18 +62,13 @@ async function storedVersion(client: PoolClient, schema: string): Promise<number
 
 /** Runs `step` once, under the same advisory lock as creation, when the stored version is `from`. */
 async function upgrade(client: PoolClient, schema: string, from: number, step: () => Promise<void>): Promise<number | null> {
-  await client.query('BEGIN');
-  try {
+  await inTransaction(client, async () => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`es-schema:${schema}`]);
     if ((await storedVersion(client, schema)) === from) {
       await step();
       await client.query(`UPDATE "${schema}".es_meta SET value = '${from + 1}' WHERE key = 'schema_version'`);
     }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  }
+  });
   return storedVersion(client, schema);
 }
 
@@ -110,15 +106,10 @@ export async function ensureSchema(client: PoolClient, schema: string, create: b
         `no event store in schema "${schema}" of ${display}: create one with \`es append\`, \`es import\` or \`es demo\``,
       );
     }
-    await client.query('BEGIN');
-    try {
+    await inTransaction(client, async () => {
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`es-schema:${schema}`]);
       await client.query(ddl(schema));
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    }
+    });
     version = await storedVersion(client, schema);
   }
   if (version === 1) version = await upgradeFrom1(client, schema);

@@ -29,6 +29,7 @@ import { pgWorkers } from './workers.js';
 import { cursorBefore, head, lastEvent, pending, readEventPages, readEvents } from './read.js';
 import { cursorOfToken, readBatch, type PgCursor } from './read-batch.js';
 import { ensureSchema } from './schema.js';
+import { pooledTransaction } from './tx.js';
 import { adoptIfMoved, clusterCheck, type ClusterCheck } from './cluster.js';
 import { parsePostgresUrl, type PostgresLocation } from './url.js';
 
@@ -49,24 +50,14 @@ const MAX_ATTEMPTS = 50;
 /** Runs `work` in a transaction on a pool client, again in a new one when it must (see OlderTransaction). */
 async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>, retryOn: (error: unknown) => boolean): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const client = await pool.connect();
-    let broken = false;
     try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
+      return await pooledTransaction(pool, work);
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
       if (attempt < MAX_ATTEMPTS && retryOn(error)) {
         await new Promise((resolve) => setTimeout(resolve, Math.min(50, attempt * 2) * Math.random()));
         continue;
       }
       throw error;
-    } finally {
-      client.release(broken || undefined);
     }
   }
 }

@@ -6,6 +6,7 @@ import { CONNECT_TIMEOUT_MS, loadPg } from './connect.js';
 import { isConnectionError } from './errors.js';
 import { KEEPALIVE_DELAY_MS, STATEMENT_TIMEOUT_MS } from '../limits.js';
 import { postgresHandledIds, postgresMarks } from './handled.js';
+import { pooledTransaction } from './tx.js';
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 /** Serialization failure and deadlock: the transaction is worth running again. */
@@ -79,19 +80,8 @@ export async function openPostgresTarget(url: string, display: string): Promise<
     handled: (conn) => postgresHandledIds(conn),
     marks: (conn) => postgresMarks(conn),
     isTransient,
-    transaction: (work) =>
-      withClient(async (client) => {
-        await client.query('BEGIN');
-        try {
-          const result = await work(client);
-          await client.query('COMMIT');
-          return result;
-        } catch (error) {
-          // A silent client would queue ROLLBACK behind its stuck statement; destroyed, it rolls back.
-          if (!isLost(error)) await client.query('ROLLBACK').catch(() => {});
-          throw error;
-        }
-      }),
+    // A silent client would queue ROLLBACK behind its stuck statement; destroyed, it rolls back.
+    transaction: (work) => pooledTransaction(pool, async (client) => work(client), { isLost }),
     withConnection: (work) => withClient(async (client) => work(client)),
     close: () => pool.end(),
   };
