@@ -51,4 +51,4 @@ export function shorten(text: string, max = 100): string {
 /** How long a sent message may wait for its acknowledgement before the link counts as lost. */
 export const ACK_TIMEOUT_MS = 10_000;
 /** A broker that does not answer a connection attempt within this is down for now. */
-export const CONNECT_TIMEOUT_MS = 5_000;
+export const BROKER_CONNECT_TIMEOUT_MS = 5_000;

@@ -5,7 +5,7 @@ import { environment, errorMessage } from '../../core/errors.js';
 import { renderTemplate, type PublishConfig } from '../../core/publish.js';
 import { redact } from '../../core/secrets.js';
 import { loadDriver } from '../../drivers/require-driver.js';
-import { ACK_TIMEOUT_MS, CONNECT_TIMEOUT_MS, EventFault, UnclearFault, eventBody, eventHeaders, shorten, type Link } from '../link.js';
+import { ACK_TIMEOUT_MS, BROKER_CONNECT_TIMEOUT_MS, EventFault, UnclearFault, eventBody, eventHeaders, shorten, type Link } from '../link.js';
 
 type AmqpConfig = Extract<PublishConfig, { kind: 'amqp' }>;
 
@@ -131,7 +131,7 @@ export async function connectAmqp(config: AmqpConfig): Promise<Link> {
   const { connect } = await loadDriver<typeof Amqp>('amqplib', /^amqps:/i.test(config.to) ? 'amqps://' : 'amqp://');
   let connection: ChannelModel;
   try {
-    connection = await connect(config.to, { timeout: CONNECT_TIMEOUT_MS });
+    connection = await connect(config.to, { timeout: BROKER_CONNECT_TIMEOUT_MS });
   } catch (error) {
     if (/ACCESS_REFUSED|403/.test(errorMessage(error))) {
       throw environment(`${config.display}: authentication failed (${redact(errorMessage(error))})`, error);

@@ -7,7 +7,7 @@ import { environment, errorMessage } from '../../core/errors.js';
 import { renderTemplate, type PublishConfig } from '../../core/publish.js';
 import { redact } from '../../core/secrets.js';
 import { loadDriver } from '../../drivers/require-driver.js';
-import { ACK_TIMEOUT_MS, CONNECT_TIMEOUT_MS, EventFault, eventBody, eventHeaders, shorten, type Link } from '../link.js';
+import { ACK_TIMEOUT_MS, BROKER_CONNECT_TIMEOUT_MS, EventFault, eventBody, eventHeaders, shorten, type Link } from '../link.js';
 
 type NatsConfig = Extract<PublishConfig, { kind: 'nats' }>;
 
@@ -28,7 +28,7 @@ function connectOptions(config: NatsConfig) {
   const pass = decodeURIComponent(url.password);
   // nats://token@host: a user without a password is a token, as the nats CLI reads it.
   const auth = user && pass ? { user, pass } : user ? { token: user } : {};
-  return { servers: server, ...auth, reconnect: false, timeout: CONNECT_TIMEOUT_MS, name: 'es' };
+  return { servers: server, ...auth, reconnect: false, timeout: BROKER_CONNECT_TIMEOUT_MS, name: 'es' };
 }
 
 const isAuthError = (error: unknown): boolean =>
