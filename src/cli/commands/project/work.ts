@@ -75,10 +75,9 @@ function summary(out: Output, result: RunResult): string {
 function reportOutcome(out: Output, { result, failure }: Outcome): void {
   if (failure?.code === 'INTERRUPTED') {
     // Stopped by a signal while waiting for another runner: a warning, like any interrupted run.
+    // With --json, stdout holds the document only: the line goes to stderr.
     const fields = { projection: result.name, code: failure.code, interrupted: true };
-    if (out.logFormat === 'json') out.report('warn', failure.message, fields);
-    else if (out.json) out.note(`${out.color.yellow('■')} ${failure.message}`);
-    else out.line(`${out.color.yellow('■')} ${failure.message}`);
+    out.event('warn', failure.message, fields, out.color.yellow('■'), out.json ? 'note' : 'line');
     return;
   }
   if (failure) {
@@ -105,8 +104,7 @@ function logIncident(out: Output, incident: Incident): void {
     const text =
       `${incident.name}: ${formatCount(incident.pending)} committed event(s) still wait behind an older open transaction ` +
       `(waited ${formatDuration(incident.waitedMs)}); they are read when it ends (see pg_stat_activity)`;
-    if (out.logFormat === 'json') out.report('warn', text, { projection: incident.name, heldBack: incident.pending });
-    else out.note(`${out.color.yellow('!')} ${text}`);
+    out.event('warn', text, { projection: incident.name, heldBack: incident.pending }, out.color.yellow('!'));
     return;
   }
   const { name, fault: f } = incident;
@@ -114,12 +112,10 @@ function logIncident(out: Output, incident: Incident): void {
   const fields = { projection: name, position: f.position, eventId: f.eventId, type: f.type };
   if (incident.kind === 'dead-letter') {
     const text = `${name}: dead-lettered ${at} to ${incident.stream}: ${printable(f.message)}`;
-    if (out.logFormat === 'json') out.report('warn', text, { ...fields, deadLetter: true, stream: incident.stream, error: f });
-    else out.note(`${out.color.yellow('!')} ${text}`);
+    out.event('warn', text, { ...fields, deadLetter: true, stream: incident.stream, error: f }, out.color.yellow('!'));
   } else {
     const text = `${name}: recovered: got past ${at}, where it had faulted`;
-    if (out.logFormat === 'json') out.report('info', text, { ...fields, recovered: true, checkpoint: incident.position });
-    else out.note(`${out.color.green('✔')} ${text}`);
+    out.event('info', text, { ...fields, recovered: true, checkpoint: incident.position }, out.color.green('✔'));
   }
 }
 
@@ -129,9 +125,8 @@ function logBroker(out: Output, incident: Extract<Incident, { kind: 'broker-down
     incident.kind === 'broker-down'
       ? `${incident.name}: broker unreachable, retrying in ${formatDuration(incident.retryInMs)} (the checkpoint waits): ${printable(incident.message)}`
       : `${incident.name}: broker reachable again, publishing`;
-  const level = incident.kind === 'broker-down' ? 'warn' : 'info';
-  if (out.logFormat === 'json') out.report(level, text, { projection: incident.name, broker: incident.kind === 'broker-down' ? 'down' : 'up' });
-  else out.note(`${incident.kind === 'broker-down' ? out.color.yellow('!') : out.color.green('✔')} ${text}`);
+  const down = incident.kind === 'broker-down';
+  out.event(down ? 'warn' : 'info', text, { projection: incident.name, broker: down ? 'down' : 'up' }, down ? out.color.yellow('!') : out.color.green('✔'));
 }
 
 const SEVERITY: ErrorCode[] = ['ENVIRONMENT', 'LOCKED', 'FAULTED'];
