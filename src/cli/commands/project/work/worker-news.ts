@@ -1,5 +1,5 @@
-import type { WorkerNews } from '../../../engine/worker.js';
-import type { Output } from '../../output.js';
+import type { WorkerNews } from '../../../../engine/worker.js';
+import type { Output } from '../../../output.js';
 
 /**
  * What a worker of `run --follow` says as it goes, on stderr: one line per lease taken, handed over or
