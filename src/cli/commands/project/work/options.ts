@@ -9,7 +9,8 @@ export interface WorkFlags {
   follow?: boolean;
   batchSize?: string;
   wait?: string;
-  onError?: string;
+  /** commander has checked it is one of these. */
+  onError?: 'stop' | 'skip';
   lease?: string;
 }
 
@@ -39,10 +40,7 @@ export function checkFlags(flags: WorkFlags): CheckedFlags {
   if (leaseMs < MIN_LEASE_MS) throw usage(`--lease: at least ${MIN_LEASE_MS / 1000}s (it is renewed every third of it)`);
   // Taken before the store opens, so the whole command, not each projection, waits at most --wait.
   const lock: LockWait = { deadline: Date.now() + waitMs, asked: flags.wait?.trim(), leaseMs };
-  if (flags.onError !== undefined && flags.onError !== 'stop' && flags.onError !== 'skip') {
-    throw usage(`--on-error: "${flags.onError}" is not stop or skip`);
-  }
-  return { batchSize, onError: flags.onError as 'stop' | 'skip' | undefined, follow: flags.follow, lock };
+  return { batchSize, onError: flags.onError, follow: flags.follow, lock };
 }
 
 /** What every projection's run shares: where incidents go, the stop signal, the opened targets and publishers. */
