@@ -4,6 +4,9 @@ import { environment } from '../core/errors.js';
 
 export type LogFormat = 'text' | 'json';
 
+/** Where Output.event puts a text line: see there. */
+export type TextChannel = 'note' | 'error' | 'line';
+
 /** The few styles the CLI uses; plain text when colour is off, so chalk loads only on a terminal. */
 export interface Colors {
   bold(text: string): string;
@@ -108,6 +111,20 @@ export class Output {
     } else {
       this.line(text);
     }
+  }
+
+  /**
+   * Something that happened, said once for both log formats. With --log-format json, a JSON log line
+   * (as report()). In text, `mark` (a coloured ✔, ! or ■; none for plain news) and the text, on the
+   * channel given: 'note' on stderr, which --quiet hides (the default); 'error' on stderr, which it
+   * does not; 'line' on stdout, as a result line (not with --quiet or --json).
+   */
+  event(level: 'info' | 'warn' | 'error', text: string, fields: Record<string, unknown>, mark = '', channel: TextChannel = 'note'): void {
+    if (this.logFormat === 'json') return this.report(level, text, fields);
+    const said = mark ? `${mark} ${text}` : text;
+    if (channel === 'error') this.error(said);
+    else if (channel === 'line') this.line(said);
+    else this.note(said);
   }
 
   /**

@@ -47,8 +47,17 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-format <format>', 'text, or json: one JSON log line per outcome on stderr').choices(['text', 'json']))
     .showSuggestionAfterError(true)
     .addHelpText('after', '\nExample:\n  $ es demo && es project status');
+  // In the order `es --help` lists them.
+  addHelpCommand(program);
+  addEventCommands(program);
+  const project = addProjectGroup(program);
+  addWorkCommands(project);
+  addInspectCommands(project);
+  return program;
+}
 
-  // commander's own `help [command]` takes one name, so `es help project run` showed `es project`'s help.
+/** commander's own `help [command]` takes one name, so `es help project run` showed `es project`'s help. */
+function addHelpCommand(program: Command): void {
   program
     .command('help')
     .description('display help for a command (e.g. es help project run)')
@@ -62,7 +71,10 @@ export function buildProgram(): Command {
       }
       command.help();
     });
+}
 
+/** append, import, read and demo: the event log itself. */
+function addEventCommands(program: Command): void {
   program
     .command('append')
     .description('append one event to a stream and print its position')
@@ -103,7 +115,10 @@ export function buildProgram(): Command {
     .description('write a sample shop event log into the store and run every projection')
     .addHelpText('after', '\nExample:\n  $ es demo && es project status')
     .action(action(async () => (await import('./commands/demo.js')).demo));
+}
 
+/** `es project`, with its first subcommand, list. */
+function addProjectGroup(program: Command): Command {
   const project = program
     .command('project')
     .description('run and inspect projections')
@@ -121,7 +136,11 @@ export function buildProgram(): Command {
     .addOption(json())
     .addHelpText('after', '\nExample:\n  $ es project list --json')
     .action(action(async () => (await import('./commands/project/list.js')).list));
+  return project;
+}
 
+/** run, rebuild and replay-from: the commands that run projections. */
+function addWorkCommands(project: Command): void {
   project
     .command('run')
     .description('catch projections up from their checkpoints to the head of the log')
@@ -162,7 +181,10 @@ export function buildProgram(): Command {
     .addOption(json())
     .addHelpText('after', '\nExample:\n  $ es project replay-from order-summary 1200')
     .action(action(async () => (await import('./commands/project/run.js')).replay));
+}
 
+/** status, prune-handled and wait: the commands that look after projections without running them. */
+function addInspectCommands(project: Command): void {
   project
     .command('status')
     .description('one row per projection; exits 1 when any is unhealthy')
@@ -204,6 +226,4 @@ export function buildProgram(): Command {
         '\nExamples:\n  $ es project wait --timeout 60s\n  $ es project wait order-summary --position "$(es append order-1 OrderPlaced)" --timeout 10s',
     )
     .action(action(async () => (await import('./commands/project/wait.js')).wait));
-
-  return program;
 }

@@ -10,7 +10,7 @@ import { redact } from '../../core/secrets.js';
 import type { Context } from '../context.js';
 import { formatCount } from '../output.js';
 import { checkProjectionOptions } from '../settings.js';
-import { work } from './project/work.js';
+import { work } from './project/work/index.js';
 
 /**
  * The example projections shipped with the package, used when the configured folder does not exist.

@@ -6,15 +6,14 @@ import { csvEvents, ndjsonEvents, type CsvColumns, type ParsedEvent } from '../i
 import { decompressed, openInput, readable, textLines } from '../import-input.js';
 
 export interface ImportFlags extends CsvColumns {
-  format?: string;
+  /** commander has checked it is one of these. */
+  format?: 'ndjson' | 'csv';
 }
 
-function formatOf(file: string, flag: string | undefined): 'ndjson' | 'csv' {
+function formatOf(file: string, flag: 'ndjson' | 'csv' | undefined): 'ndjson' | 'csv' {
   // `receipt.csv.gz` is CSV: compression is recognised by its magic bytes, the format by the name.
   const name = file.toLowerCase().replace(/\.gz$/, '');
-  const format = flag ?? (extname(name) === '.csv' ? 'csv' : 'ndjson');
-  if (format !== 'ndjson' && format !== 'csv') throw usage(`--format: "${format}" is not ndjson or csv`);
-  return format;
+  return flag ?? (extname(name) === '.csv' ? 'csv' : 'ndjson');
 }
 
 /** The first batch, read before the store is opened: a bad small file then creates no store. */

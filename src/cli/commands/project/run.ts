@@ -4,7 +4,7 @@ import { rebuildProjections, replayFrom } from '../../../engine/rebuild.js';
 import { runProjections } from '../../../engine/run/index.js';
 import type { Projection } from '../../../core/projection.js';
 import type { Context } from '../../context.js';
-import { work, type Job, type WorkFlags } from './work.js';
+import { work, type Job, type WorkFlags } from './work/index.js';
 
 export async function run(ctx: Context, names: string[], flags: WorkFlags) {
   const projections = await ctx.select(names);

@@ -14,7 +14,8 @@ import { trapStopSignals } from '../../signals.js';
 export interface StatusFlags {
   maxLag?: string;
   maxAge?: string;
-  format?: string;
+  /** commander has checked it is one of these. */
+  format?: 'table' | 'prometheus';
   watch?: boolean;
 }
 
@@ -111,7 +112,6 @@ export async function status(ctx: Context, names: string[], flags: StatusFlags) 
   const maxAgeMs = flags.maxAge === undefined ? undefined : parseDuration(flags.maxAge, '--max-age');
   const format = flags.format ?? 'table';
   const { out } = ctx;
-  if (format !== 'table' && format !== 'prometheus') throw usage(`--format: "${format}" is not table or prometheus`);
   if (format === 'prometheus' && out.json) throw usage('--json and --format prometheus exclude each other');
   if (flags.watch) {
     if (out.json || format !== 'table' || out.quiet) throw usage('--watch shows the table; it does not go with --json, --format prometheus or --quiet');

@@ -35,7 +35,7 @@ function report(out: Output, result: WaitResult, timeout: string | undefined): v
     case 'reached': {
       const names = result.projections.map((p) => p.name).join(', ') || 'no projections';
       const text = `position ${target} reached by ${names} in ${formatDuration(result.waitedMs)}`;
-      out.report('info', out.logFormat === 'json' ? text : `${out.color.green('✔')} ${text}`, fields);
+      out.event('info', text, fields, out.color.green('✔'), 'line');
       return;
     }
     case 'failed':
@@ -47,14 +47,9 @@ function report(out: Output, result: WaitResult, timeout: string | undefined): v
       out.report('error', `timed out after ${timeout ?? formatDuration(result.waitedMs)}; not at position ${target} yet: ${behind.join(', ')}`, fields);
       return;
     case 'interrupted':
-      note(out, `es: interrupted while waiting for position ${target}; not there yet: ${behind.join(', ')}`, fields);
+      // A remark for people on stderr ("es: " before it in text); with --log-format json, a JSON log line.
+      out.event('warn', `interrupted while waiting for position ${target}; not there yet: ${behind.join(', ')}`, fields, 'es:');
   }
-}
-
-/** A remark for people on stderr; with --log-format json, a JSON log line like every other. */
-function note(out: Output, text: string, fields: Record<string, unknown>): void {
-  if (out.logFormat === 'json') out.report('warn', text.replace(/^es: /, ''), fields);
-  else out.note(text);
 }
 
 /** Blocks until the projections reach the head as it was at the start (or --position); runs nothing itself. */

@@ -1,16 +1,15 @@
-import type { WorkerNews } from '../../../engine/worker.js';
-import type { Output } from '../../output.js';
+import type { WorkerNews } from '../../../../engine/worker.js';
+import type { Output } from '../../../output.js';
 
 /**
  * What a worker of `run --follow` says as it goes, on stderr: one line per lease taken, handed over or
  * lost (JSON log lines with --log-format json). Losing a lease is a warning, so --quiet hides only news.
  */
 export function logWorkerNews(out: Output, news: WorkerNews): void {
-  const say = (level: 'info' | 'warn' | 'error', text: string, fields: Record<string, unknown>): void => {
-    if (out.logFormat === 'json') out.report(level, text, fields);
-    else if (level === 'info') out.note(text);
-    else if (level === 'warn') out.error(`${out.color.yellow('!')} ${text}`);
-    else out.error(`es: ${text}`);
+  // News as a plain note; a warning marked, on stderr even with --quiet in text.
+  const say = (level: 'info' | 'warn', text: string, fields: Record<string, unknown>): void => {
+    if (level === 'info') out.event('info', text, fields);
+    else out.event('warn', text, fields, out.color.yellow('!'), 'error');
   };
   switch (news.kind) {
     case 'joined':
