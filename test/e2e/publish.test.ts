@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ensureHandledTable, recordMessage } from '../../src/index.js';
 import { afterAll, describe, expect, it } from 'vitest';
+import { seedFrom, streams } from '../support/seeded.js';
 import { AMQP_URL, NATS_URL, checkStreamOrder, jetStreamFor, rabbitFor, relay, sayNotRun, uniqueName, type Received } from '../support/brokers.js';
 import { checkpointEvents, cleanupTempDirs, es, esBackground, parseJson, readAll, tempDir, waitFor, writeFile } from './helpers.js';
 
@@ -161,6 +162,7 @@ for (const { broker, url, rig } of brokers) {
         projectionFile(dir, 'outbox', target.publish());
         importEvents(dir, 20_000, 97);
         let kills = 0;
+        const { kills: random } = streams(seedFrom('ES_PUBLISH_KILL_SEED', `publish kill -9 (${broker})`), ['kills']);
         // The checkpoint's position as stored: a kill is aimed at a run that is publishing.
         const checkpointAt = (): number => {
           const db = new Database(join(dir, '.es/events.db'), { readonly: true });
@@ -182,9 +184,9 @@ for (const { broker, url, rig } of brokers) {
           let done: { code: number | null; signal: NodeJS.Signals | null } | null = null;
           run.exited.then((exit) => (done = exit));
           if (round < 10) {
-            const batches = 1 + Math.floor(Math.random() * 3);
+            const batches = 1 + Math.floor(random() * 3);
             while (done === null && checkpointAt() < from + batches * 700) await new Promise((r) => setTimeout(r, 10));
-            await new Promise((r) => setTimeout(r, Math.random() * 150));
+            await new Promise((r) => setTimeout(r, random() * 150));
           } else await run.exited;
           if (done) {
             expect(run.output().stderr).toBe('');
