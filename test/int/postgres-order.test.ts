@@ -117,7 +117,12 @@ it('a writer idle in its transaction holds readers back, and status shows the la
     await file.store.append('h-2', [{ type: 'Held' }], 'any', { client: writer });
     // Committed after the open one drew its position: held back behind it.
     await file.store.append('h-3', [{ type: 'Held' }]);
-    await sleep(1100);
+    // Once status reports the held-back event over a second old (15 s at most).
+    const deadline = Date.now() + 15_000;
+    while (!((await status(file.store as never, [projection as never])).projections[0]!.lagSeconds > 1)) {
+      if (Date.now() > deadline) throw new Error('status never reported the held-back event over a second old');
+      await sleep(50);
+    }
     const run = await runProjection(file.store as never, projection as never, { batchSize: 10 });
     expect(run.processed).toBe(0);
     const report = await status(file.store as never, [projection as never], { maxAgeMs: 1000 });
