@@ -159,12 +159,21 @@ describe('es on PostgreSQL', () => {
     follower.child.kill('SIGTERM');
     expect((await follower.exited).code).toBe(0);
 
-    // kill -9 in the middle of a run, several times; then finish and compare.
+    // kill -9 in the middle of a run, several times (once it has recorded 20, 200, then 100 events
+    // more: under way, whatever the machine's speed); then finish and compare.
     writeFile(dir, 'more.ndjson', ndjson(3000, 11).replaceAll('"ev-', '"more-'));
     expect(es(dir, ['import', 'more.ndjson']).code).toBe(0);
-    for (const after of [150, 400, 250]) {
+    const count = async () => (await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".recorded`)).rows[0]?.n ?? 0;
+    for (const more of [20, 200, 100]) {
+      const from = await count();
       const run = esBackground(dir, ['project', 'run', '--batch-size', '20']);
-      await new Promise((resolve) => setTimeout(resolve, after));
+      let ended = false;
+      void run.exited.then(() => (ended = true));
+      const deadline = Date.now() + 30_000;
+      while (!ended && (await count()) < from + more) {
+        if (Date.now() > deadline) throw new Error(`the run recorded fewer than ${more} events in 30 s: ${run.output().stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       run.child.kill('SIGKILL');
       await run.exited;
     }
