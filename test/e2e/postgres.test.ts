@@ -242,7 +242,14 @@ describe('es on PostgreSQL', () => {
 
 describe('es on PostgreSQL when connections drop', () => {
   it('retries a run whose connections are terminated mid-batch: nothing lost, nothing doubled', async () => {
-    const { dir, schema } = workspace();
+    const { dir, schema, url } = workspace();
+    // Only this run's connections are cut: they carry a name of their own (the URL's application_name
+    // beats the 'es' es gives its connections), so the tests running beside this one on the server
+    // (workers, soak, other files' runs) keep theirs.
+    const appName = `es-cut-${schema}`.slice(0, 63);
+    const named = new URL(url);
+    named.searchParams.set('application_name', appName);
+    writeFile(dir, 'es.config.json', JSON.stringify({ db: named.toString() }));
     writeFile(dir, 'events.ndjson', ndjson(3000, 17));
     expect(es(dir, ['import', 'events.ndjson']).code).toBe(0);
     const run = esBackground(dir, ['project', 'run', '--batch-size', '25', '--verbose']);
@@ -258,7 +265,8 @@ describe('es on PostgreSQL when connections drop', () => {
     for (let round = 0; round < 8 && !done.value; round++) {
       await new Promise((resolve) => setTimeout(resolve, 150 + ((round * 37) % 200)));
       const { rowCount } = await admin.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'es' AND pid <> pg_backend_pid()`,
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`,
+        [appName],
       );
       terminated += rowCount ?? 0;
     }
