@@ -18,14 +18,6 @@ export function trapsStopSignals(stderr: string): boolean {
   return stderr.includes(TRAPPED);
 }
 
-/** A child's stderr without the probe's line. */
-export function withoutProbe(stderr: string): string {
-  return stderr
-    .split('\n')
-    .filter((line) => line !== TRAPPED)
-    .join('\n');
-}
-
 // System call numbers, by architecture: waiting for events (an idle event loop), and sleeping
 // synchronously (Atomics.wait, a busy handler's sleep).
 const CALLS: Record<string, { eventLoop: number[]; sleep: number[] }> = {
