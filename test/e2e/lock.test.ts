@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { appendMany, cleanupTempDirs, es, esBackground, parseJson, tempDir, writeRecorder } from './helpers.js';
+import { hasOpen, inARow, mainThread, stopSignalProbeEnv, untilWaiting } from '../support/process-state.js';
+import { appendMany, cleanupTempDirs, es, esBackground, parseJson, tempDir, waitFor, writeRecorder } from './helpers.js';
 
 afterAll(cleanupTempDirs);
 
@@ -54,8 +55,11 @@ describe('one runner per projection', () => {
   it('with --wait, takes over as soon as the holder stops', async () => {
     const dir = workspace();
     const follower = await holder(dir);
-    const waiter = esBackground(dir, ['project', 'rebuild', 'rec', '--wait', '20s', '--json']);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Stopped only once the waiter waits: es says nothing then, so a probe preloaded into it says when
+    // it traps SIGTERM (just before it takes its locks); idle in its event loop after that, it is
+    // between two looks at the held lock.
+    const waiter = esBackground(dir, ['project', 'rebuild', 'rec', '--wait', '20s', '--json'], stopSignalProbeEnv());
+    await untilWaiting(waiter.child.pid as number, () => waiter.output().stderr, 'the rebuild with --wait');
     follower.child.kill('SIGTERM');
     await follower.exited;
     const { code } = await waiter.exited;
@@ -79,8 +83,13 @@ describe('one runner per projection', () => {
     const dir = workspace();
     const other = new Database(join(dir, '.es', 'events.db'));
     other.exec('BEGIN IMMEDIATE');
+    const dbPath = join(dir, '.es', 'events.db');
     const writer = esBackground(dir, ['append', 'orders-9', 'OrderPlaced', '{}']);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Let go once the writer waits for the lock: it has the store open and its main thread sleeps
+    // between tries (Atomics.wait or SQLite's busy handler), not in its event loop.
+    const pid = writer.child.pid as number;
+    const waits = await waitFor(inARow(() => hasOpen(pid, dbPath) && ['sleeping', 'unknown'].includes(mainThread(pid))), 15_000, 10);
+    expect(waits, `the writer did not wait for the write lock: ${JSON.stringify(writer.output())}`).toBe(true);
     other.exec('ROLLBACK');
     other.close();
     const { code } = await writer.exited;

@@ -158,12 +158,21 @@ describe('es on PostgreSQL', () => {
     follower.child.kill('SIGTERM');
     expect((await follower.exited).code).toBe(0);
 
-    // kill -9 in the middle of a run, several times; then finish and compare.
+    // kill -9 in the middle of a run, several times (once it has recorded 20, 200, then 100 events
+    // more: under way, whatever the machine's speed); then finish and compare.
     writeFile(dir, 'more.ndjson', ndjson(3000, 11).replaceAll('"ev-', '"more-'));
     expect(es(dir, ['import', 'more.ndjson']).code).toBe(0);
-    for (const after of [150, 400, 250]) {
+    const count = async () => (await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".recorded`)).rows[0]?.n ?? 0;
+    for (const more of [20, 200, 100]) {
+      const from = await count();
       const run = esBackground(dir, ['project', 'run', '--batch-size', '20']);
-      await new Promise((resolve) => setTimeout(resolve, after));
+      let ended = false;
+      void run.exited.then(() => (ended = true));
+      const deadline = Date.now() + 30_000;
+      while (!ended && (await count()) < from + more) {
+        if (Date.now() > deadline) throw new Error(`the run recorded fewer than ${more} events in 30 s: ${run.output().stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       run.child.kill('SIGKILL');
       await run.exited;
     }
@@ -232,7 +241,14 @@ describe('es on PostgreSQL', () => {
 
 describe('es on PostgreSQL when connections drop', () => {
   it('retries a run whose connections are terminated mid-batch: nothing lost, nothing doubled', async () => {
-    const { dir, schema } = workspace();
+    const { dir, schema, url } = workspace();
+    // Only this run's connections are cut: they carry a name of their own (the URL's application_name
+    // beats the 'es' es gives its connections), so the tests running beside this one on the server
+    // (workers, soak, other files' runs) keep theirs.
+    const appName = `es-cut-${schema}`.slice(0, 63);
+    const named = new URL(url);
+    named.searchParams.set('application_name', appName);
+    writeFile(dir, 'es.config.json', JSON.stringify({ db: named.toString() }));
     writeFile(dir, 'events.ndjson', ndjson(3000, 17));
     expect(es(dir, ['import', 'events.ndjson']).code).toBe(0);
     const run = esBackground(dir, ['project', 'run', '--batch-size', '25', '--verbose']);
@@ -248,7 +264,8 @@ describe('es on PostgreSQL when connections drop', () => {
     for (let round = 0; round < 8 && !done.value; round++) {
       await new Promise((resolve) => setTimeout(resolve, 150 + ((round * 37) % 200)));
       const { rowCount } = await admin.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'es' AND pid <> pg_backend_pid()`,
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`,
+        [appName],
       );
       terminated += rowCount ?? 0;
     }

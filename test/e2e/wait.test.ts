@@ -57,7 +57,9 @@ describe('es project wait', () => {
     const head = fresh[fresh.length - 1] as number;
 
     const waiting = background(dir, ['project', 'wait', '--timeout', '30s', '--json']);
-    // Nothing runs yet: it must still be waiting, not have answered from a stale look.
+    // Nothing runs yet: once it says it waits, it must go on waiting (700 ms seen), not answer from a
+    // stale look.
+    expect(await waitFor(() => waiting.output().stderr.includes(`to reach position ${head}`), 10_000), JSON.stringify(waiting.output())).toBe(true);
     expect(await exitWithin(waiting, 700)).toBe('running');
     const follower = background(dir, ['project', 'run', '--follow']);
     const exit = await waiting.exited;
@@ -133,7 +135,9 @@ describe('es project wait', () => {
     appendMany(dir, 's-1', 'A', 2);
 
     const waiting = background(dir, ['project', 'wait', '--timeout', '30s']);
-    expect(await exitWithin(waiting, 500)).toBe('running');
+    // Faulted while it waits, not before it looked: the run starts once it says it waits.
+    expect(await waitFor(() => waiting.output().stderr.includes('waiting for fragile'), 10_000), JSON.stringify(waiting.output())).toBe(true);
+    expect(waiting.child.exitCode).toBeNull();
     expect(es(dir, ['project', 'run']).code).toBe(1);
     const exit = await exitWithin(waiting, 5000);
     expect(exit).not.toBe('running');

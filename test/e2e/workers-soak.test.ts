@@ -3,9 +3,14 @@
  * workers are killed (-9, or SIGTERM) and restarted at random instants. Afterwards every read model
  * equals an uninterrupted run: exactly one ledger row per event of its types (a primary key per event
  * id turns a double application into a fault, which status would show).
+ *
+ * The schedule (who is killed when, how, and when restarted; the writer's pauses) is drawn from a
+ * seed printed at the start of each case; ES_SOAK_SEED=<n> replays it. ES_SOAK_MS sets how long each
+ * case kills and restarts workers (a minute by default).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, es, parseJson, readAll } from './helpers.js';
+import { seedFrom, streams } from '../support/seeded.js';
 import { PROJECTIONS, sleep, startWorker, until, workspace, type Backend, type Worker } from './workers-support.js';
 
 const SOAK_MS = Number(process.env.ES_SOAK_MS ?? 60_000);
@@ -18,6 +23,9 @@ afterAll(() => {
 
 describe.each<Backend>(['sqlite', 'postgres'])('soak on %s', (backend) => {
   it(`3 workers, 6 projections, a writer, kill -9 and restarts for ${SOAK_MS / 1000}s: read models as after an uninterrupted run`, async () => {
+    const seed = seedFrom('ES_SOAK_SEED', 'workers soak');
+    // The writer's pauses and the kill schedule are drawn by two loops at once: a sequence each.
+    const random = streams(seed, ['writer', 'kills']);
     const ws = await workspace(backend);
     try {
       const start = () => {
@@ -32,17 +40,17 @@ describe.each<Backend>(['sqlite', 'postgres'])('soak on %s', (backend) => {
         while (writing) {
           await ws.append(5);
           appended += 5;
-          await sleep(50 + Math.random() * 100);
+          await sleep(50 + random.writer() * 100);
         }
       })();
       const end = Date.now() + SOAK_MS;
       let kills = 0;
       let terms = 0;
       while (Date.now() < end) {
-        await sleep(500 + Math.random() * 2500);
-        const i = Math.floor(Math.random() * live.length);
+        await sleep(500 + random.kills() * 2500);
+        const i = Math.floor(random.kills() * live.length);
         const victim = live[i] as Worker;
-        if (Math.random() < 0.75) {
+        if (random.kills() < 0.75) {
           victim.child.kill('SIGKILL');
           kills += 1;
         } else {
@@ -51,7 +59,7 @@ describe.each<Backend>(['sqlite', 'postgres'])('soak on %s', (backend) => {
         }
         await victim.exited;
         // Restarted at once or a little later, so a projection sometimes waits for a lease to run out.
-        if (Math.random() < 0.5) await sleep(Math.random() * 3000);
+        if (random.kills() < 0.5) await sleep(random.kills() * 3000);
         live = live.map((w) => (w === victim ? start() : w));
       }
       writing = false;
@@ -76,7 +84,7 @@ describe.each<Backend>(['sqlite', 'postgres'])('soak on %s', (backend) => {
       const report = parseJson(status.stdout);
       expect(report.projections.map((p: { state: string }) => p.state)).toEqual(Object.keys(PROJECTIONS).map(() => 'up-to-date'));
       expect(status.code).toBe(0);
-      console.log(`soak on ${backend}: ${appended} events, ${kills} kill -9, ${terms} SIGTERM`);
+      console.log(`soak on ${backend}: ${appended} events, ${kills} kill -9, ${terms} SIGTERM (seed ${seed})`);
       for (const w of live) w.child.kill('SIGTERM');
       const exits = await Promise.all(live.map((w) => w.exited));
       expect(exits.map((e) => e.code)).toEqual([0, 0, 0]);

@@ -280,6 +280,8 @@ describe('faults', () => {
     let state: string;
     try {
       state = (await runProjection(store, projection, { batchSize: 10 })).state;
+      // Nothing to wait for: an unhandled rejection would be reported after the turn that left it, so
+      // the test gives it 50 ms to come before it looks.
       await new Promise((resolve) => setTimeout(resolve, 50));
     } finally {
       process.off('unhandledRejection', listener);

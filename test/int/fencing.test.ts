@@ -30,6 +30,15 @@ const owner = (id: string, host = 'h'): LockOwner => ({ id, pid: 1, host, since:
 const never = () => false;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits until `check` holds, looking every 10 ms; fails naming `what` after `ms`. */
+async function until(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(10);
+  }
+}
+
 const stores: [string, () => Promise<EventStore<unknown>>][] = [
   ['sqlite', async () => {
     const store = new SqliteEventStore(join(root, `${Math.random().toString(36).slice(2)}.db`), { create: true });
@@ -55,7 +64,8 @@ describe.each(stores)('fenced leases on %s', (_name, open) => {
     // Held: refused to another owner while the lease runs.
     const refused = await store.tryLease('p', owner('b'), 50, never);
     expect(refused).toMatchObject({ taken: false, holder: { id: 'a' } });
-    await sleep(80);
+    // Run out, as the store's lease rows say (on PostgreSQL by the server's clock).
+    await until("a's lease of p to run out", async () => (await store.leases()).some((l) => l.name === 'p' && l.owner.id === 'a' && !l.live));
     const b = await store.tryLease('p', owner('b'), 30_000, never);
     if (!a.taken || !b.taken) throw new Error('not taken');
     expect(b.token).toBeGreaterThan(a.token);
@@ -95,7 +105,8 @@ describe.each(stores)('fenced leases on %s', (_name, open) => {
     await store.heartbeat({ id: 'w1', pid: 11, host: 'h1', since: new Date().toISOString() }, 30_000);
     await store.heartbeat({ id: 'w2', pid: 12, host: 'h2', since: new Date().toISOString() }, 50);
     expect((await store.liveWorkers()).map((w) => w.id).sort()).toEqual(['w1', 'w2']);
-    await sleep(80);
+    // w2's 50 ms heartbeat runs out; w1's does not.
+    await until("w2's heartbeat to run out", async () => !(await store.liveWorkers()).some((w) => w.id === 'w2'));
     expect((await store.liveWorkers()).map((w) => w.id)).toEqual(['w1']);
     await store.leaveWorker('w1');
     expect(await store.liveWorkers()).toEqual([]);

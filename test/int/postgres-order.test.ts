@@ -20,6 +20,31 @@ const file = useFreshPgStore();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * A run reads only below the server's transaction horizon (its oldest transaction in flight), and
+ * the server is shared with other tests, whose open transactions hold it back too: a run that met
+ * one for over 5 s said `behind` having read nothing. Before a run whose count is checked: waits until
+ * every transaction begun before now has ended, but `ownXid` (one the test keeps open on purpose),
+ * 30 s at most.
+ */
+async function olderTransactionsEnded(ownXid?: string): Promise<void> {
+  const client = new pg.Client({ connectionString: file.fresh.url.replace(/[?&]schema=[^&]*/, '') });
+  await client.connect();
+  try {
+    const next = BigInt((await client.query<{ x: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS x')).rows[0]!.x);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const { rows } = await client.query<{ x: string }>('SELECT x::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x');
+      const open = rows.map((r) => r.x).filter((x) => BigInt(x) < next && x !== ownXid);
+      if (open.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`transactions ${open.join(', ')} of the server still open after 30 s`);
+      await sleep(50);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 it('a following projection sees every committed event once, in commit and stream order', async () => {
   const s = file.fresh.schema;
   const admin = new pg.Pool({ connectionString: new URL(file.fresh.url).toString().replace(/[?&]schema=[^&]*/, ''), max: WRITERS + 2 });
@@ -109,6 +134,7 @@ it('a following projection sees every committed event once, in commit and stream
 it('a writer idle in its transaction holds readers back, and status shows the lag rather than a healthy stall', async () => {
   const projection = normalizeProjection<pg.ClientBase>({ name: 'held', handlers: { async Held() {} } }, 'held.mjs', 'held');
   await file.store.append('h-1', [{ type: 'Held' }]);
+  await olderTransactionsEnded();
   expect((await runProjection(file.store as never, projection as never, { batchSize: 10 })).processed).toBe(1);
   const writer = new pg.Client({ connectionString: file.fresh.url.replace(/[?&]schema=[^&]*/, '') });
   await writer.connect();
@@ -117,13 +143,19 @@ it('a writer idle in its transaction holds readers back, and status shows the la
     await file.store.append('h-2', [{ type: 'Held' }], 'any', { client: writer });
     // Committed after the open one drew its position: held back behind it.
     await file.store.append('h-3', [{ type: 'Held' }]);
-    await sleep(1100);
+    // Once status reports the held-back event over a second old (15 s at most).
+    const deadline = Date.now() + 15_000;
+    while (!((await status(file.store as never, [projection as never])).projections[0]!.lagSeconds > 1)) {
+      if (Date.now() > deadline) throw new Error('status never reported the held-back event over a second old');
+      await sleep(50);
+    }
     const run = await runProjection(file.store as never, projection as never, { batchSize: 10 });
     expect(run.processed).toBe(0);
     const report = await status(file.store as never, [projection as never], { maxAgeMs: 1000 });
     expect(report.projections[0]).toMatchObject({ lag: 1, state: 'behind', healthy: false });
     expect(report.projections[0]!.lagSeconds).toBeGreaterThan(1);
     await writer.query('COMMIT');
+    await olderTransactionsEnded();
     const after = await runProjection(file.store as never, projection as never, { batchSize: 10 });
     expect(after.processed).toBe(2);
     expect((await status(file.store as never, [projection as never])).projections[0]).toMatchObject({ lag: 0, state: 'up-to-date' });
@@ -153,14 +185,17 @@ it('events a newer transaction committed below the position already reached are 
     await older.query('SELECT pg_current_xact_id()'); // the older transaction id
     await newer.query('BEGIN');
     await file.store.append('late-1', [{ type: 'Late' }, { type: 'Late' }, { type: 'Late' }], 'any', { client: newer });
+    const newerXid = (await newer.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]!.x;
     await file.store.append('late-2', [{ type: 'Late' }], 'any', { client: older }); // a larger position
     await older.query('COMMIT');
+    await olderTransactionsEnded(newerXid);
     const first = await runProjection(file.store as never, projection as never, { batchSize: 2 });
     expect(first.processed).toBe(2); // late-0 and the older transaction's event
     await newer.query('COMMIT');
     // Committed now, below the position the checkpoint shows: pending, and not "reached".
     const waited = await waitForProjections(file.store as never, [projection as never], { timeoutMs: 300, pollMs: 50 });
     expect(waited.outcome).toBe('timed-out');
+    await olderTransactionsEnded();
     const second = await runProjection(file.store as never, projection as never, { batchSize: 2 });
     expect(second.processed).toBe(3);
     expect(new Set(seen).size).toBe(5);

@@ -16,7 +16,7 @@ const tallyAt = (dir: string): number | undefined => {
 
 describe('where features meet: targets and many workers', () => {
   it('run --follow with an unreachable target: the others are followed, and the exit is 3 with the projection in --json', async () => {
-    const dir = tempDir('es-review-');
+    const dir = tempDir('es-follow-unreachable-');
     const kind = targetKinds(pgServerUrl)[0] as TargetKind;
     writeFile(dir, 'projections/strict.mjs', kind.projection('strict', 'postgres://es:pw@127.0.0.1:1/none'));
     writeFile(dir, 'projections/tally.mjs', kind.projection('tally', 'sqlite:tally.db'));
