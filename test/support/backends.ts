@@ -85,6 +85,14 @@ export interface ReadModelSql {
   rows<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<T[]>;
 }
 
+/**
+ * `next` after `result`: at once when it is not a Promise (SQLite, where setup, reset and handlers
+ * must stay synchronous), after it when it is (PostgreSQL).
+ */
+export function andThen<T>(result: void | Promise<void>, next: () => T): T | Promise<T> {
+  return result instanceof Promise ? result.then(next) : next();
+}
+
 /** Where a store lives: opened (again, for a restart) with `open`, removed with `drop`. */
 export interface StorePlace {
   url: string;
