@@ -219,7 +219,8 @@ const postgresKind: StoreKind = {
       rows: async <T>(sql: string, params: readonly unknown[] = []) => (await model.query(numbered(sql), [...params])).rows as T[],
     };
   },
-  settle: (store) => untilVisible(store.readModel as PgDb as never, (store as unknown as PostgresEventStore).schema),
+  // Patient: a test elsewhere on the server may hold a transaction open for a minute (a frozen link).
+  settle: (store) => untilVisible(store.readModel as PgDb as never, (store as unknown as PostgresEventStore).schema, 120_000),
 };
 
 /** Every kind of event store, each always available. */
