@@ -105,7 +105,7 @@ const positions = (events: readonly StoredEvent[]) => events.map((e) => e.positi
 /** What every store's batch says; a store that reads in commit order adds its cursor besides. */
 const shape = (batch: Batch) => ({ events: batch.events, scannedTo: batch.scannedTo });
 
-describe.each(storeKinds())('EventStore contract: $label', (kind) => {
+describe.each(storeKinds())('EventStore contract: %s', (kind) => {
   let store: EventStore<unknown>;
   let cleanup: () => Promise<void>;
 

@@ -213,7 +213,7 @@ const FLAVOURS: Record<StoreKind['name'], Flavour> = {
   },
 };
 
-describe.each(storeKinds())('set-based projections on $label', (kind) => {
+describe.each(storeKinds())('set-based projections on %s', (kind) => {
   const flavour = FLAVOURS[kind.name];
 
   it('interrupted and restarted set-based runs end in the read model the log dictates, each event applied once', async () => {

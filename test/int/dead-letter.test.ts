@@ -8,7 +8,7 @@ import type { Incident } from '../../src/engine/types.js';
 import type { EventStore } from '../../src/ports/event-store.js';
 import { storeKinds, type ReadModelSql } from '../support/backends.js';
 
-describe.each(storeKinds())('dead letters on $label', (kind) => {
+describe.each(storeKinds())('dead letters on %s', (kind) => {
   let store: EventStore<any>;
   let sql: ReadModelSql;
   let cleanup: () => Promise<void>;

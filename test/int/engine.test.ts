@@ -13,7 +13,7 @@ import type { Progress } from '../../src/engine/types.js';
 import type { CommitUnit, EventStore } from '../../src/ports/event-store.js';
 import { andThen, storeKinds, type ReadModelSql } from '../support/backends.js';
 
-describe.each(storeKinds())('the engine on $label', (kind) => {
+describe.each(storeKinds())('the engine on %s', (kind) => {
   let store: EventStore<any>;
   let sql: ReadModelSql;
   let cleanup: () => Promise<void>;

@@ -164,7 +164,7 @@ const postgres: Flavour = {
 
 const FLAVOURS: Record<StoreKind['name'], Flavour> = { sqlite, postgres };
 
-describe.each(storeKinds())('interrupted runs on $label', (kind) => {
+describe.each(storeKinds())('interrupted runs on %s', (kind) => {
   const flavour = FLAVOURS[kind.name];
 
   it('any sequence of interrupted runs ends in the read model of one uninterrupted run, each event applied once', async () => {

@@ -9,7 +9,7 @@ import { storeKinds, type ReadModelSql } from '../support/backends.js';
 
 const TYPES = ['A', 'B', 'C', 'D'];
 
-describe.each(storeKinds())('several projections in one pass on $label', (kind) => {
+describe.each(storeKinds())('several projections in one pass on %s', (kind) => {
   const cleanups: (() => Promise<void>)[] = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0)) await cleanup();

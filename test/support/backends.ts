@@ -2,8 +2,10 @@
  * The one registry of what the tests run against: event stores (`storeKinds`), read-model targets
  * (`targetKinds`) and brokers (`brokerKinds`). A suite written once runs per backend:
  *
- *   describe.each(storeKinds())('… on $label', (kind) => { … });
- *   describeEach(targetKinds())('… on $label', (kind) => { … });
+ *   describe.each(storeKinds())('… on %s', (kind) => { … });
+ *   describeEach(targetKinds())('… on %s', (kind) => { … });
+
+ * (`%s` in a title is the backend's label.)
  *
  * A backend whose server was not given (MariaDB, the brokers) is never skipped in silence: the first
  * suite that wants it in a test file says on stderr that its tests did not run and why, and each of
@@ -39,6 +41,13 @@ export interface Backend {
   available: boolean;
   /** Why it is not available. */
   why?: string;
+  /** Its label: what `%s` shows in a title. */
+  toString(): string;
+}
+
+/** The backend, shown in titles (`%s`) by its label. */
+function named<K extends Omit<Backend, 'toString'>>(kind: K): K & Backend {
+  return Object.assign(kind, { toString: () => kind.label });
 }
 
 const reported = new Set<string>();
@@ -53,14 +62,14 @@ export function reportNotRun(label: string, why: string, suite?: string): void {
 /**
  * `describe.each` over backends of which some may be absent: the available ones run; each absent
  * one is reported (see reportNotRun) and its suite is defined as skipped, the reason in its name.
- * Titles take `$label` and `$name`.
+ * `%s` in the title is the backend's label.
  */
 export function describeEach<K extends Backend>(kinds: readonly K[]) {
   return (title: string, body: (kind: K) => void): void => {
     const ready = kinds.filter((k) => k.available);
     if (ready.length > 0) describe.each(ready)(title, body);
     for (const kind of kinds.filter((k) => !k.available)) {
-      const name = title.replace(/\$label/g, kind.label).replace(/\$name/g, kind.name);
+      const name = title.replace('%s', kind.label);
       reportNotRun(kind.label, kind.why ?? 'not available', name);
       describe.skip(`${name} (did not run: ${kind.why})`, () => body(kind));
     }
@@ -148,7 +157,7 @@ function place(path: () => string, drop: () => void): StorePlace {
   };
 }
 
-const sqliteKind: StoreKind = {
+const sqliteKind: StoreKind = named({
   name: 'sqlite',
   label: 'SQLite',
   available: true,
@@ -182,9 +191,9 @@ const sqliteKind: StoreKind = {
     };
   },
   settle: async () => {},
-};
+});
 
-const postgresKind: StoreKind = {
+const postgresKind: StoreKind = named({
   name: 'postgres',
   label: 'PostgreSQL',
   available: true,
@@ -221,7 +230,7 @@ const postgresKind: StoreKind = {
   },
   // Patient: a test elsewhere on the server may hold a transaction open for a minute (a frozen link).
   settle: (store) => untilVisible(store.readModel as PgDb as never, (store as unknown as PostgresEventStore).schema, 120_000),
-};
+});
 
 /** Every kind of event store, each always available. */
 export function storeKinds(): StoreKind[] {
@@ -293,7 +302,7 @@ export interface TargetKind extends Backend {
 
 const targetLine = (t?: string) => (t ? `target: ${JSON.stringify(t)},` : '');
 
-const sqliteTarget: TargetKind = {
+const sqliteTarget: TargetKind = named({
   name: 'sqlite',
   label: 'SQLite',
   available: true,
@@ -345,69 +354,70 @@ const sqliteTarget: TargetKind = {
   reset(db) { db.exec('DELETE FROM tally'); },
   handlers: { '*'(e, db) { db.prepare('INSERT INTO tally VALUES (?, 1) ON CONFLICT (event_id) DO UPDATE SET times = times + 1').run(e.id); } } };\n`;
   },
-};
+});
 
-const postgresTarget = (serverUrl: () => string): TargetKind => ({
-  name: 'postgres',
-  label: 'PostgreSQL',
-  available: true,
-  async fresh() {
-    const { schema, drop } = freshPgStore(serverUrl());
-    const url = new URL(serverUrl());
-    url.searchParams.set('schema', schema);
-    const connect = async (): Promise<pg.Client> => {
-      const client = new pg.Client({ connectionString: serverUrl() });
-      await client.connect();
-      await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-      await client.query(`SET search_path TO "${schema}"`);
-      return client;
-    };
-    return {
-      url: url.toString(),
-      async query(sql) {
-        const client = await connect();
-        try {
-          return (await client.query(sql)).rows as Record<string, unknown>[];
-        } finally {
-          await client.end();
-        }
-      },
-      async connect() {
-        const client = await connect();
-        return {
-          db: client,
-          async tx(work) {
-            await client.query('BEGIN');
-            try {
-              const result = await work();
-              await client.query('COMMIT');
-              return result;
-            } catch (error) {
-              await client.query('ROLLBACK');
-              throw error;
-            }
-          },
-          query: async (sql) => (await client.query(sql)).rows as Record<string, unknown>[],
-          close: () => client.end(),
-        };
-      },
-      drop,
-    };
-  },
-  projection(name, fileTarget) {
-    return name === 'strict'
-      ? `export default { name: 'strict', ${targetLine(fileTarget)} events: ['Added'],
+const postgresTarget = (serverUrl: () => string): TargetKind =>
+  named({
+    name: 'postgres',
+    label: 'PostgreSQL',
+    available: true,
+    async fresh() {
+      const { schema, drop } = freshPgStore(serverUrl());
+      const url = new URL(serverUrl());
+      url.searchParams.set('schema', schema);
+      const connect = async (): Promise<pg.Client> => {
+        const client = new pg.Client({ connectionString: serverUrl() });
+        await client.connect();
+        await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+        await client.query(`SET search_path TO "${schema}"`);
+        return client;
+      };
+      return {
+        url: url.toString(),
+        async query(sql) {
+          const client = await connect();
+          try {
+            return (await client.query(sql)).rows as Record<string, unknown>[];
+          } finally {
+            await client.end();
+          }
+        },
+        async connect() {
+          const client = await connect();
+          return {
+            db: client,
+            async tx(work) {
+              await client.query('BEGIN');
+              try {
+                const result = await work();
+                await client.query('COMMIT');
+                return result;
+              } catch (error) {
+                await client.query('ROLLBACK');
+                throw error;
+              }
+            },
+            query: async (sql) => (await client.query(sql)).rows as Record<string, unknown>[],
+            close: () => client.end(),
+          };
+        },
+        drop,
+      };
+    },
+    projection(name, fileTarget) {
+      return name === 'strict'
+        ? `export default { name: 'strict', ${targetLine(fileTarget)} events: ['Added'],
   async setup(db) { await db.query('CREATE TABLE IF NOT EXISTS strict_applied (event_id text PRIMARY KEY, position bigint NOT NULL, n int NOT NULL)'); },
   async reset(db) { await db.query('DELETE FROM strict_applied'); },
   handlers: { async Added(e, db) { await db.query('INSERT INTO strict_applied VALUES ($1, $2, $3)', [e.id, e.position, e.data.n]); } } };\n`
-      : `export default { name: 'tally', ${targetLine(fileTarget)} events: ['Added', 'Noted'],
+        : `export default { name: 'tally', ${targetLine(fileTarget)} events: ['Added', 'Noted'],
   async setup(db) { await db.query('CREATE TABLE IF NOT EXISTS tally (event_id text PRIMARY KEY, times int NOT NULL)'); },
   async reset(db) { await db.query('DELETE FROM tally'); },
   handlers: { async '*'(e, db) { await db.query('INSERT INTO tally VALUES ($1, 1) ON CONFLICT (event_id) DO UPDATE SET times = tally.times + 1', [e.id]); } } };\n`;
-  },
-});
+    },
+  });
 
-const mariadbTarget: TargetKind = {
+const mariadbTarget: TargetKind = named({
   name: 'mariadb',
   label: 'MariaDB',
   available: mysqlServerUrl !== undefined,
@@ -457,7 +467,7 @@ const mariadbTarget: TargetKind = {
   async reset(db) { await db.query('DELETE FROM tally'); },
   handlers: { async '*'(e, db) { await db.query('INSERT INTO tally VALUES (?, 1) ON DUPLICATE KEY UPDATE times = times + 1', [e.id]); } } };\n`;
   },
-};
+});
 
 /** Every kind of read-model target: SQLite and PostgreSQL always, MariaDB when ES_TEST_MYSQL_URL is set. */
 export function targetKinds(serverUrl: () => string = pgServerUrl): TargetKind[] {
@@ -591,7 +601,7 @@ export interface BrokerKind extends Backend {
   rig(): Promise<BrokerRig>;
 }
 
-const natsKind: BrokerKind = {
+const natsKind: BrokerKind = named({
   name: 'nats',
   label: 'NATS JetStream',
   url: NATS_URL,
@@ -607,9 +617,9 @@ const natsKind: BrokerKind = {
       drop: () => stream.drop(),
     };
   },
-};
+});
 
-const amqpKind: BrokerKind = {
+const amqpKind: BrokerKind = named({
   name: 'amqp',
   label: 'RabbitMQ',
   url: AMQP_URL,
@@ -628,7 +638,7 @@ const amqpKind: BrokerKind = {
       drop: () => rabbit.drop(),
     };
   },
-};
+});
 
 /** Every broker: NATS JetStream when ES_TEST_NATS_URL is set, RabbitMQ when ES_TEST_AMQP_URL is. */
 export function brokerKinds(): BrokerKind[] {
