@@ -292,8 +292,24 @@ export interface FreshTarget {
   drop(): Promise<void>;
 }
 
+/**
+ * SQL on a connection es's Target hands out (a better-sqlite3 Database, a node-postgres pool client,
+ * a mysql2 pool connection): `?` parameters everywhere, synchronous on SQLite.
+ */
+export interface TargetSql {
+  /** A column type for a short text key (MariaDB's TEXT cannot be one). */
+  key: string;
+  run(db: unknown, sql: string, params?: readonly unknown[]): void | Promise<void>;
+  rows<T = Record<string, unknown>>(db: unknown, sql: string, params?: readonly unknown[]): T[] | Promise<T[]>;
+}
+
+interface MysqlDb {
+  query(sql: string, params?: unknown[]): Promise<[unknown, unknown]>;
+}
+
 export interface TargetKind extends Backend {
   name: KindName;
+  sql: TargetSql;
   /** A fresh target (a SQLite file in `dir`, a PostgreSQL schema, a MariaDB database). */
   fresh(dir: string): Promise<FreshTarget>;
   /** Source of a projection file: `strict` (a primary key per event id) or `tally` (counts applications). */
@@ -306,6 +322,11 @@ const sqliteTarget: TargetKind = named({
   name: 'sqlite',
   label: 'SQLite',
   available: true,
+  sql: {
+    key: 'TEXT',
+    run: (db, sql, params = []) => void (db as SqliteDb).prepare(sql).run(...params),
+    rows: <T>(db: unknown, sql: string, params: readonly unknown[] = []) => (db as SqliteDb).prepare(sql).all(...params) as T[],
+  },
   async fresh(dir) {
     const path = join(dir, 'read-model.db');
     return {
@@ -361,6 +382,11 @@ const postgresTarget = (serverUrl: () => string): TargetKind =>
     name: 'postgres',
     label: 'PostgreSQL',
     available: true,
+    sql: {
+      key: 'TEXT',
+      run: async (db, sql, params = []) => void (await (db as PgDb).query(numbered(sql), [...params])),
+      rows: async <T>(db: unknown, sql: string, params: readonly unknown[] = []) => (await (db as PgDb).query(numbered(sql), [...params])).rows as T[],
+    },
     async fresh() {
       const { schema, drop } = freshPgStore(serverUrl());
       const url = new URL(serverUrl());
@@ -422,6 +448,11 @@ const mariadbTarget: TargetKind = named({
   label: 'MariaDB',
   available: mysqlServerUrl !== undefined,
   why: MYSQL_WHY,
+  sql: {
+    key: 'VARCHAR(64)',
+    run: async (db, sql, params = []) => void (await (db as MysqlDb).query(sql, [...params])),
+    rows: async <T>(db: unknown, sql: string, params: readonly unknown[] = []) => (await (db as MysqlDb).query(sql, [...params]))[0] as T[],
+  },
   async fresh() {
     const { url, drop } = await freshMysqlDatabase();
     return {
