@@ -628,8 +628,11 @@ export interface BrokerRig {
 export interface BrokerKind extends Backend {
   name: 'nats' | 'amqp';
   url: string | undefined;
-  /** A destination of its own for one test (a JetStream stream, a RabbitMQ exchange and queue). */
-  rig(): Promise<BrokerRig>;
+  /**
+   * A destination of its own for one test (a JetStream stream, a RabbitMQ exchange and queue). With
+   * `onlyType`, only events of that type are routed anywhere: the others cannot be published.
+   */
+  rig(onlyType?: string): Promise<BrokerRig>;
 }
 
 const natsKind: BrokerKind = named({
@@ -638,9 +641,9 @@ const natsKind: BrokerKind = named({
   url: NATS_URL,
   available: NATS_URL !== undefined,
   why: notSet('ES_TEST_NATS_URL'),
-  async rig() {
+  async rig(onlyType) {
     const prefix = uniqueName('estest');
-    const stream = await jetStreamFor(NATS_URL as string, [`${prefix}.>`]);
+    const stream = await jetStreamFor(NATS_URL as string, [`${prefix}.${onlyType ?? '>'}`]);
     const url = new URL(NATS_URL as string);
     return {
       publish: (port) => ({ to: `nats://127.0.0.1:${port ?? url.port}`, subject: `${prefix}.{type}` }),
@@ -656,8 +659,8 @@ const amqpKind: BrokerKind = named({
   url: AMQP_URL,
   available: AMQP_URL !== undefined,
   why: notSet('ES_TEST_AMQP_URL'),
-  async rig() {
-    const rabbit = await rabbitFor(AMQP_URL as string);
+  async rig(onlyType) {
+    const rabbit = await rabbitFor(AMQP_URL as string, onlyType ? `*.${onlyType}` : '#');
     const url = new URL(AMQP_URL as string);
     return {
       publish: (port) => ({
