@@ -619,7 +619,7 @@ export async function rabbitFor(url: string, binding = '#') {
 /** One broker under test: where es publishes (a projection's `publish`), and what arrived there. */
 export interface BrokerRig {
   /** The projection's `publish`; `port` sends it through another port (a relay). */
-  publish(port?: number): Record<string, string>;
+  publish(port?: number): { to: string } & Record<string, string>;
   /** What the broker holds, in arrival order (RabbitMQ's queue is drained by it). */
   messages(): Promise<Received[]>;
   drop(): Promise<void>;
