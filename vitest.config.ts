@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'test/contract/**/*.contract.ts'],
     testTimeout: 60_000,
     hookTimeout: 30_000,
     pool: 'forks',

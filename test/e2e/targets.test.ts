@@ -3,9 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { describeMysql, freshMysqlDatabase } from '../support/mysql.js';
+import { describeEach, describeMysql, freshMysqlDatabase, targetKinds, type FreshTarget, type TargetKind } from '../support/backends.js';
 import { freshPgStore, pgServerUrl } from '../support/pg.js';
-import { targetKinds, type FreshTarget, type TargetKind } from '../support/target-kinds.js';
 import { freezableProxy } from '../support/freeze-proxy.js';
 import { ES_BIN, baseEnv, checkpointEvents, cleanupTempDirs, es, esBackground, readAll, tempDir, writeFile } from './helpers.js';
 
@@ -98,14 +97,9 @@ function random(seed: number) {
   };
 }
 
+/** A kind's suite; one whose server is absent is skipped, saying why (see describeEach). */
 function describeKind(kind: TargetKind, body: () => void): void {
-  const name = `read model in another database: ${kind.name}`;
-  if (kind.available) {
-    describe(name, body);
-    return;
-  }
-  process.stderr.write(`MariaDB tests did not run (${name}): ES_TEST_MYSQL_URL is not set (no server at 127.0.0.1:3306)\n`);
-  describe.skip(`${name} (did not run: ES_TEST_MYSQL_URL is not set)`, body);
+  describeEach([kind])(`read model in another database: ${kind.name}`, () => body());
 }
 
 for (const kind of targetKinds(pgServerUrl)) {

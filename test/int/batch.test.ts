@@ -4,12 +4,9 @@
  * with skip); replaying is true for the events a rebuild or replay-from hands over again, also
  * across restarts, for handlers and batches alike.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Database } from 'better-sqlite3';
 import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewStreamEvent, StoredEvent } from '../../src/core/events.js';
 import type { ProjectionContext } from '../../src/core/projection.js';
 import { normalizeProjection, type Projection } from '../../src/core/projection.js';
@@ -17,9 +14,7 @@ import { rebuildProjection, replayFrom } from '../../src/engine/rebuild.js';
 import { runProjection } from '../../src/engine/run/index.js';
 import { runProjections as runTogether } from '../../src/engine/run/index.js';
 import type { EventStore } from '../../src/ports/event-store.js';
-import { PostgresEventStore } from '../../src/drivers/postgres/store.js';
-import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
-import { freshPgStore, untilVisible } from '../support/pg.js';
+import { storeKinds, type StoreKind } from '../support/backends.js';
 
 interface Row {
   id: string;
@@ -28,7 +23,7 @@ interface Row {
   replaying: number;
 }
 
-/** What differs between the stores: how the `seen` table is written and read. */
+/** A store of one kind (see storeKinds), and how its `seen` table is written and read. */
 interface Backend {
   name: string;
   open(): Promise<EventStore<unknown>>;
@@ -44,73 +39,62 @@ interface Backend {
   cleanup(): Promise<void>;
 }
 
-let root: string;
-beforeAll(() => {
-  root = mkdtempSync(join(tmpdir(), 'es-batch-'));
-});
-afterAll(() => {
-  rmSync(root, { recursive: true, force: true });
+type SeenTable = Pick<Backend, 'setup' | 'reset' | 'record' | 'rows'>;
+
+const sqliteSeen: SeenTable = {
+  setup: (db, table) => {
+    (db as Database).exec(`CREATE TABLE IF NOT EXISTS ${table} (id TEXT PRIMARY KEY, position INTEGER, times INTEGER, replaying INTEGER)`);
+  },
+  reset: (db, table) => {
+    (db as Database).exec(`DELETE FROM ${table}`);
+  },
+  record: (db, table, events, context) => {
+    const insert = (db as Database).prepare(
+      `INSERT INTO ${table} (id, position, times, replaying) VALUES (?, ?, 1, ?)
+       ON CONFLICT (id) DO UPDATE SET times = times + 1, replaying = excluded.replaying`,
+    );
+    for (const e of events) insert.run(e.id, e.position, context.replaying ? 1 : 0);
+  },
+  rows: async (store, table) =>
+    (store.readModel as Database).prepare(`SELECT id, position, times, replaying FROM ${table} ORDER BY position`).all() as Row[],
+};
+
+const postgresSeen = (s: string): SeenTable => ({
+  setup: async (db, table) => {
+    await (db as pg.ClientBase).query(
+      `CREATE TABLE IF NOT EXISTS "${s}".${table} (id text PRIMARY KEY, position bigint, times int, replaying int)`,
+    );
+  },
+  reset: async (db, table) => {
+    await (db as pg.ClientBase).query(`DELETE FROM "${s}".${table}`);
+  },
+  record: async (db, table, events, context) => {
+    await (db as pg.ClientBase).query(
+      `INSERT INTO "${s}".${table} (id, position, times, replaying)
+       SELECT id, position, 1, $3 FROM unnest($1::text[], $2::bigint[]) AS t(id, position)
+       ON CONFLICT (id) DO UPDATE SET times = ${table}.times + 1, replaying = excluded.replaying`,
+      [events.map((e) => e.id), events.map((e) => e.position), context.replaying ? 1 : 0],
+    );
+  },
+  rows: async (store, table) =>
+    (
+      await (store.readModel as pg.Pool).query(
+        `SELECT id, position::int AS position, times, replaying FROM "${s}".${table} ORDER BY position`,
+      )
+    ).rows as Row[],
 });
 
-let sqliteCount = 0;
-function sqlite(): Backend {
-  sqliteCount += 1;
-  const path = join(root, `events-${sqliteCount}.db`);
+/** A new place for a store of this kind, and its `seen` table's SQL. */
+function backendOf(kind: StoreKind): Backend {
+  const place = kind.place();
+  const seen = kind.name === 'sqlite' ? sqliteSeen : postgresSeen(new URL(place.url).searchParams.get('schema') as string);
   return {
-    name: 'sqlite',
-    open: async () => new SqliteEventStore(path, { create: true }) as EventStore<unknown>,
-    reopen: async () => new SqliteEventStore(path) as EventStore<unknown>,
-    setup: (db, table) => {
-      (db as Database).exec(`CREATE TABLE IF NOT EXISTS ${table} (id TEXT PRIMARY KEY, position INTEGER, times INTEGER, replaying INTEGER)`);
-    },
-    reset: (db, table) => {
-      (db as Database).exec(`DELETE FROM ${table}`);
-    },
-    record: (db, table, events, context) => {
-      const insert = (db as Database).prepare(
-        `INSERT INTO ${table} (id, position, times, replaying) VALUES (?, ?, 1, ?)
-         ON CONFLICT (id) DO UPDATE SET times = times + 1, replaying = excluded.replaying`,
-      );
-      for (const e of events) insert.run(e.id, e.position, context.replaying ? 1 : 0);
-    },
-    rows: async (store, table) =>
-      (store.readModel as Database).prepare(`SELECT id, position, times, replaying FROM ${table} ORDER BY position`).all() as Row[],
-    settle: async () => {},
-    cleanup: async () => {},
-  };
-}
-
-function postgres(): Backend {
-  const fresh = freshPgStore();
-  const s = fresh.schema;
-  return {
-    name: 'postgres',
-    open: async () => (await PostgresEventStore.open(fresh.url, { create: true })) as EventStore<unknown>,
-    reopen: async () => (await PostgresEventStore.open(fresh.url)) as EventStore<unknown>,
-    setup: async (db, table) => {
-      await (db as pg.ClientBase).query(
-        `CREATE TABLE IF NOT EXISTS "${s}".${table} (id text PRIMARY KEY, position bigint, times int, replaying int)`,
-      );
-    },
-    reset: async (db, table) => {
-      await (db as pg.ClientBase).query(`DELETE FROM "${s}".${table}`);
-    },
-    record: async (db, table, events, context) => {
-      await (db as pg.ClientBase).query(
-        `INSERT INTO "${s}".${table} (id, position, times, replaying)
-         SELECT id, position, 1, $3 FROM unnest($1::text[], $2::bigint[]) AS t(id, position)
-         ON CONFLICT (id) DO UPDATE SET times = ${table}.times + 1, replaying = excluded.replaying`,
-        [events.map((e) => e.id), events.map((e) => e.position), context.replaying ? 1 : 0],
-      );
-    },
-    rows: async (store, table) =>
-      (
-        await (store.readModel as pg.Pool).query(
-          `SELECT id, position::int AS position, times, replaying FROM "${s}".${table} ORDER BY position`,
-        )
-      ).rows as Row[],
-    settle: (store) => untilVisible(store.readModel as pg.Pool, s),
-    cleanup: fresh.drop,
+    name: kind.name,
+    open: () => place.open({ create: true }),
+    reopen: () => place.open({ create: false }),
+    ...seen,
+    settle: (store) => kind.settle(store),
+    cleanup: () => place.drop(),
   };
 }
 
@@ -160,12 +144,8 @@ function projection(backend: Backend, options: Options = {}): Projection<unknown
   return normalizeProjection<unknown>(definition, `${name}.ts`, name);
 }
 
-const backends: [string, () => Backend][] = [
-  ['SQLite', sqlite],
-  ['PostgreSQL', postgres],
-];
-
-describe.each(backends)('set-based projections on %s', (label, make) => {
+describe.each(storeKinds())('set-based projections on %s', (kind) => {
+  const make = () => backendOf(kind);
   let backend: Backend;
   let store: EventStore<unknown>;
   let counter = 0;
@@ -305,8 +285,7 @@ describe.each(backends)('set-based projections on %s', (label, make) => {
     });
   }
 
-  // The shared pass is SQLite's; on PostgreSQL runTogether runs projections one by one (tested above).
-  it.skipIf(label !== 'SQLite')('a throwing batch in the shared pass hands over to its own run, which names the event; the other projection is unaffected', async () => {
+  it('a throwing batch in the shared pass hands over to its own run, which names the event; the other projection is unaffected', async () => {
     const events = await appendEvents(200, (i) => (i === 120 ? { poison: true } : {}));
     const results = await runTogether(
       store,
@@ -322,7 +301,7 @@ describe.each(backends)('set-based projections on %s', (label, make) => {
 
 describe('set-based projections on SQLite must be synchronous', () => {
   it('a batch that returns a Promise faults at the batch\'s first event, and nothing of it is kept', async () => {
-    const backend = sqlite();
+    const backend = backendOf(storeKinds().find((k) => k.name === 'sqlite') as StoreKind);
     const store = await backend.open();
     try {
       await store.appendMany([{ streamId: 's', type: 'T', data: {}, id: 'x1' }, { streamId: 's', type: 'T', data: {}, id: 'x2' }]);
@@ -342,6 +321,7 @@ describe('set-based projections on SQLite must be synchronous', () => {
       expect(await backend.rows(store, 'async_seen')).toEqual([]);
     } finally {
       await store.close();
+      await backend.cleanup();
     }
   });
 });

@@ -16,6 +16,7 @@ import type { RunLease } from '../../src/engine/types.js';
 import { SCHEMA_VERSION } from '../../src/drivers/postgres/schema.js';
 import { PostgresEventStore } from '../../src/drivers/postgres/store.js';
 import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
+import { storeKinds } from '../support/backends.js';
 import { writeOldStore } from '../support/old-store.js';
 import { freshPgStore, pgServerUrl } from '../support/pg.js';
 
@@ -39,24 +40,13 @@ async function until(what: string, check: () => Promise<boolean>, ms = 5000): Pr
   }
 }
 
-const stores: [string, () => Promise<EventStore<unknown>>][] = [
-  ['sqlite', async () => {
-    const store = new SqliteEventStore(join(root, `${Math.random().toString(36).slice(2)}.db`), { create: true });
-    cleanups.push(() => store.close());
-    return store as EventStore<unknown>;
-  }],
-  ['postgres', async () => {
-    const fresh = freshPgStore();
-    const store = await PostgresEventStore.open(fresh.url, { create: true });
-    cleanups.push(async () => {
-      await store.close();
-      await fresh.drop();
-    });
-    return store as unknown as EventStore<unknown>;
-  }],
-];
+describe.each(storeKinds())('fenced leases on %s', (kind) => {
+  const open = async (): Promise<EventStore<unknown>> => {
+    const { store, cleanup } = await kind.open();
+    cleanups.push(cleanup);
+    return store;
+  };
 
-describe.each(stores)('fenced leases on %s', (_name, open) => {
   it('gives every acquisition a larger token and refuses a commit whose lease was taken over', async () => {
     const store = await open();
     const a = await store.tryLease('p', owner('a'), 50, never);

@@ -2,12 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectDialect, handledIds, type HandledIds } from '../../src/drivers/handled/index.js';
-import { describeMysql, freshMysqlDatabase } from '../support/mysql.js';
-import { freshPgStore, pgServerUrl } from '../support/pg.js';
+import { describeEach, targetKinds } from '../support/backends.js';
 
 interface Harness {
   db: unknown;
@@ -97,76 +95,25 @@ function handledSuite(open: () => Promise<{ harness: Harness; close: () => Promi
   });
 }
 
-describe('handled ids on SQLite', () => {
+describeEach(targetKinds())('handled ids on %s', (kind) => {
   handledSuite(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'es-handled-'));
-    const db = new Database(join(dir, 'target.db'));
+    const target = await kind.fresh(dir);
+    // The driver's own connection (a better-sqlite3 Database, a node-postgres client, a mysql2 connection).
+    const conn = await target.connect();
     const harness: Harness = {
-      db,
-      async tx(work) {
-        // better-sqlite3's methods return values at once, so the awaits below never leave the transaction.
-        db.exec('BEGIN');
-        try {
-          const result = await work();
-          db.exec('COMMIT');
-          return result;
-        } catch (error) {
-          db.exec('ROLLBACK');
-          throw error;
-        }
-      },
-      count: async (sql) => Number((db.prepare(sql).get() as { n: number }).n),
+      db: conn.db,
+      tx: (work) => conn.tx(work),
+      count: async (sql) => Number((await conn.query(sql))[0]?.n),
     };
-    return { harness, close: async () => (db.close(), rmSync(dir, { recursive: true, force: true })) };
-  });
-});
-
-describe('handled ids on PostgreSQL', () => {
-  handledSuite(async () => {
-    const fresh = freshPgStore();
-    const client = new pg.Client({ connectionString: pgServerUrl() });
-    await client.connect();
-    await client.query(`CREATE SCHEMA "${fresh.schema}"`);
-    await client.query(`SET search_path TO "${fresh.schema}"`);
-    const harness: Harness = {
-      db: client,
-      async tx(work) {
-        await client.query('BEGIN');
-        try {
-          const result = await work();
-          await client.query('COMMIT');
-          return result;
-        } catch (error) {
-          await client.query('ROLLBACK');
-          throw error;
-        }
+    return {
+      harness,
+      close: async () => {
+        await conn.close();
+        await target.drop();
+        rmSync(dir, { recursive: true, force: true });
       },
-      count: async (sql) => Number((await client.query(sql)).rows[0]?.n),
     };
-    return { harness, close: async () => (await client.end(), await fresh.drop()) };
-  });
-});
-
-describeMysql('handled ids on MariaDB', () => {
-  handledSuite(async () => {
-    const fresh = await freshMysqlDatabase();
-    const conn = await createConnection(fresh.url);
-    const harness: Harness = {
-      db: conn,
-      async tx(work) {
-        await conn.beginTransaction();
-        try {
-          const result = await work();
-          await conn.commit();
-          return result;
-        } catch (error) {
-          await conn.rollback();
-          throw error;
-        }
-      },
-      count: async (sql) => Number(((await conn.query(sql))[0] as { n: number }[])[0]?.n),
-    };
-    return { harness, close: async () => (await conn.end(), await fresh.drop()) };
   });
 });
 

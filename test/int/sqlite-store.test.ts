@@ -3,10 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventStore } from '../../src/ports/event-store.js';
 import { EVENT_COLUMNS } from '../../src/drivers/sqlite/rows.js';
 import { SqliteEventStore } from '../../src/drivers/sqlite/store.js';
-import { eventStoreContract } from './store-contract.js';
 import { thrown } from '../support/thrown.js';
 
 let root: string;
@@ -26,15 +24,7 @@ function freshPath(name = 'events.db'): string {
   return join(folder, name);
 }
 
-eventStoreContract('SqliteEventStore', async () => {
-  const store = new SqliteEventStore(freshPath(), { create: true });
-  return {
-    store: store as EventStore<unknown>,
-    cleanup: async () => {
-      await store.close();
-    },
-  };
-});
+// The EventStore contract runs on SQLite in test/contract/store.contract.ts; what follows is SQLite's own.
 
 describe('SqliteEventStore: opening files', () => {
   it('refuses a missing file without create (ENVIRONMENT, file not created); with create makes it and its folders', async () => {

@@ -1,108 +1,11 @@
-import { randomBytes } from 'node:crypto';
+/**
+ * Tools for the broker tests. The brokers themselves (their URLs, a stream or queue of one's own,
+ * what arrived there) live in the registry of backends (backends.ts), re-exported here.
+ */
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager, jetstream, type JsMsg } from '@nats-io/jetstream';
-import amqp, { type ChannelModel } from 'amqplib';
+import type { Received } from './backends.js';
 
-/** Set by .ci/run when the machine's brokers answer; without them the broker tests say they did not run. */
-export const NATS_URL = process.env.ES_TEST_NATS_URL;
-export const AMQP_URL = process.env.ES_TEST_AMQP_URL;
-
-export function sayNotRun(broker: string, variable: string): void {
-  console.log(`${broker} tests did NOT run: ${variable} is not set (.ci/run sets it when the broker answers)`);
-}
-
-export const uniqueName = (prefix: string): string => `${prefix}${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
-
-export interface Received {
-  /** The message id (Nats-Msg-Id / AMQP messageId). */
-  id: string;
-  headers: Record<string, string>;
-  body: { id: string; position: number; streamId: string; version: number; type: string; data: unknown };
-  subject: string;
-}
-
-/** A JetStream stream of its own for one test, deleted by `drop`. */
-export async function jetStreamFor(url: string, subjects: string[], extra: { max_msg_size?: number } = {}) {
-  const name = uniqueName('ESTEST');
-  const nc: NatsConnection = await connect({ servers: new URL(url).host });
-  const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name, subjects, ...extra });
-  return {
-    name,
-    async count(): Promise<number> {
-      return (await jsm.streams.info(name)).state.messages;
-    },
-    /** Every message in the stream, in stream order. */
-    async messages(): Promise<Received[]> {
-      const total = (await jsm.streams.info(name)).state.messages;
-      const out: Received[] = [];
-      if (total === 0) return out;
-      const consumer = await jetstream(nc).consumers.get(name);
-      const messages = await consumer.fetch({ max_messages: total, expires: 10_000 });
-      for await (const m of messages as AsyncIterable<JsMsg>) {
-        const headers: Record<string, string> = {};
-        for (const key of m.headers?.keys() ?? []) headers[key] = m.headers?.get(key) ?? '';
-        out.push({ id: headers['Nats-Msg-Id'] ?? '', headers, body: m.json(), subject: m.subject });
-        if (out.length >= total) break;
-      }
-      return out;
-    },
-    async drop(): Promise<void> {
-      await jsm.streams.delete(name).catch(() => {});
-      await nc.close();
-    },
-  };
-}
-
-/** A topic exchange and a queue bound to it (`#`) for one test, deleted by `drop`. */
-export async function rabbitFor(url: string, binding = '#') {
-  const exchange = uniqueName('es-test-x-');
-  const queue = uniqueName('es-test-q-');
-  const connection: ChannelModel = await amqp.connect(url);
-  // Unheard, a connection error would be thrown at the test runner; the next call on it fails instead.
-  connection.on('error', () => {});
-  const channel = await connection.createChannel();
-  await channel.assertExchange(exchange, 'topic', { durable: false });
-  await channel.assertQueue(queue, { durable: false });
-  await channel.bindQueue(queue, exchange, binding);
-  return {
-    exchange,
-    queue,
-    channel,
-    async count(): Promise<number> {
-      return (await channel.checkQueue(queue)).messageCount;
-    },
-    /** Takes every message waiting in the queue, as a consumer with automatic acknowledgement. */
-    async drain(): Promise<Received[]> {
-      const out: Received[] = [];
-      const waiting = (await channel.checkQueue(queue)).messageCount;
-      if (waiting === 0) return out;
-      let tag = '';
-      await new Promise<void>((resolve, reject) => {
-        channel
-          .consume(
-            queue,
-            (m) => {
-              if (m === null) return;
-              const headers = Object.fromEntries(Object.entries(m.properties.headers ?? {}).map(([k, v]) => [k, String(v)]));
-              out.push({ id: String(m.properties.messageId), headers, body: JSON.parse(m.content.toString('utf8')), subject: m.fields.routingKey });
-              if (out.length >= waiting) resolve();
-            },
-            { noAck: true },
-          )
-          .then((ok) => (tag = ok.consumerTag), reject);
-      });
-      await channel.cancel(tag);
-      return out;
-    },
-    async drop(): Promise<void> {
-      await channel.deleteQueue(queue).catch(() => {});
-      await channel.deleteExchange(exchange).catch(() => {});
-      await connection.close().catch(() => {});
-    },
-  };
-}
+export { AMQP_URL, NATS_URL, jetStreamFor, rabbitFor, sayNotRun, uniqueName, type Received } from './backends.js';
 
 /**
  * A TCP relay on a port of its own to a broker: closed until `open()`, and `cut()` drops every

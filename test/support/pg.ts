@@ -33,15 +33,15 @@ export function freshPgStore(server = pgServerUrl()): { url: string; schema: str
  * transaction still in flight anywhere on the server (other test files hold transactions open),
  * which is where the PostgreSQL store's commit-order reads stop.
  */
-export async function untilVisible(db: { query(text: string): Promise<{ rows: { held: boolean }[] }> }, schema: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
+export async function untilVisible(db: { query(text: string): Promise<{ rows: { held: boolean }[] }> }, schema: string, withinMs = 30_000): Promise<void> {
+  for (let i = 0; i < withinMs / 50; i++) {
     const { rows } = await db.query(
       `SELECT EXISTS (SELECT 1 FROM "${schema}".events WHERE transaction_id >= "${schema}".es_xact_horizon()) AS held`,
     );
     if (!rows[0]?.held) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`events of ${schema} still held back by a transaction in flight after 30 s`);
+  throw new Error(`events of ${schema} still held back by a transaction in flight after ${withinMs / 1000} s`);
 }
 
 /**
