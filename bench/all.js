@@ -12,7 +12,9 @@ const at = args.indexOf('--only');
 const only = at >= 0 ? new Set((args[at + 1] ?? '').split(',').filter(Boolean)) : null;
 const passed = at >= 0 ? [...args.slice(0, at), ...args.slice(at + 2)] : args;
 if (args.includes('--help')) {
-  process.stdout.write(`usage: npm run bench [-- --only <suite,…>] [-- --quick]\n\nsuites:\n${SUITES.map((s) => `  ${s.name.padEnd(10)} ${s.what}\n             report: ${s.report}; flags: node ${s.script} --help`).join('\n')}\n`);
+  process.stdout.write(
+    `usage: npm run bench [-- --only <suite,…>] [-- --quick]\n\nsuites:\n${SUITES.map((s) => `  ${s.name.padEnd(10)} ${s.what}\n             report: ${s.report}; flags: node ${s.script} --help`).join('\n')}\n`,
+  );
   process.exit(0);
 }
 const unknown = only ? [...only].filter((name) => !SUITES.some((s) => s.name === name)) : [];

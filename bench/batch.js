@@ -51,7 +51,9 @@ const ratio = (slow, fast) => Number((slow / fast).toFixed(2));
 
 /** `es project rebuild <name>`: wall time and peak RSS of the whole process. */
 async function rebuild(db, projections, name) {
-  const r = await once(() => runOk(process.execPath, [ES, '--db', db, '--projections', join(ROOT, projections), 'project', 'rebuild', name, '--batch-size', String(BATCH), '--json']));
+  const r = await once(() =>
+    runOk(process.execPath, [ES, '--db', db, '--projections', join(ROOT, projections), 'project', 'rebuild', name, '--batch-size', String(BATCH), '--json']),
+  );
   // The rebuild's own time (from its JSON), beside the whole process's: Emmett's is measured inside its process.
   const own = JSON.parse(r.stdout).projections.find((p) => p.name === name)?.durationMs ?? null;
   return { ms: r.wallMs, ownMs: own, rssMb: r.maxRssKb === null ? null : Math.round(r.maxRssKb / 1024) };
@@ -119,7 +121,12 @@ function emmettInstalled() {
 
 async function emmett(url) {
   const database = `es_bench_emmett_${PEER_EVENTS}`;
-  const r = await once(() => runOk(process.execPath, [join(PEERS, 'emmett-postgres.js'), url, database, String(PEER_EVENTS), String(BATCH)], { measureRss: false, timeoutMs: 120 * 60_000 }));
+  const r = await once(() =>
+    runOk(process.execPath, [join(PEERS, 'emmett-postgres.js'), url, database, String(PEER_EVENTS), String(BATCH)], {
+      measureRss: false,
+      timeoutMs: 120 * 60_000,
+    }),
+  );
   const out = JSON.parse(r.stdout.trim().split('\n').pop());
   if (out.buildMs !== null) log(`  Emmett store filled in ${Math.round(out.buildMs)} ms (one appendToStream per event)`);
   if (out.processed !== PEER_EVENTS) throw new Error(`Emmett processed ${out.processed} of ${PEER_EVENTS} events`);
@@ -135,9 +142,12 @@ function report(r) {
   const l = r.sqlite;
   const peer = r.peer
     ? `${r.peer.esSetToEmmett}x at ${fmt(r.peer.events)} events (${fmt(r.peer.esSetPerSecond)} vs ${fmt(r.peer.emmettPerSecond)} ev/s), es's whole process against Emmett's rebuild inside its process${
-        r.peer.esSetOwnToEmmett ? `; ${r.peer.esSetOwnToEmmett}x rebuild against rebuild (es ${fmt(r.peer.esSetOwnPerSecond)} ev/s)` : ''}`
+        r.peer.esSetOwnToEmmett ? `; ${r.peer.esSetOwnToEmmett}x rebuild against rebuild (es ${fmt(r.peer.esSetOwnPerSecond)} ev/s)` : ''
+      }`
     : 'not measured (peer not installed, or --peer-events 0)';
-  const big = r.big ? `${l.streams.setRssMb} MB at ${fmt(l.events)}, ${r.big.rssMb} MB at ${fmt(r.big.events)} (${(r.big.rssMb / l.streams.setRssMb).toFixed(2)}x)` : 'not measured';
+  const big = r.big
+    ? `${l.streams.setRssMb} MB at ${fmt(l.events)}, ${r.big.rssMb} MB at ${fmt(r.big.events)} (${(r.big.rssMb / l.streams.setRssMb).toFixed(2)}x)`
+    : 'not measured';
   // How much faster a projection that writes nothing is than each per-event one: no way of writing can beat that.
   const ceiling = (model) => (l.nonePerSecond / l[model].perEventPerSecond).toFixed(2);
   const floorToEmmett = r.peer ? (p.floorSetPerSecond / r.peer.emmettPerSecond).toFixed(0) : null;
@@ -173,12 +183,16 @@ reading and decoding the events and committing the checkpoints. A projection tha
 at all is ${ceiling('daily')}x as fast as the per-event \`daily\` (the ceiling of any way of
 writing it) and ${ceiling('streams')}x the per-event \`streams\`, whose set-based version still
 upserts one row per stream of the batch, about as many rows as events. Set-based pays on
-PostgreSQL, where it removes one round trip per event.${floorToEmmett === null ? '' : `
+PostgreSQL, where it removes one round trip per event.${
+    floorToEmmett === null
+      ? ''
+      : `
 
 Against Emmett (the verdict compares rebuild with rebuild, each timed inside its process): the
 hand-written set-based loop itself runs at ${floorToEmmett}x Emmett's per-event projection in this
 run${Number(floorToEmmett) < 50 ? ', so 50x is out of reach of any client doing this work here' : ''}; Emmett ran at ${fmt(r.peer.emmettPerSecond)} events/s,
-not the 1,500 the goal was set from.`}
+not the 1,500 the goal was set from.`
+  }
 `;
 }
 
@@ -206,7 +220,11 @@ try {
       add(`lite.${model.name}.set`, await rebuild(lite, 'bench/projections-set', model.set));
       add(`lite.${model.name}.perEvent`, await rebuild(lite, 'bench/projections', model.name));
     }
-    log(`run ${run}: ${Object.entries(times).map(([k, v]) => `${k} ${Math.round(v.at(-1).ms)} ms`).join(', ')}`);
+    log(
+      `run ${run}: ${Object.entries(times)
+        .map(([k, v]) => `${k} ${Math.round(v.at(-1).ms)} ms`)
+        .join(', ')}`,
+    );
   }
   const rows = {};
   for (const model of MODELS) {
@@ -249,7 +267,7 @@ try {
       esSetOwnToEmmett: ratio(median(theirs), median(esOwn)),
     };
   } else if (PEER_EVENTS > 0) {
-    log("peer: Emmett on PostgreSQL skipped (bench/peers/node_modules is missing it: install the peers with `npm --prefix bench/peers install`)");
+    log('peer: Emmett on PostgreSQL skipped (bench/peers/node_modules is missing it: install the peers with `npm --prefix bench/peers install`)');
   }
 
   const med = (key) => median(times[key].map((r) => r.ms));

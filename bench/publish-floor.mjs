@@ -11,7 +11,7 @@ const BATCH = 1000;
 const db = new Database(dbPath);
 db.exec('CREATE TABLE IF NOT EXISTS floor_checkpoint (name TEXT PRIMARY KEY, position INTEGER)');
 const page = db.prepare(
-  "SELECT position, id, stream_id AS streamId, version, type, data, metadata, recorded_at AS recordedAt FROM events WHERE position > ? AND system = 0 ORDER BY position LIMIT ?",
+  'SELECT position, id, stream_id AS streamId, version, type, data, metadata, recorded_at AS recordedAt FROM events WHERE position > ? AND system = 0 ORDER BY position LIMIT ?',
 );
 const save = db.prepare('INSERT INTO floor_checkpoint VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position');
 

@@ -94,7 +94,9 @@ async function measure(kind, streams) {
       esRates.push(EVENTS / (row.durationMs / 1000));
       await a.drop();
       const b = await brokerTarget(kind);
-      const floor = JSON.parse(execFileSync(process.execPath, [FLOOR, join(dir, '.es/events.db'), kind === 'nats' ? NATS : AMQP, b.floorTarget], { cwd: ROOT, encoding: 'utf8' }));
+      const floor = JSON.parse(
+        execFileSync(process.execPath, [FLOOR, join(dir, '.es/events.db'), kind === 'nats' ? NATS : AMQP, b.floorTarget], { cwd: ROOT, encoding: 'utf8' }),
+      );
       if (floor.events !== EVENTS || (await b.count()) !== EVENTS) throw new Error(`the floor published ${floor.events}, the broker holds ${await b.count()}`);
       floorRates.push(EVENTS / (floor.ms / 1000));
       await b.drop();
@@ -109,7 +111,10 @@ async function measure(kind, streams) {
 
 const results = [];
 const skipped = [];
-for (const [kind, url, label] of [['nats', NATS, 'NATS JetStream'], ['amqp', AMQP, 'RabbitMQ']]) {
+for (const [kind, url, label] of [
+  ['nats', NATS, 'NATS JetStream'],
+  ['amqp', AMQP, 'RabbitMQ'],
+]) {
   if (!(await answers(url))) {
     skipped.push(`${label}: no server at ${new URL(url).host}, not measured`);
     process.stderr.write(`publish bench: ${label} does not answer at ${new URL(url).host}; not measured\n`);
@@ -117,7 +122,9 @@ for (const [kind, url, label] of [['nats', NATS, 'NATS JetStream'], ['amqp', AMQ
   }
   for (const streams of SHAPES) {
     const r = await measure(kind, streams);
-    process.stderr.write(`${label}, ${streams} streams: es ${Math.round(r.esRate)}/s, hand-written loop ${Math.round(r.floorRate)}/s, es/loop ${r.ratio.toFixed(2)}\n`);
+    process.stderr.write(
+      `${label}, ${streams} streams: es ${Math.round(r.esRate)}/s, hand-written loop ${Math.round(r.floorRate)}/s, es/loop ${r.ratio.toFixed(2)}\n`,
+    );
     results.push({ ...r, label });
   }
 }
@@ -131,11 +138,13 @@ const lines = [
   '',
   '| broker | streams | es events/s | hand-written loop events/s | es / loop |',
   '| --- | ---: | ---: | ---: | ---: |',
-  ...results.map((r) => `| ${r.label} | ${r.streams.toLocaleString('en-US')} | ${Math.round(r.esRate).toLocaleString('en-US')} | ${Math.round(r.floorRate).toLocaleString('en-US')} | ${r.ratio.toFixed(2)} |`),
+  ...results.map(
+    (r) =>
+      `| ${r.label} | ${r.streams.toLocaleString('en-US')} | ${Math.round(r.esRate).toLocaleString('en-US')} | ${Math.round(r.floorRate).toLocaleString('en-US')} | ${r.ratio.toFixed(2)} |`,
+  ),
   ...(skipped.length ? ['', ...skipped.map((s) => `- ${s}`)] : []),
   '',
 ];
 mkdirSync(dirname(OUT), { recursive: true });
 writeFileSync(OUT, lines.join('\n'));
 process.stderr.write(`publish bench: report written to ${OUT}\n`);
-

@@ -70,9 +70,19 @@ function parseArgs(argv) {
     data: 'bench/.data',
   };
   const numbers = {
-    '--events': 'events', '--big': 'big', '--runs': 'runs', '--five-runs': 'fiveRuns', '--big-runs': 'bigRuns', '--batch': 'batch',
-    '--peer-events': 'peerEvents', '--follow-appends': 'followAppends', '--follow-interval': 'followInterval',
-    '--status-runs': 'statusRuns', '--import-runs': 'importRuns', '--appends': 'appends', '--append-runs': 'appendRuns',
+    '--events': 'events',
+    '--big': 'big',
+    '--runs': 'runs',
+    '--five-runs': 'fiveRuns',
+    '--big-runs': 'bigRuns',
+    '--batch': 'batch',
+    '--peer-events': 'peerEvents',
+    '--follow-appends': 'followAppends',
+    '--follow-interval': 'followInterval',
+    '--status-runs': 'statusRuns',
+    '--import-runs': 'importRuns',
+    '--appends': 'appends',
+    '--append-runs': 'appendRuns',
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -121,8 +131,7 @@ async function main() {
   log(`es bench: ${m.cpu}, ${m.nproc} CPUs, node ${m.node}, SQLite ${m.sqlite}; peak memory by ${rssMethod}`);
 
   const node = process.execPath;
-  const es = (db, args, options) =>
-    run(node, [ES, '--db', db, '--projections', PROJECTIONS, ...args], { env: { NO_COLOR: '1' }, ...options });
+  const es = (db, args, options) => run(node, [ES, '--db', db, '--projections', PROJECTIONS, ...args], { env: { NO_COLOR: '1' }, ...options });
   const esOk = async (db, args) => {
     const r = await es(db, args);
     if (r.code !== 0) throw new Error(`es ${args.join(' ')} exited ${r.code}:\n${r.stderr.slice(-2000)}`);
@@ -166,7 +175,9 @@ async function main() {
     log(`  run ${r + 1}/${o.runs}: floor ${fmt(single.floor[r].wallMs)} ms, es rebuild ${fmt(single.es[r].wallMs)} ms`);
   }
   results.single = summarizeSingle(single, o.events);
-  log(`one projection: floor ${fmt(results.single.floor.eventsPerSec)}/s, es ${fmt(results.single.es.eventsPerSec)}/s (${pct(results.single.ratio)} of the floor)`);
+  log(
+    `one projection: floor ${fmt(results.single.floor.eventsPerSec)}/s, es ${fmt(results.single.es.eventsPerSec)}/s (${pct(results.single.ratio)} of the floor)`,
+  );
 
   // ── 3: five projections together against one by one ───────────────────────────────────────────
   const five = { together: [], oneByOne: [], floor: [] };
@@ -187,7 +198,9 @@ async function main() {
       async () => five.floor.push(await floor(log1.path, 'five')),
     ];
     for (let k = 0; k < steps.length; k++) await steps[(k + r) % steps.length]();
-    log(`  run ${r + 1}/${o.fiveRuns}: five together ${fmt(five.together[r].wallMs)} ms, one by one ${fmt(five.oneByOne[r].wallMs)} ms, floor (one pass) ${fmt(five.floor[r].wallMs)} ms`);
+    log(
+      `  run ${r + 1}/${o.fiveRuns}: five together ${fmt(five.together[r].wallMs)} ms, one by one ${fmt(five.oneByOne[r].wallMs)} ms, floor (one pass) ${fmt(five.floor[r].wallMs)} ms`,
+    );
   }
   results.five = summarizeFive(five, results.single);
 
@@ -200,7 +213,9 @@ async function main() {
     for (let r = 0; r < o.bigRuns; r++) {
       bigRuns.es.push(await rebuild(big.path, ['streams']));
       bigRuns.floor.push(await floor(big.path, 'streams'));
-      log(`  run ${r + 1}/${o.bigRuns}: es rebuild ${fmt(bigRuns.es[r].wallMs)} ms (${fmt(bigRuns.es[r].maxRssKb / 1024)} MB), floor ${fmt(bigRuns.floor[r].wallMs)} ms`);
+      log(
+        `  run ${r + 1}/${o.bigRuns}: es rebuild ${fmt(bigRuns.es[r].wallMs)} ms (${fmt(bigRuns.es[r].maxRssKb / 1024)} MB), floor ${fmt(bigRuns.floor[r].wallMs)} ms`,
+      );
     }
     results.big = summarizeSingle(bigRuns, o.big);
     // The other four caught up too, so status has five caught-up projections to look at.
@@ -208,7 +223,9 @@ async function main() {
     results.bigRest = { wallMs: rest.wallMs, maxRssKb: rest.maxRssKb };
     log(`  the other four rebuilt in ${fmt(rest.wallMs)} ms`);
     results.status = await measureStatus(big.path, o, es, data);
-    log(`  status: ${results.status.all.medianMs.toFixed(0)} ms caught up, ${results.status.pending.medianMs.toFixed(0)} ms with ${fmt(results.status.pendingLag)} events pending per projection (process); node alone ${results.status.nodeAlone.medianMs.toFixed(0)} ms`);
+    log(
+      `  status: ${results.status.all.medianMs.toFixed(0)} ms caught up, ${results.status.pending.medianMs.toFixed(0)} ms with ${fmt(results.status.pendingLag)} events pending per projection (process); node alone ${results.status.nodeAlone.medianMs.toFixed(0)} ms`,
+    );
   }
   results.memory = summarizeMemory(results);
 
@@ -231,7 +248,11 @@ async function main() {
     log(`follow: ${o.followAppends} appends about ${o.followInterval} ms apart on a copy of the ${o.events.toLocaleString('en-US')}-event log`);
     try {
       results.follow = await measureFollow({
-        root: ROOT, dbPath: followDb, appends: o.followAppends, intervalMs: o.followInterval, log,
+        root: ROOT,
+        dbPath: followDb,
+        appends: o.followAppends,
+        intervalMs: o.followInterval,
+        log,
       });
       log(`  p50 ${results.follow.p50.toFixed(1)} ms, p99 ${results.follow.p99.toFixed(1)} ms`);
     } finally {
@@ -243,10 +264,18 @@ async function main() {
   if (o.appends > 0) {
     log(`appends: ${o.appends} library appends, synchronous FULL (es) against NORMAL, ${o.appendRuns} run(s)`);
     results.appends = await measureAppends({
-      root: ROOT, data, singles: o.appends, batches: o.quick ? 10 : 50, batchSize: 1000, runs: Math.max(1, o.appendRuns), log,
+      root: ROOT,
+      data,
+      singles: o.appends,
+      batches: o.quick ? 10 : 50,
+      batchSize: 1000,
+      runs: Math.max(1, o.appendRuns),
+      log,
     });
     const a = results.appends;
-    log(`  durable ${fmt(a.durable.appendsPerSec)}/s (p50 ${a.durable.p50Ms.toFixed(2)} ms), relaxed ${fmt(a.relaxed.appendsPerSec)}/s (p50 ${a.relaxed.p50Ms.toFixed(2)} ms)`);
+    log(
+      `  durable ${fmt(a.durable.appendsPerSec)}/s (p50 ${a.durable.p50Ms.toFixed(2)} ms), relaxed ${fmt(a.relaxed.appendsPerSec)}/s (p50 ${a.relaxed.p50Ms.toFixed(2)} ms)`,
+    );
   }
 
   // ── 7: the Emmett peer ────────────────────────────────────────────────────────────────────────
@@ -322,7 +351,13 @@ function summarizeSingle({ floor, es }, events) {
 function summarizeFive({ together, oneByOne, floor }, single) {
   const togetherMs = median(together.map((r) => r.wallMs));
   return {
-    together: { wallMs: togetherMs, cpuMs: median(together.map((r) => r.cpuMs)), engineMs: median(together.map((r) => r.engineMs)), maxRssKb: max(together.map((r) => r.maxRssKb)), runs: together.map((r) => r.wallMs) },
+    together: {
+      wallMs: togetherMs,
+      cpuMs: median(together.map((r) => r.cpuMs)),
+      engineMs: median(together.map((r) => r.engineMs)),
+      maxRssKb: max(together.map((r) => r.maxRssKb)),
+      runs: together.map((r) => r.wallMs),
+    },
     oneByOne: {
       wallMs: median(oneByOne.map((r) => r.wallMs)),
       cpuMs: median(oneByOne.map((r) => r.cpuMs)),
@@ -431,7 +466,9 @@ async function measurePeer(o, data, node, rebuild, floor) {
   const pkg = (name) => JSON.parse(readFileSync(join(PEERS, 'node_modules', name, 'package.json'), 'utf8')).version;
   out.versions = { emmett: pkg('@event-driven-io/emmett'), emmettSqlite: pkg('@event-driven-io/emmett-sqlite'), sqlite3: pkg('sqlite3') };
   const target = join(data, `emmett-${o.peerEvents}.db`);
-  log(`peer: Emmett ${out.versions.emmettSqlite} on ${o.peerEvents.toLocaleString('en-US')} events${existsSync(target) ? '' : ' (copying the log into an Emmett store first)'}`);
+  log(
+    `peer: Emmett ${out.versions.emmettSqlite} on ${o.peerEvents.toLocaleString('en-US')} events${existsSync(target) ? '' : ' (copying the log into an Emmett store first)'}`,
+  );
   const defaultsEvents = Math.min(o.peerEvents, o.quick ? 2000 : 10_000);
   const r = await run(node, [join(PEERS, 'emmett.js'), peerStore.path, target, String(o.batch), '0', String(defaultsEvents)], {
     cwd: PEERS,

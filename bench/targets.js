@@ -77,7 +77,12 @@ try {
   if (rows[0]?.n !== EVENTS) throw new Error(`the PostgreSQL read model counts ${rows[0]?.n} events, not ${EVENTS}`);
   const rate = (name) => EVENTS / (median(times[name]) / 1000);
   const local = rate('streams');
-  const results = variants.map((v) => ({ ...v, medianMs: Math.round(median(times[v.name])), eventsPerSecond: Math.round(rate(v.name)), ofLocal: +(rate(v.name) / local).toFixed(3) }));
+  const results = variants.map((v) => ({
+    ...v,
+    medianMs: Math.round(median(times[v.name])),
+    eventsPerSecond: Math.round(rate(v.name)),
+    ofLocal: +(rate(v.name) / local).toFixed(3),
+  }));
   const out = { events: EVENTS, runs: RUNS, at: new Date().toISOString(), results };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   const md = [

@@ -91,7 +91,10 @@ async function newStore(tag, shape = 'handlers', events = EVENTS) {
 function startWorker(ws, host) {
   const esArgs = [ES, 'project', 'run', '--follow', '--lease', LEASE];
   const child = host
-    ? spawn('unshare', ['--uts', '--fork', 'sh', '-c', 'hostname "$1" && shift && exec "$@"', 'sh', host, process.execPath, ...esArgs], { cwd: ws.dir, stdio: ['ignore', 'ignore', 'pipe'] })
+    ? spawn('unshare', ['--uts', '--fork', 'sh', '-c', 'hostname "$1" && shift && exec "$@"', 'sh', host, process.execPath, ...esArgs], {
+        cwd: ws.dir,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
     : spawn(process.execPath, esArgs, { cwd: ws.dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (err += d));
@@ -111,7 +114,9 @@ function startWorker(ws, host) {
 }
 
 async function leases(schema) {
-  const { rows } = await admin.query(`SELECT name, pid, host FROM "${schema}".es_locks WHERE owner_id <> '' AND expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint`);
+  const { rows } = await admin.query(
+    `SELECT name, pid, host FROM "${schema}".es_locks WHERE owner_id <> '' AND expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint`,
+  );
   return rows;
 }
 
@@ -195,7 +200,11 @@ async function main() {
   const ws = await newStore('f');
   const hosts = spawnSync('unshare', ['--uts', '--fork', 'sh', '-c', 'hostname es-probe && hostname'], { encoding: 'utf8' }).stdout?.trim() === 'es-probe';
   const startedAt = performance.now();
-  let workers = [startWorker(ws, hosts ? 'es-bench-1' : undefined), startWorker(ws, hosts ? 'es-bench-2' : undefined), startWorker(ws, hosts ? 'es-bench-3' : undefined)];
+  let workers = [
+    startWorker(ws, hosts ? 'es-bench-1' : undefined),
+    startWorker(ws, hosts ? 'es-bench-2' : undefined),
+    startWorker(ws, hosts ? 'es-bench-3' : undefined),
+  ];
   let pids = await Promise.all(workers.map((w) => w.pid()));
   let stableSince = null;
   for (;;) {
@@ -237,11 +246,13 @@ async function main() {
     const rows = await leases(ws.schema);
     const victimPid = pids[index];
     const moving = rows.filter((r) => r.pid === victimPid).map((r) => r.name);
-    const { rows: [clock] } = await admin.query(`SELECT extract(epoch FROM clock_timestamp()) * 1000 AS now`);
+    const {
+      rows: [clock],
+    } = await admin.query(`SELECT extract(epoch FROM clock_timestamp()) * 1000 AS now`);
     const t0 = Number(clock.now);
     process.kill(victimPid, kind === 'term' ? 'SIGTERM' : 'SIGKILL');
     let firsts;
-    for (const deadline = Date.now() + LEASE_MS + 30_000; ; ) {
+    for (const deadline = Date.now() + LEASE_MS + 30_000; ;) {
       firsts = await firstBatches(ws.schema, moving, t0);
       if (moving.every((n) => firsts.has(n))) break;
       if (Date.now() > deadline) throw new Error(`${kind}: no first batch for ${moving.filter((n) => !firsts.has(n)).join(', ')} (appended ${appended})`);
@@ -263,7 +274,9 @@ async function main() {
   for (let i = 0; i < FAILOVERS; i++) {
     const r = await failover('kill', i % 3);
     results.kill.push(r.ms);
-    log(`  kill -9${hosts ? ' (a worker under its own host name: only the lease tells)' : ' (this host: the pid check may tell first)'} → successor's first batch: ${(r.ms / 1000).toFixed(2)} s (${r.moved} projections moved)`);
+    log(
+      `  kill -9${hosts ? ' (a worker under its own host name: only the lease tells)' : ' (this host: the pid check may tell first)'} → successor's first batch: ${(r.ms / 1000).toFixed(2)} s (${r.moved} projections moved)`,
+    );
   }
   for (let i = 0; i < FAILOVERS; i++) {
     const r = await failover('term', i % 3);
@@ -314,7 +327,9 @@ async function main() {
     `# Many workers on PostgreSQL (\`npm run bench:workers\`)
 
 ${new Date().toISOString()}: ${EVENTS} events, ${PROJECTIONS} projections (one upsert per event each), lease ${LEASE},
-load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${require_cpus()} cores.
+load average at the end ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${require_cpus()} cores.
 
 | figure | measured | goal |
 | --- | --- | --- |

@@ -19,14 +19,16 @@ export default defineProjection<Database>({
     CartCreated(event, db) {
       const { cartId, customerId, at } = event.data as { cartId: string; customerId: string; at: string };
       db.prepare('INSERT INTO customer_activity_owners (key, customer_id) VALUES (?, ?)').run(cartId, customerId);
-      db.prepare(`INSERT INTO customer_activity (customer_id, carts, last_seen) VALUES (?, 1, ?)
-                  ON CONFLICT (customer_id) DO UPDATE SET carts = carts + 1, last_seen = excluded.last_seen`)
-        .run(customerId, at);
+      db.prepare(
+        `INSERT INTO customer_activity (customer_id, carts, last_seen) VALUES (?, 1, ?)
+                  ON CONFLICT (customer_id) DO UPDATE SET carts = carts + 1, last_seen = excluded.last_seen`,
+      ).run(customerId, at);
     },
     CartAbandoned(event, db) {
-      db.prepare(`UPDATE customer_activity SET abandoned_carts = abandoned_carts + 1
-                  WHERE customer_id = (SELECT customer_id FROM customer_activity_owners WHERE key = ?)`)
-        .run(event.data.cartId);
+      db.prepare(
+        `UPDATE customer_activity SET abandoned_carts = abandoned_carts + 1
+                  WHERE customer_id = (SELECT customer_id FROM customer_activity_owners WHERE key = ?)`,
+      ).run(event.data.cartId);
     },
     OrderPlaced(event, db) {
       const { orderId, customerId, at } = event.data as { orderId: string; customerId: string; at: string };
@@ -34,14 +36,16 @@ export default defineProjection<Database>({
       db.prepare('UPDATE customer_activity SET orders = orders + 1, last_seen = ? WHERE customer_id = ?').run(at, customerId);
     },
     PaymentCaptured(event, db) {
-      db.prepare(`UPDATE customer_activity SET spent_cents = spent_cents + ?
-                  WHERE customer_id = (SELECT customer_id FROM customer_activity_owners WHERE key = ?)`)
-        .run(event.data.amountCents, event.data.orderId);
+      db.prepare(
+        `UPDATE customer_activity SET spent_cents = spent_cents + ?
+                  WHERE customer_id = (SELECT customer_id FROM customer_activity_owners WHERE key = ?)`,
+      ).run(event.data.amountCents, event.data.orderId);
     },
     PaymentFailed(event, db) {
-      db.prepare(`UPDATE customer_activity SET failed_payments = failed_payments + 1
-                  WHERE customer_id = (SELECT customer_id FROM customer_activity_owners WHERE key = ?)`)
-        .run(event.data.orderId);
+      db.prepare(
+        `UPDATE customer_activity SET failed_payments = failed_payments + 1
+                  WHERE customer_id = (SELECT customer_id FROM customer_activity_owners WHERE key = ?)`,
+      ).run(event.data.orderId);
     },
   },
 });

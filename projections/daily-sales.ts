@@ -29,9 +29,11 @@ export default defineProjection<Database>({
     // What earlier batches paid for the orders this one cancels, in one query.
     const cancelled = events.filter((e) => e.type === 'OrderCancelled').map((e) => e.data.orderId);
     const paidBefore = new Map(
-      (db.prepare('SELECT order_id, total_cents FROM daily_sales_orders WHERE order_id IN (SELECT value FROM json_each(?))')
-        .all(JSON.stringify(cancelled)) as { order_id: string; total_cents: number }[])
-        .map((row) => [row.order_id, row.total_cents]),
+      (
+        db
+          .prepare('SELECT order_id, total_cents FROM daily_sales_orders WHERE order_id IN (SELECT value FROM json_each(?))')
+          .all(JSON.stringify(cancelled)) as { order_id: string; total_cents: number }[]
+      ).map((row) => [row.order_id, row.total_cents]),
     );
     const paid = new Map<string, number>();
     const days = new Map<string, Day>();

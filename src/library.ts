@@ -62,7 +62,11 @@ async function withPublishers<T>(projections: readonly Projection<unknown>[], op
 }
 
 /** Catches projections up to the head, those at the same place in one pass, from code. */
-export async function runProjections<Db>(store: StoreFor<Db>, projections: readonly ProjectionInput<Db>[], options: LibraryRunOptions = {}): Promise<RunResult[]> {
+export async function runProjections<Db>(
+  store: StoreFor<Db>,
+  projections: readonly ProjectionInput<Db>[],
+  options: LibraryRunOptions = {},
+): Promise<RunResult[]> {
   const loaded = projections.map(toProjection);
   return withPublishers(loaded as Projection<unknown>[], withDefaults(options), (o) => runLoaded(store as EventStore<Db>, loaded, o));
 }
@@ -73,7 +77,11 @@ export async function runProjection<Db>(store: StoreFor<Db>, projection: Project
 }
 
 /** Empties the read models and checkpoints, then replays from the first event, from code. */
-export async function rebuildProjections<Db>(store: StoreFor<Db>, projections: readonly ProjectionInput<Db>[], options: LibraryRunOptions = {}): Promise<RunResult[]> {
+export async function rebuildProjections<Db>(
+  store: StoreFor<Db>,
+  projections: readonly ProjectionInput<Db>[],
+  options: LibraryRunOptions = {},
+): Promise<RunResult[]> {
   const loaded = projections.map(toProjection);
   return withPublishers(loaded as Projection<unknown>[], withDefaults(options), (o) => rebuildLoaded(store as EventStore<Db>, loaded, o));
 }

@@ -29,9 +29,7 @@ async function once(openSqliteStore, path, mode, o) {
     const singlesMs = performance.now() - t0;
     const t1 = performance.now();
     for (let b = 0; b < o.batches; b++) {
-      await store.appendMany(
-        Array.from({ length: o.batchSize }, (_, i) => ({ streamId: `bulk-${i % 100}`, type: 'Imported', data: { b, i, pad: PAD } })),
-      );
+      await store.appendMany(Array.from({ length: o.batchSize }, (_, i) => ({ streamId: `bulk-${i % 100}`, type: 'Imported', data: { b, i, pad: PAD } })));
     }
     const batchMs = performance.now() - t1;
     return { level, singlesMs, latencies, batchMs };

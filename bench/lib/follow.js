@@ -26,8 +26,10 @@ export async function measureFollow({ root, dbPath, appends, intervalMs, timeout
     // Ready once the follower has set up its table and written its first checkpoint.
     const ready = () => {
       try {
-        return watcher.prepare(`SELECT count(*) FROM events WHERE stream_id = '$checkpoint-latency'`).pluck().get() > 0 &&
-          watcher.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'bench_latency'`).pluck().get() > 0;
+        return (
+          watcher.prepare(`SELECT count(*) FROM events WHERE stream_id = '$checkpoint-latency'`).pluck().get() > 0 &&
+          watcher.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'bench_latency'`).pluck().get() > 0
+        );
       } catch {
         return false;
       }

@@ -155,7 +155,7 @@ export async function generateStore(path, count, { onProgress } = {}) {
     }
   });
   const CHUNK = 100_000;
-  for (let done = 0; done < count; ) {
+  for (let done = 0; done < count;) {
     const n = Math.min(CHUNK, count - done);
     chunk(n);
     done += n;

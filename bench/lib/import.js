@@ -13,7 +13,7 @@ export async function cachedNdjson(dataDir, count, log = () => {}) {
   const tmp = `${path}.partial`;
   const out = createWriteStream(tmp);
   const source = eventSource();
-  for (let done = 0; done < count; ) {
+  for (let done = 0; done < count;) {
     let text = '';
     for (const end = Math.min(count, done + 1000); done < end; done++) {
       const e = source.next();

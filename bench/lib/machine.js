@@ -22,10 +22,14 @@ function nproc() {
 
 function sqliteVersion(root) {
   try {
-    return execFileSync(process.execPath, ['-e', "const D=require('better-sqlite3');console.log(new D(':memory:').prepare('select sqlite_version()').pluck().get())"], {
-      cwd: root,
-      encoding: 'utf8',
-    }).trim();
+    return execFileSync(
+      process.execPath,
+      ['-e', "const D=require('better-sqlite3');console.log(new D(':memory:').prepare('select sqlite_version()').pluck().get())"],
+      {
+        cwd: root,
+        encoding: 'utf8',
+      },
+    ).trim();
   } catch {
     return 'unknown';
   }

@@ -18,7 +18,16 @@ export async function pgServer(given) {
   const dir = mkdtempSync(join(tmpdir(), 'es-bench-pg-'));
   chmodSync(dir, 0o755);
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const server = new EmbeddedPostgres({ databaseDir: join(dir, 'data'), user: 'postgres', password: 'bench', port, persistent: false, createPostgresUser: true, onLog: () => {}, onError: () => {} });
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    user: 'postgres',
+    password: 'bench',
+    port,
+    persistent: false,
+    createPostgresUser: true,
+    onLog: () => {},
+    onError: () => {},
+  });
   await server.initialise();
   await server.start();
   return {
@@ -55,7 +64,7 @@ export async function pgLog(url, n, log) {
       const { openStore } = await import(join(ROOT, 'dist/index.js'));
       const store = await openStore(withSchema(url, schema), { create: true });
       const source = eventSource();
-      for (let done = 0; done < n; ) {
+      for (let done = 0; done < n;) {
         const chunk = [];
         for (let i = 0; i < TX_EVENTS && done < n; i++, done++) {
           const row = source.next();

@@ -103,18 +103,40 @@ function figureRows(r) {
   const s = r.single;
   const f = r.five;
   const rows = [
-    [`floor, one projection (${count(s.events)} events)`, `${rate(s.floor.eventsPerSec)}`, `${ms(s.floor.wallMs)} process (CPU ${ms(s.floor.cpuMs)}); ${ms(s.floor.loopMs)} in its loop`],
-    [`es project rebuild streams (${count(s.events)})`, `${rate(s.es.eventsPerSec)}`, `${ms(s.es.wallMs)} process (CPU ${ms(s.es.cpuMs)}); ${ms(s.es.engineMs)} in the engine (${rate(s.es.engineEventsPerSec)})`],
+    [
+      `floor, one projection (${count(s.events)} events)`,
+      `${rate(s.floor.eventsPerSec)}`,
+      `${ms(s.floor.wallMs)} process (CPU ${ms(s.floor.cpuMs)}); ${ms(s.floor.loopMs)} in its loop`,
+    ],
+    [
+      `es project rebuild streams (${count(s.events)})`,
+      `${rate(s.es.eventsPerSec)}`,
+      `${ms(s.es.wallMs)} process (CPU ${ms(s.es.cpuMs)}); ${ms(s.es.engineMs)} in the engine (${rate(s.es.engineEventsPerSec)})`,
+    ],
     ['es / floor', pct(s.ratio), `by CPU time ${pct(s.cpuRatio)}; engine loop / floor loop ${pct(s.engineRatio)}`],
-    [`es project rebuild of 5 projections, one command`, ms(f.together.wallMs), `${x(f.ratioToOne)} one projection’s time (CPU ${ms(f.together.cpuMs)}, ${x(f.cpuRatioToOne)})`],
-    ['the same 5, one process each', ms(f.oneByOne.wallMs), `CPU ${ms(f.oneByOne.cpuMs)}; ${Object.entries(f.oneByOne.parts).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}`],
+    [
+      `es project rebuild of 5 projections, one command`,
+      ms(f.together.wallMs),
+      `${x(f.ratioToOne)} one projection’s time (CPU ${ms(f.together.cpuMs)}, ${x(f.cpuRatioToOne)})`,
+    ],
+    [
+      'the same 5, one process each',
+      ms(f.oneByOne.wallMs),
+      `CPU ${ms(f.oneByOne.cpuMs)}; ${Object.entries(f.oneByOne.parts)
+        .map(([k, v]) => `${k} ${ms(v)}`)
+        .join(', ')}`,
+    ],
     ['floor, 5 projections in one pass', ms(f.floor.wallMs), `CPU ${ms(f.floor.cpuMs)}; ${x(f.floorRatioToOne)} the floor’s one projection`],
     [`peak RSS, rebuild at ${count(r.options.events)}`, `${r.memory.smallMb.toFixed(0)} MB`, `max of ${s.es.maxRssKb.length} runs`],
   ];
   if (r.big) {
     rows.push(
       [`peak RSS, rebuild at ${count(r.options.big)}`, `${r.memory.bigMb.toFixed(0)} MB`, `${x(r.memory.growth)} the ${count(r.options.events)} figure`],
-      [`es rebuild streams at ${count(r.options.big)}`, rate(r.big.es.eventsPerSec), `${ms(r.big.es.wallMs)} (CPU ${ms(r.big.es.cpuMs)}); floor ${rate(r.big.floor.eventsPerSec)}, es/floor ${pct(r.big.ratio)}, by CPU ${pct(r.big.cpuRatio)}`],
+      [
+        `es rebuild streams at ${count(r.options.big)}`,
+        rate(r.big.es.eventsPerSec),
+        `${ms(r.big.es.wallMs)} (CPU ${ms(r.big.es.cpuMs)}); floor ${rate(r.big.floor.eventsPerSec)}, es/floor ${pct(r.big.ratio)}, by CPU ${pct(r.big.cpuRatio)}`,
+      ],
     );
   }
   for (const size of r.import?.sizes ?? []) {
@@ -126,17 +148,31 @@ function figureRows(r) {
   }
   if (r.status) {
     rows.push(
-      [`es project status, 5 projections, ${count(r.options.big)}`, ms1(r.status.all.medianMs), `median of ${r.status.all.runs.length}, max ${ms1(r.status.all.maxMs)}; all caught up`],
+      [
+        `es project status, 5 projections, ${count(r.options.big)}`,
+        ms1(r.status.all.medianMs),
+        `median of ${r.status.all.runs.length}, max ${ms1(r.status.all.maxMs)}; all caught up`,
+      ],
       [`es project status streams`, ms1(r.status.one.medianMs), `max ${ms1(r.status.one.maxMs)}`],
       ...(r.status.pending
-        ? [[`es project status, 5 projections never run`, ms1(r.status.pending.medianMs), `median of ${r.status.pending.runs.length}, max ${ms1(r.status.pending.maxMs)}; ${count(r.status.pendingLag)} events pending each`]]
+        ? [
+            [
+              `es project status, 5 projections never run`,
+              ms1(r.status.pending.medianMs),
+              `median of ${r.status.pending.runs.length}, max ${ms1(r.status.pending.maxMs)}; ${count(r.status.pendingLag)} events pending each`,
+            ],
+          ]
         : []),
       ['status() in process (engine only)', ms1(r.status.engine.medianMs), 'open store + load projections excluded'],
       ['node -e 0 / es --version', `${ms1(r.status.nodeAlone.medianMs)} / ${ms1(r.status.version.medianMs)}`, 'process start alone, for scale'],
     );
   }
   for (const run of [r.read?.small, r.read?.big].filter(Boolean)) {
-    rows.push([`es read --json, ${count(run.events)} events`, mb(run.maxRssKb), `peak RSS; ${ms(run.wallMs)} (${rate(run.events / (run.wallMs / 1000))}), ${(run.bytes / 2 ** 20).toFixed(0)} MB of JSON through a pipe`]);
+    rows.push([
+      `es read --json, ${count(run.events)} events`,
+      mb(run.maxRssKb),
+      `peak RSS; ${ms(run.wallMs)} (${rate(run.events / (run.wallMs / 1000))}), ${(run.bytes / 2 ** 20).toFixed(0)} MB of JSON through a pipe`,
+    ]);
   }
   if (r.follow) {
     rows.push([
@@ -148,14 +184,27 @@ function figureRows(r) {
   if (r.appends) rows.push(...appendRows(r.appends));
   if (r.peer) {
     const p = r.peer;
-    rows.push([`es rebuild streams (${count(p.events)})`, `${rate(p.local.es.engineEventsPerSec)} engine`, `${rate(p.local.es.eventsPerSec)} as a whole process (${ms(p.local.es.wallMs)}); floor ${rate(p.local.floor.eventsPerSec)}`]);
+    rows.push([
+      `es rebuild streams (${count(p.events)})`,
+      `${rate(p.local.es.engineEventsPerSec)} engine`,
+      `${rate(p.local.es.eventsPerSec)} as a whole process (${ms(p.local.es.wallMs)}); floor ${rate(p.local.floor.eventsPerSec)}`,
+    ]);
     if (p.emmett) {
       const e = p.emmett;
       rows.push(
-        [`Emmett consumer (${count(e.events)}, batch ${e.batchSize}, no pause)`, rate(e.consumerEventsPerSec), `${ms(e.consumerMs)} in process; es engine ${p.ratio.toFixed(1)}x, es process ${p.processRatio.toFixed(1)}x`],
-        [`Emmett primitives, one checkpoint a batch`, rate(e.primitivesEventsPerSec), `${ms(e.primitivesMs)}; es engine ${(p.local.es.engineEventsPerSec / e.primitivesEventsPerSec).toFixed(1)}x`],
+        [
+          `Emmett consumer (${count(e.events)}, batch ${e.batchSize}, no pause)`,
+          rate(e.consumerEventsPerSec),
+          `${ms(e.consumerMs)} in process; es engine ${p.ratio.toFixed(1)}x, es process ${p.processRatio.toFixed(1)}x`,
+        ],
+        [
+          `Emmett primitives, one checkpoint a batch`,
+          rate(e.primitivesEventsPerSec),
+          `${ms(e.primitivesMs)}; es engine ${(p.local.es.engineEventsPerSec / e.primitivesEventsPerSec).toFixed(1)}x`,
+        ],
       );
-      if (e.defaultsEvents) rows.push([`Emmett consumer, default pulling (${count(e.defaultsEvents)})`, rate(e.defaultsEventsPerSec), 'batch 100, 50 ms between batches']);
+      if (e.defaultsEvents)
+        rows.push([`Emmett consumer, default pulling (${count(e.defaultsEvents)})`, rate(e.defaultsEventsPerSec), 'batch 100, 50 ms between batches']);
     } else rows.push(['Emmett', 'not measured', p.skipped ?? p.error]);
   }
   return rows;
@@ -202,7 +251,12 @@ export function markdown(r, { svg, notes }) {
     `- Command: \`${r.command}\`${r.git ? ` at commit ${r.git.commit}${r.git.dirtyFiles ? ` with ${r.git.dirtyFiles} uncommitted change(s) in src/, bin/ or package.json` : ''}` : ''}`,
     `- Load average (1, 5, 15 min) before: ${r.loadBefore.map((v) => v.toFixed(2)).join(', ')}; after: ${r.loadAfter.map((v) => v.toFixed(2)).join(', ')}. ${r.loadBefore[0] > m.nproc * 0.5 || r.loadAfter[0] > m.nproc * 0.5 ? 'Other work shared the CPUs during the run, so wall-clock figures are noisy; CPU times (user + system of each process) are given beside them.' : ''}`.trim(),
     `- Sizes: ${n0(o.events)} events (main), ${n0(o.big)} (big), ${n0(o.peerEvents)} (peer); batch size ${o.batch}`,
-    `- Generating the logs (bench/lib/generate.js, once; cached in bench/.data/): ${[r.generation, r.bigGeneration].filter((g) => g?.ms).map((g) => `${count(g.events)} events in ${(g.ms / 1000).toFixed(0)} s`).join(', ') || 'from an older cache'}`,
+    `- Generating the logs (bench/lib/generate.js, once; cached in bench/.data/): ${
+      [r.generation, r.bigGeneration]
+        .filter((g) => g?.ms)
+        .map((g) => `${count(g.events)} events in ${(g.ms / 1000).toFixed(0)} s`)
+        .join(', ') || 'from an older cache'
+    }`,
     '',
     '## How it is measured',
     '',

@@ -62,12 +62,7 @@ const projection = {
   canHandle: TYPES,
   handle: async (events, { connection }) => {
     for (const event of events) {
-      await connection.command(streams.upsert, [
-        event.metadata.streamName,
-        event.type,
-        Number(event.metadata.globalPosition),
-        event.data.at,
-      ]);
+      await connection.command(streams.upsert, [event.metadata.streamName, event.type, Number(event.metadata.globalPosition), event.data.at]);
     }
   },
 };

@@ -58,7 +58,13 @@ export default defineProjection<ClientBase>({
        ON CONFLICT (day) DO UPDATE SET orders = daily_sales.orders + excluded.orders,
          revenue_cents = daily_sales.revenue_cents + excluded.revenue_cents, cancelled = daily_sales.cancelled + excluded.cancelled,
          refunded_cents = daily_sales.refunded_cents + excluded.refunded_cents`,
-      [list.map(([k]) => k), list.map(([, d]) => d.orders), list.map(([, d]) => d.revenueCents), list.map(([, d]) => d.cancelled), list.map(([, d]) => d.refundedCents)],
+      [
+        list.map(([k]) => k),
+        list.map(([, d]) => d.orders),
+        list.map(([, d]) => d.revenueCents),
+        list.map(([, d]) => d.cancelled),
+        list.map(([, d]) => d.refundedCents),
+      ],
     );
     if (paid.size > 0) {
       await db.query(

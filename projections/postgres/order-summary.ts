@@ -17,7 +17,11 @@ export default defineProjection<ClientBase>({
   handlers: {
     async OrderPlaced(event, db) {
       const { orderId, customerId, items, totalCents, at } = event.data as {
-        orderId: string; customerId: string; items: { quantity: number }[]; totalCents: number; at: string;
+        orderId: string;
+        customerId: string;
+        items: { quantity: number }[];
+        totalCents: number;
+        at: string;
       };
       const count = items.reduce((sum, item) => sum + item.quantity, 0);
       // An upsert, so that replay-from can apply this event again.

@@ -42,7 +42,10 @@ export class Context {
 
   async projections(): Promise<Projection<unknown>[]> {
     const projections = await loadProjections(this.settings.projections);
-    checkProjectionOptions(this.settings, projections.map((p) => p.name));
+    checkProjectionOptions(
+      this.settings,
+      projections.map((p) => p.name),
+    );
     return projections;
   }
 

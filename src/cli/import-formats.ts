@@ -115,11 +115,7 @@ async function* texts(chunks: AsyncIterable<TextChunk>): AsyncGenerator<string> 
 }
 
 /** CSV with a header row: two columns name the stream and type, the others become `data`. */
-export async function* csvEvents(
-  chunks: AsyncIterable<TextChunk>,
-  columns: CsvColumns,
-  maxRecord = MAX_LINE_BYTES,
-): AsyncGenerator<ParsedEvent[]> {
+export async function* csvEvents(chunks: AsyncIterable<TextChunk>, columns: CsvColumns, maxRecord = MAX_LINE_BYTES): AsyncGenerator<ParsedEvent[]> {
   if (!columns.streamColumn || !columns.typeColumn) throw usage('CSV import needs --stream-column and --type-column');
   let header = false;
   // The last line of the last whole record, as the parser finds it (records reach the loop later).

@@ -32,7 +32,12 @@ export async function main(argv: string[]): Promise<number> {
     command.configureOutput({
       // One line: commander's "(Did you mean …?)" suggestion joins the message.
       outputError: (text, write) =>
-        write(`${text.replace(/^error: /, 'es: ').replace(/\n\(Did you mean (.*)\)/, ' (did you mean $1)').trimEnd()}\n`),
+        write(
+          `${text
+            .replace(/^error: /, 'es: ')
+            .replace(/\n\(Did you mean (.*)\)/, ' (did you mean $1)')
+            .trimEnd()}\n`,
+        ),
     });
     command.commands.forEach(configure);
   };

@@ -71,8 +71,7 @@ export class Output {
     this.color = PLAIN;
     // A terminal that reports no width makes a spinner's redraw arithmetic divide by zero.
     const width = this.stderr.columns ?? 0;
-    this.interactive =
-      this.stderr.isTTY === true && width > 0 && !this.quiet && this.logFormat === 'text' && env.CI === undefined && env.TERM !== 'dumb';
+    this.interactive = this.stderr.isTTY === true && width > 0 && !this.quiet && this.logFormat === 'text' && env.CI === undefined && env.TERM !== 'dumb';
     this.spinnerColour = !colourOff;
   }
 
@@ -214,8 +213,7 @@ const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' 
  * 1,234,567. Not toLocaleString: its first call loads ICU's number formatting, some 30 ms of every
  * command's start (a third of `es project status`).
  */
-export const formatCount = (n: number): string =>
-  Number.isSafeInteger(n) ? String(n).replace(/\B(?=(\d{3})+$)/g, ',') : n.toLocaleString('en-US');
+export const formatCount = (n: number): string => (Number.isSafeInteger(n) ? String(n).replace(/\B(?=(\d{3})+$)/g, ',') : n.toLocaleString('en-US'));
 
 export const plural = (n: number, word: string): string => `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
 

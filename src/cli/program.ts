@@ -23,12 +23,14 @@ function action(load: () => Promise<Handler>) {
 
 const json = () => new Option('--json', 'print JSON on stdout (logs go to stderr)');
 const batchSize = () => new Option('--batch-size <n>', 'events per transaction (default 1000)');
-const wait = () =>
-  new Option('--wait <duration>', 'wait up to this long in all (one deadline for the command) for other runners to let go (e.g. 30s)');
+const wait = () => new Option('--wait <duration>', 'wait up to this long in all (one deadline for the command) for other runners to let go (e.g. 30s)');
 const republish = () =>
   new Option('--republish', 'allowed to publish again what a publishing projection published already (its consumers get the events twice)');
 const lease = () =>
-  new Option('--lease <duration>', 'lease on each projection worked on, renewed every third of it; a dead holder blocks others this long (default 30s, at least 5s)');
+  new Option(
+    '--lease <duration>',
+    'lease on each projection worked on, renewed every third of it; a dead holder blocks others this long (default 30s, at least 5s)',
+  );
 const onError = () =>
   new Option('--on-error <mode>', 'stop: a failing handler faults the projection; skip: dead-letter the event and go on').choices(['stop', 'skip']);
 
@@ -91,7 +93,12 @@ function addEventCommands(program: Command): void {
     .command('import')
     .description('append many events from NDJSON or CSV, all or nothing')
     .argument('<file>', 'file to read, or - for standard input')
-    .addOption(new Option('--format <format>', 'input format (default: from the extension, .csv or .csv.gz is CSV; gzip is read by its first bytes)').choices(['ndjson', 'csv']))
+    .addOption(
+      new Option('--format <format>', 'input format (default: from the extension, .csv or .csv.gz is CSV; gzip is read by its first bytes)').choices([
+        'ndjson',
+        'csv',
+      ]),
+    )
     .option('--stream-column <name>', 'CSV: column holding the stream id')
     .option('--type-column <name>', 'CSV: column holding the event type')
     .option('--id-column <name>', 'CSV: column holding a unique event id (makes re-imports idempotent)')
@@ -107,7 +114,7 @@ function addEventCommands(program: Command): void {
     .option('--limit <n>', 'at most this many events')
     .option('--include-system', 'include system streams ($checkpoint-…)')
     .addOption(json())
-    .addHelpText('after', '\nExample:\n  $ es read --stream \'$checkpoint-order-summary\' --json')
+    .addHelpText('after', "\nExample:\n  $ es read --stream '$checkpoint-order-summary' --json")
     .action(action(async () => (await import('./commands/read.js')).read));
 
   program
@@ -192,7 +199,12 @@ function addInspectCommands(project: Command): void {
     .option('--max-lag <n>', 'unhealthy when more than n events wait')
     .option('--max-age <duration>', 'unhealthy when the oldest waiting event is older (30s, 5m, 2h, 1d)')
     .addOption(json())
-    .addOption(new Option('--format <format>', 'table, or prometheus: text exposition 0.0.4 for node_exporter (exit code as for table)').choices(['table', 'prometheus']))
+    .addOption(
+      new Option('--format <format>', 'table, or prometheus: text exposition 0.0.4 for node_exporter (exit code as for table)').choices([
+        'table',
+        'prometheus',
+      ]),
+    )
     .option('--watch', 'on a terminal, redraw the table every second until Ctrl-C (exit 0)')
     .addHelpText(
       'after',

@@ -73,7 +73,7 @@ export function families(report: StatusReport): Family[] {
     {
       ...perProjection(
         'es_projection_dead_letters_total',
-        'Events in the projection\'s dead-letter stream $deadletter-<name> (handlers that failed with --on-error skip).',
+        "Events in the projection's dead-letter stream $deadletter-<name> (handlers that failed with --on-error skip).",
         rows,
         (r) => r.deadLetters,
       ),
@@ -81,7 +81,7 @@ export function families(report: StatusReport): Family[] {
     },
     {
       name: 'es_projection_owner',
-      help: 'The process holding the projection\'s lease (labels host and pid): 1 while it holds it; 0 with empty labels when nobody does.',
+      help: "The process holding the projection's lease (labels host and pid): 1 while it holds it; 0 with empty labels when nobody does.",
       samples: rows.map((row) => ({
         labels: { projection: row.name, host: row.owner?.host ?? '', pid: row.owner ? String(row.owner.pid) : '' },
         value: row.owner ? 1 : 0,
@@ -89,7 +89,7 @@ export function families(report: StatusReport): Family[] {
     },
     perProjection(
       'es_projection_lease_expires_timestamp_seconds',
-      'Unix time when the holder\'s lease runs out unless renewed; absent when nobody holds the projection.',
+      "Unix time when the holder's lease runs out unless renewed; absent when nobody holds the projection.",
       rows,
       (r) => (r.owner === null ? null : Date.parse(r.owner.leaseExpiresAt) / 1000),
     ),

@@ -3,14 +3,7 @@
  * Recognise them by `code` (see `isEsError`), not by `instanceof`: a projection file may load a second
  * copy of this module.
  */
-export type ErrorCode =
-  | 'USAGE'
-  | 'ENVIRONMENT'
-  | 'CONFLICT'
-  | 'LOCKED'
-  | 'FAULTED'
-  | 'UNHEALTHY'
-  | 'INTERRUPTED';
+export type ErrorCode = 'USAGE' | 'ENVIRONMENT' | 'CONFLICT' | 'LOCKED' | 'FAULTED' | 'UNHEALTHY' | 'INTERRUPTED';
 
 export class EsError extends Error {
   readonly code: ErrorCode;
@@ -29,8 +22,7 @@ export function isEsError(error: unknown): error is EsError {
 }
 
 export const usage = (message: string): EsError => new EsError('USAGE', message);
-export const environment = (message: string, cause?: unknown): EsError =>
-  new EsError('ENVIRONMENT', message, { cause });
+export const environment = (message: string, cause?: unknown): EsError => new EsError('ENVIRONMENT', message, { cause });
 
 export const EXIT_CODES: Record<ErrorCode, number> = {
   FAULTED: 1,

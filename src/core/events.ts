@@ -79,7 +79,10 @@ export function checkNames(streamId: string, type: string, id?: string): void {
     if (what === 'event id') {
       const bytes = Buffer.byteLength(value as string);
       if (bytes > MAX_EVENT_ID_BYTES) {
-        throw new EsError('USAGE', `the event id "${escapeControls(value as string)}" is ${bytes} bytes long; an event id is at most ${MAX_EVENT_ID_BYTES} bytes (UTF-8)`);
+        throw new EsError(
+          'USAGE',
+          `the event id "${escapeControls(value as string)}" is ${bytes} bytes long; an event id is at most ${MAX_EVENT_ID_BYTES} bytes (UTF-8)`,
+        );
       }
       continue;
     }
@@ -96,17 +99,12 @@ const LONE_SURROGATE_ALL = new RegExp(LONE_SURROGATE.source, 'g');
 /** JSON with object keys sorted, so two encodings of the same value compare equal. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as JsonObject).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as JsonObject).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
   );
 }
 
 /** Whether an event given again (an import re-run) is the one stored under its id. */
-export function sameEvent(
-  stored: { streamId: string; type: string; data: unknown; metadata: unknown },
-  given: NewStreamEvent,
-): boolean {
+export function sameEvent(stored: { streamId: string; type: string; data: unknown; metadata: unknown }, given: NewStreamEvent): boolean {
   return (
     stored.streamId === given.streamId &&
     stored.type === given.type &&

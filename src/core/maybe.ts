@@ -1,8 +1,7 @@
 /** A value, or a promise of it: synchronous drivers (better-sqlite3) answer inside their transaction. */
 export type Maybe<T> = T | Promise<T>;
 
-export const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  typeof (value as { then?: unknown } | null)?.then === 'function';
+export const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as { then?: unknown } | null)?.then === 'function';
 
 /**
  * Runs `next` on a value that may be a promise, without making a synchronous chain asynchronous:

@@ -3,8 +3,7 @@ import { redact, registerSecret } from './secrets.js';
 
 /** A projection's `publish` after validation: where its events go, and how each is addressed. */
 export type PublishConfig =
-  | { kind: 'nats'; to: string; display: string; subject: string }
-  | { kind: 'amqp'; to: string; display: string; exchange: string; routingKey: string };
+  { kind: 'nats'; to: string; display: string; subject: string } | { kind: 'amqp'; to: string; display: string; exchange: string; routingKey: string };
 
 /** The fields a template may name. */
 const FIELDS = ['type', 'streamId'] as const;

@@ -53,8 +53,7 @@ export function generateShop(options: ShopOptions = {}): NewStreamEvent[] {
     const customerId = `customer-${String(1 + Math.floor(next() * customers)).padStart(4, '0')}`;
     const cart = `shop/${cartId}`;
     let seq = 0;
-    const push = (streamId: string, type: string, data: Record<string, unknown>) =>
-      events.push({ id: `demo-${cartId}-${++seq}`, streamId, type, data });
+    const push = (streamId: string, type: string, data: Record<string, unknown>) => events.push({ id: `demo-${cartId}-${++seq}`, streamId, type, data });
 
     push(cart, 'CartCreated', { cartId, customerId, at: at(next() * 30) });
     const lines = new Map<string, { sku: string; quantity: number; priceCents: number }>();

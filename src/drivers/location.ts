@@ -64,8 +64,7 @@ export function parseStoreUrl(url: string, base = process.cwd()): StoreLocation 
   if (scheme !== undefined && !windowsDrive && !isAbsolute(url)) {
     if (url.startsWith(`${scheme}://`)) throw usage(`"${url}": unsupported store (use sqlite:<path>, a file path or postgres://…)`);
     throw usage(
-      `"${url}": unknown store scheme "${scheme}:" (use sqlite:<path>, a file path or postgres://…; ` +
-        `for a file whose name has a colon, write ./${url})`,
+      `"${url}": unknown store scheme "${scheme}:" (use sqlite:<path>, a file path or postgres://…; ` + `for a file whose name has a colon, write ./${url})`,
     );
   }
   return { kind: 'sqlite', path: filePath(url, url, base) };

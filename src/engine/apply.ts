@@ -44,11 +44,10 @@ const REPLAYING: ProjectionContext = Object.freeze({ replaying: true });
 const LIVE: ProjectionContext = Object.freeze({ replaying: false });
 
 /** The context of an event: replaying when a rebuild or replay-from had passed its position before. */
-export const contextOf = (event: StoredEvent, replayingUntil: number): ProjectionContext =>
-  event.position <= replayingUntil ? REPLAYING : LIVE;
+export const contextOf = (event: StoredEvent, replayingUntil: number): ProjectionContext => (event.position <= replayingUntil ? REPLAYING : LIVE);
 
-const SYNC_HANDLER = 'the handler returned a Promise; handlers must be synchronous here (the read model\'s transactions cannot span an await)';
-const SYNC_BATCH = 'batch returned a Promise; batch must be synchronous here (the read model\'s transactions cannot span an await)';
+const SYNC_HANDLER = "the handler returned a Promise; handlers must be synchronous here (the read model's transactions cannot span an await)";
+const SYNC_BATCH = "batch returned a Promise; batch must be synchronous here (the read model's transactions cannot span an await)";
 
 /**
  * The events of one `batch` call each: consecutive runs that share `context.replaying`, so a batch
@@ -56,7 +55,7 @@ const SYNC_BATCH = 'batch returned a Promise; batch must be synchronous here (th
  */
 function runs(events: readonly StoredEvent[], replayingUntil: number): [number, number][] {
   const out: [number, number][] = [];
-  for (let i = 0; i < events.length; ) {
+  for (let i = 0; i < events.length;) {
     const replaying = contextOf(events[i] as StoredEvent, replayingUntil).replaying;
     let j = i + 1;
     while (j < events.length && contextOf(events[j] as StoredEvent, replayingUntil).replaying === replaying) j++;
@@ -108,7 +107,7 @@ async function finishAsync(
   fail: (index: number, error: unknown) => unknown,
 ): Promise<void> {
   let result: unknown = first;
-  for (let i = from; i < count; ) {
+  for (let i = from; i < count;) {
     try {
       await result;
       i += 1;
@@ -124,12 +123,7 @@ async function finishAsync(
  * `batch`. Events are the projection's own (a per-event projection passes over types it has no
  * handler for). `replayingUntil` is the checkpoint's replay mark (0: nothing is replayed).
  */
-export function applier<Db>(
-  sink: ApplyTarget,
-  projection: Projection<Db>,
-  events: readonly StoredEvent[],
-  replayingUntil: number,
-): Apply<Db> {
+export function applier<Db>(sink: ApplyTarget, projection: Projection<Db>, events: readonly StoredEvent[], replayingUntil: number): Apply<Db> {
   const batch = projection.batch;
   if (batch) {
     const spans = runs(events, replayingUntil);

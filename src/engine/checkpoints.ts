@@ -102,11 +102,7 @@ export class CheckpointStream {
     this.streamId = checkpointStream(name);
   }
 
-  static async load(
-    store: Pick<ProjectionStore, 'lastEvent'>,
-    projection: { name: string; version: number },
-    fence?: Fence,
-  ): Promise<CheckpointStream> {
+  static async load(store: Pick<ProjectionStore, 'lastEvent'>, projection: { name: string; version: number }, fence?: Fence): Promise<CheckpointStream> {
     return new CheckpointStream(projection.name, projection.version, await loadCheckpoint(store, projection.name), fence);
   }
 

@@ -74,12 +74,7 @@ function carryOut(target: Target, projection: Projection, intent: Intent): Promi
 }
 
 /** Completes a pending intent, if any (see above). Returns the fault when the reset threw or is missing. */
-export async function completeIntent(
-  store: ProjectionStore,
-  projection: Projection,
-  target: Target,
-  fence?: Fence,
-): Promise<FaultInfo | null> {
+export async function completeIntent(store: ProjectionStore, projection: Projection, target: Target, fence?: Fence): Promise<FaultInfo | null> {
   const stream = await CheckpointStream.load(store, projection, fence);
   const checkpoint = stream.state;
   const intent = pendingIntent(checkpoint);

@@ -116,11 +116,7 @@ export async function resetProjection<Db>(
 }
 
 /** Resets each projection, then replays them all from the first event in one pass. */
-export async function rebuildProjections<Db>(
-  store: ProjectionStore<Db>,
-  projections: readonly Projection<Db>[],
-  options: RunOptions,
-): Promise<RunResult[]> {
+export async function rebuildProjections<Db>(store: ProjectionStore<Db>, projections: readonly Projection<Db>[], options: RunOptions): Promise<RunResult[]> {
   const results = new Map<string, RunResult>();
   const ready: Projection<Db>[] = [];
   for (const projection of projections) {
@@ -141,12 +137,7 @@ export async function rebuildProjection<Db>(store: ProjectionStore<Db>, projecti
  * Moves the checkpoint so that the next event processed is the first at or after `from`, then runs.
  * The read model is kept as it is.
  */
-export async function replayFrom<Db>(
-  store: ProjectionStore<Db>,
-  projection: Projection<Db>,
-  from: number,
-  options: RunOptions,
-): Promise<RunResult> {
+export async function replayFrom<Db>(store: ProjectionStore<Db>, projection: Projection<Db>, from: number, options: RunOptions): Promise<RunResult> {
   const head = await store.head();
   if (from > head) throw usage(`position ${from} is past the head of the log (${head})`);
   const fence = options.leases?.get(projection.name)?.fence;

@@ -40,7 +40,10 @@ export async function betweenBatches(store: Pick<ProjectionStore, 'writerPauseMs
  * connection lost during COMMIT leaves its outcome unknown, and the retry's conflict then means
  * "committed" exactly when the stream ends with this event.
  */
-export async function commitWithRetry<Db>(store: Pick<ProjectionStore<Db>, 'commit' | 'isTransient' | 'lastEvent'>, unit: CommitUnit<Db>): Promise<AppendResult> {
+export async function commitWithRetry<Db>(
+  store: Pick<ProjectionStore<Db>, 'commit' | 'isTransient' | 'lastEvent'>,
+  unit: CommitUnit<Db>,
+): Promise<AppendResult> {
   const id = unit.event.id ?? randomUUID();
   let retried = false;
   try {

@@ -75,10 +75,7 @@ export async function projectionStatus(
   // Stream versions count from 1 and the stream is never trimmed: its last version is its size.
   const deadLetters = (await store.lastEvent(deadLetterStream(projection.name)))?.version ?? 0;
   const now = thresholds.now ?? Date.now();
-  const lagSeconds =
-    pending.count > 0 && pending.oldestRecordedAt
-      ? Math.max(0, (now - Date.parse(pending.oldestRecordedAt)) / 1000)
-      : 0;
+  const lagSeconds = pending.count > 0 && pending.oldestRecordedAt ? Math.max(0, (now - Date.parse(pending.oldestRecordedAt)) / 1000) : 0;
   const lease = holders.leases.find((l) => l.name === projection.name && l.live);
   const state = stateOf(projection, {
     version: checkpoint.version,

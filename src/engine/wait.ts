@@ -65,11 +65,7 @@ async function look(store: ProjectionStore, projection: Projection<unknown>, tar
  * Waits until every projection has reached a position, by polling checkpoints; it runs nothing
  * itself (another process does). Fails as soon as one is faulted or stale-version.
  */
-export async function waitForProjections(
-  store: ProjectionStore,
-  projections: readonly Projection<unknown>[],
-  options: WaitOptions = {},
-): Promise<WaitResult> {
+export async function waitForProjections(store: ProjectionStore, projections: readonly Projection<unknown>[], options: WaitOptions = {}): Promise<WaitResult> {
   const started = performance.now();
   const pollMs = options.pollMs ?? 100;
   const read = <T>(work: () => Promise<T>): Promise<T> => retryTransient(store, work);

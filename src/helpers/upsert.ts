@@ -90,8 +90,7 @@ export async function pgUpsert(
   const merged = mergeRows(rows, options);
   const { columns, target, alias, onConflict } = parts(table, merged, options);
   const list = columns.map(quoted).join(', ');
-  await db.query(
-    `INSERT INTO ${target} AS ${alias} (${list}) SELECT ${list} FROM json_populate_recordset(null::${target}, $1::json) ${onConflict}`,
-    [JSON.stringify(merged)],
-  );
+  await db.query(`INSERT INTO ${target} AS ${alias} (${list}) SELECT ${list} FROM json_populate_recordset(null::${target}, $1::json) ${onConflict}`, [
+    JSON.stringify(merged),
+  ]);
 }

@@ -20,7 +20,7 @@ export function describeLoadError(file: string, error: unknown): string {
   }
   const what = `${err.name === 'Error' || err.message.startsWith(`${err.name}:`) ? '' : `${err.name}: `}${firstLine(err.message)}`;
   const javascript = /\.[cm]?js$/.test(file);
-  const at = err.name === 'SyntaxError' ? ((javascript && syntaxErrorAt(file)) || '') : (thrownAt(file, err.stack) ?? '');
+  const at = err.name === 'SyntaxError' ? (javascript && syntaxErrorAt(file)) || '' : (thrownAt(file, err.stack) ?? '');
   // Node reads a .js file as CommonJS unless its package says "type": "module".
   const hint =
     /\.js$/.test(file) && /Unexpected token 'export'|Cannot use import statement outside a module/.test(err.message)
@@ -30,7 +30,12 @@ export function describeLoadError(file: string, error: unknown): string {
 }
 
 function firstLine(text: string): string {
-  return text.split('\n').find((line) => line.trim() !== '')?.trim() ?? text;
+  return (
+    text
+      .split('\n')
+      .find((line) => line.trim() !== '')
+      ?.trim() ?? text
+  );
 }
 
 /** `:line:column` of the first stack frame in the file itself (a throw at the module's top level). */

@@ -182,7 +182,7 @@ describe('Publisher against a scripted broker', () => {
     await publisher.close();
   });
 
-  it('a later event\'s refusal first sends the events before it that waited for their stream', async () => {
+  it("a later event's refusal first sends the events before it that waited for their stream", async () => {
     // e2 waits for e1 (same stream); e3 is refused meanwhile, before e2 was ever sent.
     const events = [event(1, 'a', 1), event(2, 'a', 2), event(3, 'b', 1)];
     const refused = new EventFault('unroutable');
@@ -252,7 +252,7 @@ describeEach(brokerKinds())('Publisher against %s', (kind) => {
     });
   }
 
-  it('publishes a batch: all acknowledged, the messages in order, the event as body, its id as message id, es\'s headers', async () => {
+  it("publishes a batch: all acknowledged, the messages in order, the event as body, its id as message id, es's headers", async () => {
     const { rig, publisher } = await publisherTo();
     const events = log(30, 4);
     expect(await publisher.publish(events)).toEqual({ acked: 30, fault: null });

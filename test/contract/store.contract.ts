@@ -194,9 +194,7 @@ describe.each(storeKinds())('EventStore contract: %s', (kind) => {
       const { user } = await seeded();
       expect(positions(await store.read({}))).toEqual(positions(user));
       expect(positions(await store.read({ from: user[2]!.position }))).toEqual(positions(user.slice(2)));
-      expect(positions(await store.read({ from: user[2]!.position, limit: 2 }))).toEqual(
-        positions(user.slice(2, 4)),
-      );
+      expect(positions(await store.read({ from: user[2]!.position, limit: 2 }))).toEqual(positions(user.slice(2, 4)));
       expect(positions(await store.read({ limit: 3 }))).toEqual(positions(user.slice(0, 3)));
       expect(await store.read({ from: user[user.length - 1]!.position + 100 })).toEqual([]);
 
@@ -219,13 +217,26 @@ describe.each(storeKinds())('EventStore contract: %s', (kind) => {
         return pages;
       };
       const mid = user[2]!.position;
-      const optionSets = [{}, { includeSystem: true }, { from: mid }, { from: mid, limit: 3 }, { limit: 0 }, { streamId: 's1' }, { streamId: '$sys', from: all[1]!.position }, { streamId: 's1', limit: 2 }, { streamId: 'nope' }];
+      const optionSets = [
+        {},
+        { includeSystem: true },
+        { from: mid },
+        { from: mid, limit: 3 },
+        { limit: 0 },
+        { streamId: 's1' },
+        { streamId: '$sys', from: all[1]!.position },
+        { streamId: 's1', limit: 2 },
+        { streamId: 'nope' },
+      ];
       for (const options of optionSets) {
         for (const size of [1, 2, 3, 1000]) {
           const pages = await collect(options, size);
           const label = JSON.stringify({ options, size });
           expect(pages.flat(), label).toEqual(await store.read(options));
-          expect(pages.every((page) => page.length >= 1 && page.length <= size), label).toBe(true);
+          expect(
+            pages.every((page) => page.length >= 1 && page.length <= size),
+            label,
+          ).toBe(true);
         }
       }
       // A caller that stops after the first page reads no further.
@@ -602,9 +613,15 @@ describe.each(storeKinds())('EventStore contract: %s', (kind) => {
       await store.append('a', [{ type: 'Old' }]);
       const result = await store.importEvents(
         chunks(
-          [{ id: 'i-1', streamId: 'a', type: 'X' }, { streamId: 'b', type: 'Y' }],
+          [
+            { id: 'i-1', streamId: 'a', type: 'X' },
+            { streamId: 'b', type: 'Y' },
+          ],
           [],
-          [{ id: 'i-1', streamId: 'a', type: 'X', data: {} }, { streamId: 'a', type: 'Z' }],
+          [
+            { id: 'i-1', streamId: 'a', type: 'X', data: {} },
+            { streamId: 'a', type: 'Z' },
+          ],
         ),
       );
       expect(result).toMatchObject({ appended: 3, skipped: 1 });
@@ -636,15 +653,39 @@ describe.each(storeKinds())('EventStore contract: %s', (kind) => {
     it('refuses a changed id in a later chunk, naming its index over all chunks and the event given', async () => {
       await store.appendMany([{ id: 'e-1', streamId: 'a', type: 'X', data: { x: 1 } }]);
       const changed = { id: 'e-1', streamId: 'a', type: 'X', data: { x: 2 }, line: 7 };
-      const call = store.importEvents(chunks([{ streamId: 'n', type: 'A' }, { streamId: 'n', type: 'B' }], [{ streamId: 'n', type: 'C' }, changed]));
+      const call = store.importEvents(
+        chunks(
+          [
+            { streamId: 'n', type: 'A' },
+            { streamId: 'n', type: 'B' },
+          ],
+          [{ streamId: 'n', type: 'C' }, changed],
+        ),
+      );
       await expect(call).rejects.toMatchObject({ code: 'USAGE', details: { index: 3, event: changed } });
       expect((await store.read({})).map((e) => e.id)).toEqual(['e-1']);
     });
 
     it('refuses control characters in stream ids and types, in append and importEvents alike', async () => {
-      for (const [streamId, type] of [['a\u0007b', 'X'], ['a', 'X\u001b[2J'], ['a\u007f', 'X'], ['a', '\u0085X'], ['a\nb', 'X']]) {
-        await expect(store.append(streamId!, [{ type: type! }])).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/control character \(\\x[0-9a-f]{2}\)/) });
-        await expect(store.importEvents(chunks([{ streamId: 'fine', type: 'Fine' }, { streamId: streamId!, type: type! }]))).rejects.toMatchObject({
+      for (const [streamId, type] of [
+        ['a\u0007b', 'X'],
+        ['a', 'X\u001b[2J'],
+        ['a\u007f', 'X'],
+        ['a', '\u0085X'],
+        ['a\nb', 'X'],
+      ]) {
+        await expect(store.append(streamId!, [{ type: type! }])).rejects.toMatchObject({
+          code: 'USAGE',
+          message: expect.stringMatching(/control character \(\\x[0-9a-f]{2}\)/),
+        });
+        await expect(
+          store.importEvents(
+            chunks([
+              { streamId: 'fine', type: 'Fine' },
+              { streamId: streamId!, type: type! },
+            ]),
+          ),
+        ).rejects.toMatchObject({
           code: 'USAGE',
           details: { index: 1 },
         });
@@ -656,8 +697,18 @@ describe.each(storeKinds())('EventStore contract: %s', (kind) => {
     it('takes event ids up to 1024 UTF-8 bytes and refuses longer ones, in append and importEvents alike', async () => {
       const longest = '\u00e9'.repeat(512);
       const over = `${longest}x`;
-      await expect(store.append('ids', [{ type: 'X', id: over }])).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/1025 bytes long; an event id is at most 1024 bytes/) });
-      await expect(store.importEvents(chunks([{ streamId: 'ids', type: 'X' }, { streamId: 'ids', type: 'X', id: over }]))).rejects.toMatchObject({
+      await expect(store.append('ids', [{ type: 'X', id: over }])).rejects.toMatchObject({
+        code: 'USAGE',
+        message: expect.stringMatching(/1025 bytes long; an event id is at most 1024 bytes/),
+      });
+      await expect(
+        store.importEvents(
+          chunks([
+            { streamId: 'ids', type: 'X' },
+            { streamId: 'ids', type: 'X', id: over },
+          ]),
+        ),
+      ).rejects.toMatchObject({
         code: 'USAGE',
         details: { index: 1 },
       });
@@ -681,7 +732,7 @@ describe.each(storeKinds())('EventStore contract: %s', (kind) => {
       throw new Error('the reads never came to an end');
     }
 
-    it('batch after batch, each from the last one\'s scannedTo and token, gives every event once, in position order', async () => {
+    it("batch after batch, each from the last one's scannedTo and token, gives every event once, in position order", async () => {
       const { user, head } = await seeded();
       for (const types of [null, ['A'], ['B', 'C'], ['Tick']]) {
         const wanted = user.filter((e) => types === null || types.includes(e.type));
@@ -689,13 +740,16 @@ describe.each(storeKinds())('EventStore contract: %s', (kind) => {
           const label = JSON.stringify({ types, limit });
           const batches = await walk({ after: 0 }, types, limit);
           expect(positions(batches.flatMap((b) => b.events)), label).toEqual(positions(wanted));
-          expect(batches.every((b) => b.events.length <= limit), label).toBe(true);
+          expect(
+            batches.every((b) => b.events.length <= limit),
+            label,
+          ).toBe(true);
           expect(batches.at(-1)!.scannedTo, label).toBe(head);
         }
       }
     });
 
-    it('resumeAfter(i) resumes just past the batch\'s event i; tokens read the same after a trip through JSON (a checkpoint)', async () => {
+    it("resumeAfter(i) resumes just past the batch's event i; tokens read the same after a trip through JSON (a checkpoint)", async () => {
       const { user } = await seeded();
       const saved = <T>(token: T): T => (token === undefined ? token : JSON.parse(JSON.stringify(token)));
       const batch = await store.readBatch({ after: 0, types: null, limit: 100 });
@@ -753,7 +807,7 @@ describe.each(storeKinds())('EventStore contract: %s', (kind) => {
       expect((await store.pending({ after: 0, types: null, upTo: tick.position })).count).toBe(user.filter((e) => e.position < tick.position).length);
     });
 
-    it('from a batch\'s scannedTo and token, counts what reads from there return (with and without a bound)', async () => {
+    it("from a batch's scannedTo and token, counts what reads from there return (with and without a bound)", async () => {
       const { user } = await seeded();
       const bound = user[5]!.position;
       for (const types of [null, ['A'], ['B', 'C']]) {
@@ -890,7 +944,15 @@ describe.each(storeKinds())('EventStore contract: %s', (kind) => {
       const before = Date.now();
       const a = taken(await store.tryLease('p', owner('a'), 30_000, never));
       const rows = await store.leases();
-      expect(rows).toEqual([{ name: 'p', owner: expect.objectContaining({ id: 'a', pid: 4242, host: 'h', since: '2026-01-01T00:00:00.000Z' }), token: a, expiresAt: expect.any(String), live: true }]);
+      expect(rows).toEqual([
+        {
+          name: 'p',
+          owner: expect.objectContaining({ id: 'a', pid: 4242, host: 'h', since: '2026-01-01T00:00:00.000Z' }),
+          token: a,
+          expiresAt: expect.any(String),
+          live: true,
+        },
+      ]);
       const expires = Date.parse(rows[0]!.expiresAt);
       expect(expires).toBeGreaterThanOrEqual(before + 30_000 - 2_000);
       expect(expires).toBeLessThanOrEqual(Date.now() + 30_000 + 2_000);

@@ -62,7 +62,15 @@ describeEach(targetKinds())('Target contract: %s', (kind) => {
 
   it('runs work in one transaction: commits when it returns (with its value), rolls back and rethrows when it throws', async () => {
     await scratch();
-    expect(await target.transaction((db) => inOrder(() => insert(db, 'a'), () => insert(db, 'b'), () => 42))).toEqual([undefined, undefined, 42]);
+    expect(
+      await target.transaction((db) =>
+        inOrder(
+          () => insert(db, 'a'),
+          () => insert(db, 'b'),
+          () => 42,
+        ),
+      ),
+    ).toEqual([undefined, undefined, 42]);
     expect(await committed()).toEqual(['a', 'b']);
     const failure = new Error('handler exploded');
     await expect(
@@ -77,7 +85,14 @@ describeEach(targetKinds())('Target contract: %s', (kind) => {
     ).rejects.toBe(failure);
     expect(await committed()).toEqual(['a', 'b']);
     // A failing statement rolls back what came before it in the transaction too.
-    await expect(target.transaction((db) => inOrder(() => insert(db, 'd'), () => insert(db, 'a')))).rejects.toThrow();
+    await expect(
+      target.transaction((db) =>
+        inOrder(
+          () => insert(db, 'd'),
+          () => insert(db, 'a'),
+        ),
+      ),
+    ).rejects.toThrow();
     expect(await committed()).toEqual(['a', 'b']);
   });
 
@@ -133,7 +148,15 @@ describeEach(targetKinds())('Target contract: %s', (kind) => {
     expect(await outside((ids) => ids.among('p2', ['e1']))).toEqual(new Set());
     expect(await outside((ids) => ids.among('p1', []))).toEqual(new Set());
     // A duplicate inside a transaction is a no-op that leaves it usable; a rollback records nothing.
-    expect(await inTransaction((ids) => inOrder(() => ids.record('p3', entries(1)), () => ids.record('p3', entries(1)), () => ids.record('p3', entries(2))))).toEqual([1, 0, 1]);
+    expect(
+      await inTransaction((ids) =>
+        inOrder(
+          () => ids.record('p3', entries(1)),
+          () => ids.record('p3', entries(1)),
+          () => ids.record('p3', entries(2)),
+        ),
+      ),
+    ).toEqual([1, 0, 1]);
     await expect(
       inTransaction((ids) =>
         inOrder(
@@ -146,7 +169,15 @@ describeEach(targetKinds())('Target contract: %s', (kind) => {
     ).rejects.toThrow('rolled back');
     expect(sorted(await outside((ids) => ids.among('p3', ['e1', 'e2', 'e7'])))).toEqual(['e1', 'e2']);
     // Ids differing only in case or trailing spaces are different ids.
-    expect(await inTransaction((ids) => ids.record('p4', [{ id: 'Ab', position: 1 }, { id: 'ab', position: 2 }, { id: 'ab ', position: 3 }]))).toBe(3);
+    expect(
+      await inTransaction((ids) =>
+        ids.record('p4', [
+          { id: 'Ab', position: 1 },
+          { id: 'ab', position: 2 },
+          { id: 'ab ', position: 3 },
+        ]),
+      ),
+    ).toBe(3);
     expect([...(await outside((ids) => ids.among('p4', ['ab', 'AB'])))]).toEqual(['ab']);
   });
 
@@ -214,7 +245,7 @@ describeEach(targetKinds())('Target contract: %s', (kind) => {
     expect(await marks((m) => m.handledExists())).toBe(true);
   });
 
-  it('records ids as long as the longest it declares (maxIdBytes), and refuses longer ones; without a limit, the store\'s longest', async () => {
+  it("records ids as long as the longest it declares (maxIdBytes), and refuses longer ones; without a limit, the store's longest", async () => {
     await outside((ids) => ids.ensure());
     // The store takes ids up to 1024 UTF-8 bytes: a target without a limit records those.
     const limit = target.maxIdBytes ?? 1024;

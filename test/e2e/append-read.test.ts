@@ -1,16 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  ISO_UTC,
-  checkpointEvents,
-  cleanupTempDirs,
-  es,
-  jsonLines,
-  readAll,
-  tempDir,
-  writeRecorder,
-} from './helpers.js';
+import { ISO_UTC, checkpointEvents, cleanupTempDirs, es, jsonLines, readAll, tempDir, writeRecorder } from './helpers.js';
 
 afterAll(cleanupTempDirs);
 
@@ -120,9 +111,7 @@ describe('es read', () => {
     const all = jsonLines(r.stdout);
     expect(all).toHaveLength(5);
     for (const event of all) {
-      expect(Object.keys(event).sort()).toEqual(
-        ['data', 'id', 'metadata', 'position', 'recordedAt', 'streamId', 'type', 'version'].sort(),
-      );
+      expect(Object.keys(event).sort()).toEqual(['data', 'id', 'metadata', 'position', 'recordedAt', 'streamId', 'type', 'version'].sort());
       expect(Number.isInteger(event.position)).toBe(true);
       expect(typeof event.id).toBe('string');
       expect(event.id.length).toBeGreaterThan(0);

@@ -39,7 +39,10 @@ describe('es.config.json', () => {
 describe('help', () => {
   it('a missing command is a usage error: help on stderr, exit 2', () => {
     const dir = tempDir();
-    for (const [args, usage] of [[[], 'Usage: es [options] [command]'], [['project'], 'Usage: es project [options] [command]']] as const) {
+    for (const [args, usage] of [
+      [[], 'Usage: es [options] [command]'],
+      [['project'], 'Usage: es project [options] [command]'],
+    ] as const) {
       const r = es(dir, [...args]);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stdout).toBe('');

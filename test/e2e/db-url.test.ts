@@ -18,7 +18,11 @@ describe('--db values', () => {
     ok(`file://${join(dir, 'abs uri.db').replace(/ /g, '%20')}`);
     ok('sqlite:~/home.db');
     ok('./name:colon.db');
-    expect(readdirSync(dir).filter((f) => f.endsWith('.db')).sort()).toEqual(['abs uri.db', 'name:colon.db', 'upper.db', 'uri.db']);
+    expect(
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.db'))
+        .sort(),
+    ).toEqual(['abs uri.db', 'name:colon.db', 'upper.db', 'uri.db']);
     expect(existsSync(join(home, 'home.db'))).toBe(true);
 
     for (const [db, says] of <[string, string][]>[

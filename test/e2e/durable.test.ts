@@ -49,10 +49,7 @@ describe('appends are durable when they return', () => {
   it.skipIf(!STRACE)('five appendMany calls (import, demo) make at least five fsyncs', () => {
     const dir = tempDir('es-durable-');
     appendOne(dir, 'setup', 'Created');
-    const calls = syncCalls(
-      dir,
-      `for (let i = 0; i < 5; i++) await store.appendMany([{ streamId: 'a-' + i, type: 'X' }, { streamId: 'b-' + i, type: 'Y' }]);`,
-    );
+    const calls = syncCalls(dir, `for (let i = 0; i < 5; i++) await store.appendMany([{ streamId: 'a-' + i, type: 'X' }, { streamId: 'b-' + i, type: 'Y' }]);`);
     expect(calls).toBeGreaterThanOrEqual(5);
   });
 });

@@ -39,10 +39,14 @@ describe('a missing store', () => {
   it('project list needs no store and creates none', () => {
     const dir = tempDir();
     writeRecorder(join(dir, 'projections'), 'counter', { types: ['A', 'B'] });
-    writeFile(dir, 'projections/typed.ts', `
+    writeFile(
+      dir,
+      'projections/typed.ts',
+      `
 interface Ev { position: number }
 export default { version: 3, handlers: { Typed(e: Ev, db: any) { void e; void db; } } };
-`);
+`,
+    );
     writeFile(dir, 'projections/package.json', '{"type":"module"}\n');
     writeFile(dir, 'projections/plainjs.js', 'export default { handlers: { "*"() {} } };\n');
     const r = es(dir, ['project', 'list', '--json', '--db', 'nothing-here.db']);
@@ -100,7 +104,12 @@ describe('projection files', () => {
 
   it('a missing projections folder is exit 3', () => {
     const dir = storeWithEvent();
-    for (const args of [['project', 'list'], ['project', 'run'], ['project', 'status'], ['project', 'list', '--projections', 'nope']]) {
+    for (const args of [
+      ['project', 'list'],
+      ['project', 'run'],
+      ['project', 'status'],
+      ['project', 'list', '--projections', 'nope'],
+    ]) {
       const r = es(dir, args);
       expect(r.code, args.join(' ')).toBe(3);
       expect(r.stderr).toMatch(/projections/);
@@ -122,7 +131,14 @@ describe('projection files', () => {
     ];
     for (const [file, source] of broken) {
       const path = writeFile(dir, `projections/${file}`, source);
-      const commands = file === 'syntax.mjs' ? [['project', 'list'], ['project', 'run'], ['project', 'status']] : [['project', 'run']];
+      const commands =
+        file === 'syntax.mjs'
+          ? [
+              ['project', 'list'],
+              ['project', 'run'],
+              ['project', 'status'],
+            ]
+          : [['project', 'run']];
       for (const args of commands) {
         const r = es(dir, args);
         expect(r.code, `${file}: ${args.join(' ')}`).toBe(3);
@@ -144,7 +160,11 @@ describe('projection files', () => {
     const dir = storeWithEvent();
     writeRecorder(join(dir, 'projections'), 'orders');
     writeFile(dir, 'projections/orders-copy.mjs', 'export default { name: "orders", handlers: { A() {} } };\n');
-    for (const args of [['project', 'list'], ['project', 'run'], ['project', 'status']]) {
+    for (const args of [
+      ['project', 'list'],
+      ['project', 'run'],
+      ['project', 'status'],
+    ]) {
       const r = es(dir, args);
       expect(r.code, args.join(' ')).toBe(3);
       expect(r.stderr).toContain('orders');

@@ -43,7 +43,9 @@ await store.close();
       for (const r of results) expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
       const read = es(dir, ['--db', db, 'read', '--json']);
       expect(read.code).toBe(0);
-      const streams = jsonLines(read.stdout).map((e) => e.streamId).sort();
+      const streams = jsonLines(read.stdout)
+        .map((e) => e.streamId)
+        .sort();
       expect(streams).toEqual([...Array.from({ length: CLI }, (_, i) => `cli-${i}`), ...Array.from({ length: LIB }, (_, i) => `lib-${i}`)].sort());
     }
   });

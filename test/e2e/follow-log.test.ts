@@ -45,7 +45,12 @@ describe('a --follow runner logs on stderr when it happens', () => {
     expect(await waitFor(() => seenPositions(DB(dir), 'sturdy').includes(later), 10_000)).toBe(true);
     b.child.kill('SIGTERM');
     await b.exited;
-    expect(b.output().stderr.split('\n').filter((line) => /fragile.*faulted/.test(line))).toHaveLength(1);
+    expect(
+      b
+        .output()
+        .stderr.split('\n')
+        .filter((line) => /fragile.*faulted/.test(line)),
+    ).toHaveLength(1);
   });
 
   it('each dead letter with --on-error skip, as a JSON log line with --log-format json', async () => {
@@ -84,7 +89,11 @@ describe('a --follow runner logs on stderr when it happens', () => {
     expect(es(dir, ['project', 'run']).code).toBe(1);
     writeRecorder(join(dir, 'projections'), 'fragile'); // fixed
     const b = await follower(dir, [], 4);
-    const recovered = () => b.output().stderr.split('\n').find((line) => /fragile.*recovered/.test(line));
+    const recovered = () =>
+      b
+        .output()
+        .stderr.split('\n')
+        .find((line) => /fragile.*recovered/.test(line));
     expect(await waitFor(() => recovered() !== undefined, 10_000), JSON.stringify(b.output())).toBe(true);
     expect(b.child.exitCode).toBeNull();
     expect(recovered()).toContain(`position ${bad}`);

@@ -150,11 +150,7 @@ describe('es import (NDJSON)', () => {
 describe('es import (CSV)', () => {
   it('takes stream and type from the named columns and the other columns into data', () => {
     const dir = tempDir();
-    writeFile(
-      dir,
-      'orders.csv',
-      ['order,event,amount,note', 'o-1,Placed,10,"hello, world"', 'o-2,Placed,20,', 'o-1,Paid,10,"quoted ""x"""'].join('\n') + '\n',
-    );
+    writeFile(dir, 'orders.csv', ['order,event,amount,note', 'o-1,Placed,10,"hello, world"', 'o-2,Placed,20,', 'o-1,Paid,10,"quoted ""x"""'].join('\n') + '\n');
     const r = es(dir, ['import', 'orders.csv', '--format', 'csv', '--stream-column', 'order', '--type-column', 'event']);
     expect(r.code).toBe(0);
     const events = readAll(dir);

@@ -57,9 +57,10 @@ function readModel(dir: string) {
     return {
       strict: db.prepare('SELECT event_id, position, n FROM strict_applied ORDER BY position').all(),
       idem: db.prepare('SELECT stream, last, seen FROM idem_totals ORDER BY stream').all(),
-      checkpointSizes: db
-        .prepare(`SELECT stream_id, count(*) AS n FROM events WHERE stream_id LIKE '$checkpoint-%' GROUP BY stream_id`)
-        .all() as { stream_id: string; n: number }[],
+      checkpointSizes: db.prepare(`SELECT stream_id, count(*) AS n FROM events WHERE stream_id LIKE '$checkpoint-%' GROUP BY stream_id`).all() as {
+        stream_id: string;
+        n: number;
+      }[],
     };
   } finally {
     db.close();
@@ -70,9 +71,8 @@ function readModel(dir: string) {
 function checkpointOf(dir: string, name: string): number {
   const db = new Database(join(dir, '.es', 'events.db'), { readonly: true });
   try {
-    const row = db
-      .prepare(`SELECT data FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1`)
-      .get(`$checkpoint-${name}`) as { data: string } | undefined;
+    const row = db.prepare(`SELECT data FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1`).get(`$checkpoint-${name}`) as
+      { data: string } | undefined;
     return row ? (JSON.parse(row.data) as { position: number }).position : 0;
   } finally {
     db.close();

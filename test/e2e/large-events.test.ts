@@ -83,7 +83,10 @@ function largeEventChecks(workspace: (projection: 'sqlite' | 'pg') => Promise<Wo
     await writeLog(dir, 1, 40);
     expect(es(dir, ['import', 'big.ndjson'], { timeoutMs: 120_000 }).code).toBe(0);
     await visible();
-    for (const args of [['project', 'run'], ['read', '--json']]) {
+    for (const args of [
+      ['project', 'run'],
+      ['read', '--json'],
+    ]) {
       const r = es(dir, args, { env: TINY_HEAP, timeoutMs: 120_000 });
       expect(r.signal, args.join(' ')).toBeNull();
       expect(r.code, `${args.join(' ')}: ${r.stderr.slice(0, 300)}`).toBe(3);
@@ -106,7 +109,7 @@ describe('large events on SQLite', () => {
       const db = new Database(join(dir, 'events.db'), { readonly: true });
       try {
         const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sizes'").get();
-        return hasTable ? db.prepare('SELECT bytes FROM sizes ORDER BY position').pluck().all() as number[] : [];
+        return hasTable ? (db.prepare('SELECT bytes FROM sizes ORDER BY position').pluck().all() as number[]) : [];
       } finally {
         db.close();
       }
@@ -132,9 +135,9 @@ describe('large events on PostgreSQL', () => {
     writeFile(dir, 'es.config.json', JSON.stringify({ db: fresh.url }));
     writeFile(dir, 'projections/sizes.mjs', pgProjection(fresh.schema));
     const sizes = async (): Promise<number[]> => {
-      const { rows } = await admin.query<{ bytes: number }>(
-        `SELECT bytes FROM "${fresh.schema}".sizes WHERE to_regclass('"${fresh.schema}".sizes') IS NOT NULL ORDER BY position`,
-      ).catch(() => ({ rows: [] as { bytes: number }[] }));
+      const { rows } = await admin
+        .query<{ bytes: number }>(`SELECT bytes FROM "${fresh.schema}".sizes WHERE to_regclass('"${fresh.schema}".sizes') IS NOT NULL ORDER BY position`)
+        .catch(() => ({ rows: [] as { bytes: number }[] }));
       return rows.map((r) => r.bytes);
     };
     // Other tests' long transactions on the shared server can hold the import back a while: four bounded waits.

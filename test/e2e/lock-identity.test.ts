@@ -39,9 +39,10 @@ function plantLock(dir: string, pid: number, pidNamespace: string | null, bootId
          VALUES ('rec', 'planted', ${pid}, ?, ?, ?, ?, ?)`,
       ).run(hostname(), ...values, pidNamespace, bootId);
     } else {
-      db.prepare(
-        `INSERT OR REPLACE INTO es_locks (name, owner_id, pid, host, since, expires_at) VALUES ('rec', 'planted', ${pid}, ?, ?, ?)`,
-      ).run(hostname(), ...values);
+      db.prepare(`INSERT OR REPLACE INTO es_locks (name, owner_id, pid, host, since, expires_at) VALUES ('rec', 'planted', ${pid}, ?, ?, ?)`).run(
+        hostname(),
+        ...values,
+      );
     }
   } finally {
     db.close();

@@ -98,7 +98,10 @@ describe('run --wait', () => {
     });
   }
 
-  for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+  for (const [signal, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+  ] as const) {
     it(`${signal} while waiting for a held projection exits ${code}, not 75`, async () => {
       const { dir, holder } = await heldWorkspace();
       const waiting = await waiter(dir, ['project', 'run', '--wait', '60s', '--json']);

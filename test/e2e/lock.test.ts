@@ -88,7 +88,11 @@ describe('one runner per projection', () => {
     // Let go once the writer waits for the lock: it has the store open and its main thread sleeps
     // between tries (Atomics.wait or SQLite's busy handler), not in its event loop.
     const pid = writer.child.pid as number;
-    const waits = await waitFor(inARow(() => hasOpen(pid, dbPath) && ['sleeping', 'unknown'].includes(mainThread(pid))), 15_000, 10);
+    const waits = await waitFor(
+      inARow(() => hasOpen(pid, dbPath) && ['sleeping', 'unknown'].includes(mainThread(pid))),
+      15_000,
+      10,
+    );
     expect(waits, `the writer did not wait for the write lock: ${JSON.stringify(writer.output())}`).toBe(true);
     other.exec('ROLLBACK');
     other.close();
@@ -101,9 +105,7 @@ describe('one runner per projection', () => {
   it('a lease held from another host blocks until it runs out (at most 30 s), then is taken over', () => {
     const dir = workspace();
     const db = new Database(join(dir, '.es', 'events.db'));
-    const lease = db.prepare(
-      `INSERT OR REPLACE INTO es_locks (name, owner_id, pid, host, since, expires_at) VALUES ('rec', 'x', 1, 'far-away', ?, ?)`,
-    );
+    const lease = db.prepare(`INSERT OR REPLACE INTO es_locks (name, owner_id, pid, host, since, expires_at) VALUES ('rec', 'x', 1, 'far-away', ?, ?)`);
     lease.run(new Date().toISOString(), Date.now() + 30_000);
     const blocked = es(dir, ['project', 'run', 'rec']);
     expect(blocked.code).toBe(75);

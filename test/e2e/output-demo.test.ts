@@ -145,8 +145,7 @@ describe('output hygiene', () => {
     const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
     // `timeout` makes sure a hanging command cannot outlive the test
     const command =
-      `stty cols ${size.cols} rows ${size.rows} 2>/dev/null; ` +
-      `timeout --foreground -s KILL 8 ${[process.execPath, ES_BIN, ...args].map(quote).join(' ')}`;
+      `stty cols ${size.cols} rows ${size.rows} 2>/dev/null; ` + `timeout --foreground -s KILL 8 ${[process.execPath, ES_BIN, ...args].map(quote).join(' ')}`;
     const r = spawnSync('script', ['-qec', command, '/dev/null'], {
       cwd,
       env: baseEnv(env),

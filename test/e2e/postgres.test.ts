@@ -60,9 +60,7 @@ async function recorded(schema: string): Promise<{ id: string; position: number 
 }
 
 function ndjson(count: number, streams = 7, type = 'Tick'): string {
-  return Array.from({ length: count }, (_, i) =>
-    JSON.stringify({ streamId: `s-${i % streams}`, type, data: { n: i + 1 }, id: `ev-${i + 1}` }),
-  ).join('\n');
+  return Array.from({ length: count }, (_, i) => JSON.stringify({ streamId: `s-${i % streams}`, type, data: { n: i + 1 }, id: `ev-${i + 1}` })).join('\n');
 }
 
 describe('es on PostgreSQL', () => {
@@ -103,7 +101,10 @@ describe('es on PostgreSQL', () => {
     expect(checkpoints.length).toBeLessThanOrEqual(10);
     const last = checkpoints[checkpoints.length - 1]!;
     expect(last.type).toBe('Checkpoint');
-    expect(last.data).toMatchObject({ position: Number(es(dir, ['project', 'status', '--json']).stdout && parseJson(es(dir, ['project', 'status', '--json']).stdout).head), version: 1 });
+    expect(last.data).toMatchObject({
+      position: Number(es(dir, ['project', 'status', '--json']).stdout && parseJson(es(dir, ['project', 'status', '--json']).stdout).head),
+      version: 1,
+    });
 
     // replay-from: the recorder's primary key turns a re-handled event into a fault.
     const replay = es(dir, ['project', 'replay-from', 'recorder', '290', '--json']);
@@ -190,7 +191,12 @@ describe('es on PostgreSQL', () => {
     const wrong = new URL(base);
     wrong.username = 'nobody_here';
     wrong.password = 'Sup3rSecretPw';
-    for (const args of [['project', 'status'], ['project', 'status', '--verbose'], ['project', 'status', '--log-format', 'json'], ['append', 's', 'A']]) {
+    for (const args of [
+      ['project', 'status'],
+      ['project', 'status', '--verbose'],
+      ['project', 'status', '--log-format', 'json'],
+      ['append', 's', 'A'],
+    ]) {
       const r = es(dir, ['--db', wrong.toString(), '--projections', dir, ...args]);
       expect(r.code, r.stderr).toBe(3);
       expect(r.stderr + r.stdout).not.toContain('Sup3rSecretPw');
@@ -263,10 +269,9 @@ describe('es on PostgreSQL when connections drop', () => {
     void run.exited.then(() => (done.value = true));
     for (let round = 0; round < 8 && !done.value; round++) {
       await new Promise((resolve) => setTimeout(resolve, 150 + ((round * 37) % 200)));
-      const { rowCount } = await admin.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`,
-        [appName],
-      );
+      const { rowCount } = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`, [
+        appName,
+      ]);
       terminated += rowCount ?? 0;
     }
     const exit = await run.exited;

@@ -151,7 +151,12 @@ describe('es project run', () => {
 
     // a position is never reused, even after the checkpoint stream was trimmed
     const all = es(dir, ['read', '--include-system', '--json'], { stdoutToFile: true });
-    const maxSoFar = Math.max(...all.stdout.trim().split('\n').map((l) => JSON.parse(l).position));
+    const maxSoFar = Math.max(
+      ...all.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).position),
+    );
     const next = appendOne(dir, 'noise', 'Common');
     expect(next).toBeGreaterThan(maxSoFar);
   });

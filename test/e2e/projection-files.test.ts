@@ -31,9 +31,23 @@ describe('which files in the projections folder are projections', () => {
     writeFile(dir, 'projections/b-mts.mts', projection('b-mts'));
     writeFile(dir, 'projections/c-cts.cts', projection('c-cts'));
     writeFile(dir, 'projections/d-js.js', "module.exports = { name: 'd-js', handlers: { A() {} } };\n");
-    writeFile(dir, 'projections/e-mjs.mjs', "import { cents } from './_money.mjs';\nexport default { name: 'e-mjs', version: cents(1) / 100, handlers: { A() {} } };\n");
+    writeFile(
+      dir,
+      'projections/e-mjs.mjs',
+      "import { cents } from './_money.mjs';\nexport default { name: 'e-mjs', version: cents(1) / 100, handlers: { A() {} } };\n",
+    );
     writeFile(dir, 'projections/f-cjs.cjs', "module.exports = { name: 'f-cjs', handlers: { A() {} } };\n");
-    for (const file of ['types.d.ts', 'types.d.mts', 'types.d.cts', 'e-mjs.test.mjs', 'a-ts.spec.ts', 'a-ts.test.ts', '.hidden.mjs', '_setup.ts', 'sub/g.mjs']) {
+    for (const file of [
+      'types.d.ts',
+      'types.d.mts',
+      'types.d.cts',
+      'e-mjs.test.mjs',
+      'a-ts.spec.ts',
+      'a-ts.test.ts',
+      '.hidden.mjs',
+      '_setup.ts',
+      'sub/g.mjs',
+    ]) {
       writeFile(dir, `projections/${file}`, NOT_TO_LOAD);
     }
     writeFile(dir, 'projections/README.md', '# not code\n');
@@ -57,7 +71,7 @@ describe('which files in the projections folder are projections', () => {
   });
 
   it('a projection with handlers but a mistake in it gets no helper hint', () => {
-    const { r } = listOne('orders.mjs', "export default { version: 0, handlers: { A() {} } };\n");
+    const { r } = listOne('orders.mjs', 'export default { version: 0, handlers: { A() {} } };\n');
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/orders\.mjs: invalid projection: version must be/);
     expect(r.stderr).not.toMatch(/helper/);
@@ -112,7 +126,10 @@ describe('a projection file that fails to load: file, line, column and the messa
   });
 
   it('an error thrown while a JavaScript module loads names its line', () => {
-    for (const [file, exported] of [['throws.mjs', 'export default'], ['throws.cjs', 'module.exports =']] as const) {
+    for (const [file, exported] of [
+      ['throws.mjs', 'export default'],
+      ['throws.cjs', 'module.exports ='],
+    ] as const) {
       const { dir, r } = listOne(file, `const a = 1;\n  notDefined.x();\n${exported} { handlers: { A() {} } };\n`);
       expect(r.code, file).toBe(3);
       expect(r.stderr).toBe(`es: ${join(dir, 'projections', file)}:2:3: cannot load projection: ReferenceError: notDefined is not defined\n`);

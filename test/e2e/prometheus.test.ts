@@ -243,7 +243,19 @@ describe('es project status --format prometheus', () => {
       workers: 0,
       healthy: true,
       projections: [
-        { name, version: 1, position: 7, lag: 0, lagSeconds: 0, state: 'up-to-date', lastCheckpointAt: '2026-01-02T03:04:05.678Z', error: null, healthy: true, deadLetters: 0, owner: null },
+        {
+          name,
+          version: 1,
+          position: 7,
+          lag: 0,
+          lagSeconds: 0,
+          state: 'up-to-date',
+          lastCheckpointAt: '2026-01-02T03:04:05.678Z',
+          error: null,
+          healthy: true,
+          deadLetters: 0,
+          owner: null,
+        },
       ],
     };
     const text = renderPrometheus(report);

@@ -180,8 +180,7 @@ for (const { broker, url, rig } of brokers) {
           const db = new Database(join(dir, '.es/events.db'), { readonly: true });
           try {
             const row = db.prepare("SELECT data FROM events WHERE stream_id = '$checkpoint-outbox' ORDER BY version DESC LIMIT 1").get() as
-              | { data: string }
-              | undefined;
+              { data: string } | undefined;
             return row ? (JSON.parse(row.data) as { position: number }).position : 0;
           } finally {
             db.close();
@@ -310,13 +309,17 @@ for (const { broker, url, rig } of brokers) {
         const share = (from: Usage, to: Usage) => (to.cpuMs - from.cpuMs) / (to.at - from.at);
         // Its start-up work (compiling, collecting) done: a quiet second first, which a spinner never has.
         let last = usageOf(pid);
-        const quiet = await waitFor(() => {
-          const now = usageOf(pid);
-          if (now.at - last.at < 1000) return false;
-          const quietSecond = share(last, now) < 0.2;
-          last = now;
-          return quietSecond;
-        }, 15_000, 100);
+        const quiet = await waitFor(
+          () => {
+            const now = usageOf(pid);
+            if (now.at - last.at < 1000) return false;
+            const quietSecond = share(last, now) < 0.2;
+            last = now;
+            return quietSecond;
+          },
+          15_000,
+          100,
+        );
         expect(quiet, `${broker}: the idle follower never had a second below a fifth of a CPU in 15 s`).toBe(true);
         const before = { version: checkpointEvents(dir, 'outbox').length, usage: usageOf(pid) };
         // The window over which idleness is measured (not a wait for something to happen).
@@ -454,15 +457,15 @@ describe.skipIf(!NATS_URL)('stream ids in NATS subjects', () => {
       // Bounded: without the check the server closes the connection and the run retries for ever.
       const run = es(dir, ['project', 'run'], { timeoutMs: 20_000 });
       expect(run.code).toBe(1);
-      expect(run.stderr).toMatch(/faulted at position 4 \(Opened, id [^)]+\): the subject "estest[^"]*\(10028 characters\)" is 10028 bytes, more than the 3840/);
+      expect(run.stderr).toMatch(
+        /faulted at position 4 \(Opened, id [^)]+\): the subject "estest[^"]*\(10028 characters\)" is 10028 bytes, more than the 3840/,
+      );
       expect(lastCheckpointPosition(dir, 'outbox')).toBe(3);
       const skip = es(dir, ['project', 'run', '--on-error', 'skip'], { timeoutMs: 20_000 });
       expect(skip.code).toBe(0);
       expect(deadLetters(dir, 'outbox')).toEqual([4, 5]);
       const got = await stream.messages();
-      expect(got.map((m) => m.subject)).toEqual(
-        ['acct-0', 's'.repeat(300), 'sm%2E4%2E%3E', 'a%2Eb%20c%2A%25'].map((token) => `${prefix}.${token}.Opened`),
-      );
+      expect(got.map((m) => m.subject)).toEqual(['acct-0', 's'.repeat(300), 'sm%2E4%2E%3E', 'a%2Eb%20c%2A%25'].map((token) => `${prefix}.${token}.Opened`));
       // Each stream id is one token, and URL-decoding it gives the id back.
       expect(got.map((m) => decodeURIComponent(m.subject.split('.')[1] as string))).toEqual(got.map((m) => m.body.streamId));
     } finally {
@@ -485,7 +488,9 @@ describe.skipIf(!AMQP_URL)('stream ids in RabbitMQ routing keys', () => {
       importAwkward(dir);
       const run = es(dir, ['project', 'run'], { timeoutMs: 20_000 });
       expect(run.code).toBe(1);
-      expect(run.stderr).toMatch(/keyed .*faulted at position 2 \(Opened, id [^)]+\): the routing key "s+… \(307 characters\)" is 307 bytes, more than the 255 AMQP allows/);
+      expect(run.stderr).toMatch(
+        /keyed .*faulted at position 2 \(Opened, id [^)]+\): the routing key "s+… \(307 characters\)" is 307 bytes, more than the 255 AMQP allows/,
+      );
       expect(run.stderr).toMatch(/framed .*faulted at position 4 \(Opened, id [^)]+\): RabbitMQ refused the message: .*frame_too_large/);
       const skip = es(dir, ['project', 'run', '--on-error', 'skip'], { timeoutMs: 20_000 });
       expect(skip.code).toBe(0);
@@ -515,7 +520,11 @@ describe.skipIf(!hasNatsServer)('a subject the NATS server does not allow', () =
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const port = (probe.address() as { port: number }).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    writeFile(dir, 'nats.conf', `port: ${port}\nauthorization { users = [ { user: u, password: p, permissions: { publish: { allow: ["ok.>", "_INBOX.>"] } } } ] }\n`);
+    writeFile(
+      dir,
+      'nats.conf',
+      `port: ${port}\nauthorization { users = [ { user: u, password: p, permissions: { publish: { allow: ["ok.>", "_INBOX.>"] } } } ] }\n`,
+    );
     const server = spawn('nats-server', ['-c', join(dir, 'nats.conf')], { stdio: 'ignore' });
     try {
       const accepts = () =>

@@ -91,7 +91,10 @@ describe('es read streams the log', () => {
   });
 
   it('pages through one stream, from a position and up to a limit', () => {
-    const lines = (args: string[]) => es(dir, ['--db', 'events.db', 'read', '--json', ...args]).stdout.trimEnd().split('\n');
+    const lines = (args: string[]) =>
+      es(dir, ['--db', 'events.db', 'read', '--json', ...args])
+        .stdout.trimEnd()
+        .split('\n');
     const s0 = lines(['--stream', 's-0']).map((l) => JSON.parse(l) as { version: number; position: number });
     // s-0 holds the user events at rows 0, 50, 100, …: every 50th, minus the system ones.
     expect(s0.length).toBeGreaterThan(5000);

@@ -45,7 +45,13 @@ describe('rebuild of projections whose reset cannot empty the read model', () =>
 
     const r = es(dir, ['project', 'rebuild', '--all', '--json'], { env: { BREAK_SETUP: '1' } });
     expect(r.code, r.stderr).toBe(1);
-    const rows = parseJson(r.stdout).projections as { name: string; state: string; processed: number; deadLettered: number; error: { message: string } | null }[];
+    const rows = parseJson(r.stdout).projections as {
+      name: string;
+      state: string;
+      processed: number;
+      deadLettered: number;
+      error: { message: string } | null;
+    }[];
     const row = (name: string) => rows.find((p) => p.name === name)!;
     expect(row('good')).toMatchObject({ state: 'up-to-date', processed: 4, error: null });
     expect(row('no-reset').state).toBe('faulted');

@@ -34,7 +34,10 @@ describe('es project status far behind, on a store upgraded from schema version 
     expect(some.lag).toBe(types.filter((t) => t === 'B' || t === 'D').length);
     // The oldest pending event of each: the first A–E row (at FIRST_AT), the first B or D row.
     const firstSome = types.findIndex((t) => t === 'B' || t === 'D');
-    for (const [row, oldestMs] of [[everything, FIRST_AT], [some, FIRST_AT + firstSome * 1000]] as const) {
+    for (const [row, oldestMs] of [
+      [everything, FIRST_AT],
+      [some, FIRST_AT + firstSome * 1000],
+    ] as const) {
       expect(row.lagSeconds).toBeGreaterThanOrEqual((before - oldestMs) / 1000 - 0.001);
       expect(row.lagSeconds).toBeLessThanOrEqual((Date.now() - oldestMs) / 1000 + 0.001);
     }

@@ -46,10 +46,14 @@ describe('es project status while another process rebuilds', () => {
     const rebuild = esBackground(dir, ['project', 'rebuild', 'slow', '--batch-size', '1']);
     running.push(rebuild);
     const seen: string[] = [];
-    const rebuilding = await waitFor(() => {
-      seen.push(stateOf(dir));
-      return seen.at(-1) === 'rebuilding';
-    }, 20_000, 100);
+    const rebuilding = await waitFor(
+      () => {
+        seen.push(stateOf(dir));
+        return seen.at(-1) === 'rebuilding';
+      },
+      20_000,
+      100,
+    );
     expect(rebuilding, `states seen: ${[...new Set(seen)].join(', ')}; ${rebuild.output().stderr}`).toBe(true);
     const table = es(dir, ['project', 'status']);
     expect(table.stdout).toMatch(/^slow .* rebuilding /m);

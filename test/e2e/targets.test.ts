@@ -32,7 +32,11 @@ async function workspace(kind: TargetKind, db?: string): Promise<Workspace> {
   drops.push(target.drop);
   writeFile(dir, 'projections/strict.mjs', kind.projection('strict', 'sqlite:never-used.db'));
   writeFile(dir, 'projections/tally.mjs', kind.projection('tally', 'sqlite:never-used.db'));
-  writeFile(dir, 'es.config.json', JSON.stringify({ ...(db ? { db } : {}), projectionOptions: { strict: { target: target.url }, tally: { target: target.url } } }));
+  writeFile(
+    dir,
+    'es.config.json',
+    JSON.stringify({ ...(db ? { db } : {}), projectionOptions: { strict: { target: target.url }, tally: { target: target.url } } }),
+  );
   const lines = Array.from({ length: EVENTS }, (_, i) =>
     JSON.stringify({ id: `e-${i}`, streamId: `s-${i % 37}`, type: i % 5 === 4 ? 'Noted' : 'Added', data: { n: i } }),
   );
@@ -57,9 +61,7 @@ async function readModel(target: FreshTarget) {
   const tally = await target.query('SELECT event_id, times FROM tally');
   return {
     strict: strict.map((r) => ({ event_id: String(r.event_id), position: Number(r.position), n: Number(r.n) })),
-    tally: tally
-      .map((r) => ({ event_id: String(r.event_id), times: Number(r.times) }))
-      .sort((a, b) => (a.event_id < b.event_id ? -1 : 1)),
+    tally: tally.map((r) => ({ event_id: String(r.event_id), times: Number(r.times) })).sort((a, b) => (a.event_id < b.event_id ? -1 : 1)),
   };
 }
 
@@ -155,7 +157,8 @@ for (const kind of targetKinds(pgServerUrl)) {
       const next = random(seed);
       const commands: string[] = [];
       for (let i = 0; i < 6; i++) {
-        const args = next() < 0.5 ? ['project', 'run', '--batch-size', String(20 + Math.floor(next() * 200))] : ['project', 'rebuild', 'strict', 'tally', '--wait', '5s'];
+        const args =
+          next() < 0.5 ? ['project', 'run', '--batch-size', String(20 + Math.floor(next() * 200))] : ['project', 'rebuild', 'strict', 'tally', '--wait', '5s'];
         commands.push(args.join(' '));
         await killAfter(dir, args, 200 + Math.floor(next() * 900));
       }
@@ -203,7 +206,9 @@ for (const kind of targetKinds(pgServerUrl)) {
       await target.query("UPDATE es_handled SET handled_at = '2001-01-01 00:00:00'");
       const checkpoints = { strict: checkpointOf(dir, 'strict'), tally: checkpointOf(dir, 'tally') };
       const count = async (where: string) => Number((await target.query(`SELECT COUNT(*) AS n FROM es_handled WHERE ${where}`))[0]?.n);
-      const atOrBelow = await count(`(projection = 'strict' AND position <= ${checkpoints.strict}) OR (projection = 'tally' AND position <= ${checkpoints.tally})`);
+      const atOrBelow = await count(
+        `(projection = 'strict' AND position <= ${checkpoints.strict}) OR (projection = 'tally' AND position <= ${checkpoints.tally})`,
+      );
       const above = await count(`(projection = 'strict' AND position > ${checkpoints.strict}) OR (projection = 'tally' AND position > ${checkpoints.tally})`);
       expect(above).toBeGreaterThan(0);
       const pruned = es(dir, ['project', 'prune-handled', '--older-than', '1d', '--json']);
@@ -321,7 +326,6 @@ describe('targets: configuration, output and failures', () => {
     db.close();
   });
 });
-
 
 describeMysql('event ids and a MariaDB target', () => {
   it('an id over 1,024 bytes is refused where it is written; one stored before the limit is a skippable fault, and status says faulted', async () => {

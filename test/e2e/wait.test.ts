@@ -1,18 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import {
-  appendMany,
-  appendOne,
-  cleanupTempDirs,
-  es,
-  esBackground,
-  parseJson,
-  seenPositions,
-  tempDir,
-  waitFor,
-  writeRecorder,
-} from './helpers.js';
+import { appendMany, appendOne, cleanupTempDirs, es, esBackground, parseJson, seenPositions, tempDir, waitFor, writeRecorder } from './helpers.js';
 
 afterAll(cleanupTempDirs);
 
@@ -122,7 +111,10 @@ describe('es project wait', () => {
     // With --log-format json every stderr line is a JSON log record.
     const logged = es(dir, ['project', 'wait', '--timeout', '0s', '--log-format', 'json']);
     expect(logged.code).toBe(1);
-    const records = logged.stderr.trim().split('\n').map((line) => parseJson(line));
+    const records = logged.stderr
+      .trim()
+      .split('\n')
+      .map((line) => parseJson(line));
     expect(records.map((r) => r.level)).toEqual(['info', 'error']);
     expect(records[1]).toMatchObject({ outcome: 'timed-out', target: 5, msg: expect.stringContaining('timed out after 0s') });
   });

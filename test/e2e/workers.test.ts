@@ -55,7 +55,14 @@ describe.each<Backend>(['sqlite', 'postgres'])('many workers on %s', (backend) =
         'the spread to settle and stay for a second',
         async () => {
           const leases = await ws.leases();
-          const now = settled(leases) ? JSON.stringify(leases.filter((l) => l.live).map((l) => [l.name, l.owner.pid, l.token]).sort()) : '';
+          const now = settled(leases)
+            ? JSON.stringify(
+                leases
+                  .filter((l) => l.live)
+                  .map((l) => [l.name, l.owner.pid, l.token])
+                  .sort(),
+              )
+            : '';
           if (now !== holders) [holders, since] = [now, Date.now()];
           return now !== '' && Date.now() - since >= 1000;
         },
@@ -127,7 +134,11 @@ describe.each<Backend>(['sqlite', 'postgres'])('many workers on %s', (backend) =
         // Renewed every third of its 5 s, the lease ran out between 3.3 s and 5 s after the stop.
         expect(Date.now() - stoppedAt).toBeGreaterThan(3000);
         await ws.append(20);
-        await until('the second worker to commit', async () => [...(await ws.ledger('p-all')).values()].filter((pid) => pid === secondPid).length >= 20, 15_000);
+        await until(
+          'the second worker to commit',
+          async () => [...(await ws.ledger('p-all')).values()].filter((pid) => pid === secondPid).length >= 20,
+          15_000,
+        );
       } finally {
         process.kill(firstPid, 'SIGCONT');
       }
@@ -155,41 +166,49 @@ describe.each<Backend>(['sqlite', 'postgres'])('many workers on %s', (backend) =
     }
   }, 90_000);
 
-  it.skipIf(!hostNames)('on different hosts, a worker killed with -9 loses its projections when its lease runs out, not before', async () => {
-    const ws = await workspace(backend, ['p-a', 'p-b']);
-    try {
-      const h1 = start(ws.dir, { lease: '5s', host: 'es-host-1' });
-      const h1Pid = await h1.pid();
-      await until('host 1 to hold both', async () => (spread(await ws.leases(), ['p-a', 'p-b']).get(h1Pid)?.length ?? 0) === 2, 10_000);
-      const h2 = start(ws.dir, { lease: '5s', host: 'es-host-2' });
-      const h2Pid = await h2.pid();
-      // Settled at one each.
-      await until('one each', async () => (spread(await ws.leases(), ['p-a', 'p-b']).get(h2Pid)?.length ?? 0) === 1, 15_000);
-      const leases = await ws.leases();
-      expect(new Set(leases.filter((l) => l.live).map((l) => l.owner.host))).toEqual(new Set(['es-host-1', 'es-host-2']));
-      const killedAt = Date.now();
-      await kill(h1Pid, 'SIGKILL');
-      await until('host 2 to take both', async () => (spread(await ws.leases(), ['p-a', 'p-b']).get(h2Pid)?.length ?? 0) === 2, 15_000);
-      const after = Date.now() - killedAt;
-      // Not at once (another host's pid means nothing here), and within the lease and a second or so.
-      expect(after).toBeGreaterThan(2500);
-      expect(after).toBeLessThan(5000 + 2000);
-      await ws.append(12);
-      await until('host 2 to apply the events', async () => (await ws.ledger('p-a')).size === 4 && (await ws.ledger('p-b')).size === 4, 10_000);
-      // Under unshare the es process is a child of the spawned one: signalled by its own pid.
-      process.kill(h2Pid, 'SIGTERM');
-      await h2.exited;
-    } finally {
-      await ws.close();
-    }
-  }, 60_000);
+  it.skipIf(!hostNames)(
+    'on different hosts, a worker killed with -9 loses its projections when its lease runs out, not before',
+    async () => {
+      const ws = await workspace(backend, ['p-a', 'p-b']);
+      try {
+        const h1 = start(ws.dir, { lease: '5s', host: 'es-host-1' });
+        const h1Pid = await h1.pid();
+        await until('host 1 to hold both', async () => (spread(await ws.leases(), ['p-a', 'p-b']).get(h1Pid)?.length ?? 0) === 2, 10_000);
+        const h2 = start(ws.dir, { lease: '5s', host: 'es-host-2' });
+        const h2Pid = await h2.pid();
+        // Settled at one each.
+        await until('one each', async () => (spread(await ws.leases(), ['p-a', 'p-b']).get(h2Pid)?.length ?? 0) === 1, 15_000);
+        const leases = await ws.leases();
+        expect(new Set(leases.filter((l) => l.live).map((l) => l.owner.host))).toEqual(new Set(['es-host-1', 'es-host-2']));
+        const killedAt = Date.now();
+        await kill(h1Pid, 'SIGKILL');
+        await until('host 2 to take both', async () => (spread(await ws.leases(), ['p-a', 'p-b']).get(h2Pid)?.length ?? 0) === 2, 15_000);
+        const after = Date.now() - killedAt;
+        // Not at once (another host's pid means nothing here), and within the lease and a second or so.
+        expect(after).toBeGreaterThan(2500);
+        expect(after).toBeLessThan(5000 + 2000);
+        await ws.append(12);
+        await until('host 2 to apply the events', async () => (await ws.ledger('p-a')).size === 4 && (await ws.ledger('p-b')).size === 4, 10_000);
+        // Under unshare the es process is a child of the spawned one: signalled by its own pid.
+        process.kill(h2Pid, 'SIGTERM');
+        await h2.exited;
+      } finally {
+        await ws.close();
+      }
+    },
+    60_000,
+  );
 });
 
 describe('many workers: flags, cron and health', () => {
   it('refuses a --lease below 5s, or not a duration, with exit 2', async () => {
     const ws = await workspace('sqlite', ['p-a']);
     try {
-      for (const cmd of [['project', 'run', '--follow'], ['project', 'rebuild', 'p-a'], ['project', 'replay-from', 'p-a', '1']]) {
+      for (const cmd of [
+        ['project', 'run', '--follow'],
+        ['project', 'rebuild', 'p-a'],
+        ['project', 'replay-from', 'p-a', '1'],
+      ]) {
         const short = es(ws.dir, [...cmd, '--lease', '4s']);
         expect(short.code).toBe(2);
         expect(short.stderr).toMatch(/--lease: at least 5s/);

@@ -85,8 +85,10 @@ function sqlitePerEvent(): Projection<Database>[] {
         handlers: {
           '*': (e: StoredEvent, db: Database) => {
             db.prepare('INSERT INTO ledger_applied (event_id, position) VALUES (?, ?)').run(e.id, e.position);
-            db.prepare(`INSERT INTO ledger_totals (stream, sum, n) VALUES (?, ?, 1)
-              ON CONFLICT (stream) DO UPDATE SET sum = sum + excluded.sum, n = n + 1`).run(e.streamId, amount(e));
+            db.prepare(
+              `INSERT INTO ledger_totals (stream, sum, n) VALUES (?, ?, 1)
+              ON CONFLICT (stream) DO UPDATE SET sum = sum + excluded.sum, n = n + 1`,
+            ).run(e.streamId, amount(e));
           },
         },
       },
@@ -123,10 +125,9 @@ function postgresSetBased(s: string): Projection<pg.ClientBase>[] {
       },
       async batch(events: readonly StoredEvent[], db: pg.ClientBase) {
         // WITH ORDINALITY keeps the batch's order in seq.
-        await db.query(
-          `INSERT INTO "${s}".ledger_applied (event_id) SELECT id FROM unnest($1::text[]) WITH ORDINALITY AS t(id, i) ORDER BY i`,
-          [events.map((e) => e.id)],
-        );
+        await db.query(`INSERT INTO "${s}".ledger_applied (event_id) SELECT id FROM unnest($1::text[]) WITH ORDINALITY AS t(id, i) ORDER BY i`, [
+          events.map((e) => e.id),
+        ]);
         await db.query(
           `INSERT INTO "${s}".ledger_totals (stream, sum, n)
            SELECT stream, sum(amount), count(*) FROM unnest($1::text[], $2::int[]) AS t(stream, amount) GROUP BY stream
@@ -216,90 +217,94 @@ const FLAVOURS: Record<StoreKind['name'], Flavour> = {
 describe.each(storeKinds())('set-based projections on %s', (kind) => {
   const flavour = FLAVOURS[kind.name];
 
-  it('interrupted and restarted set-based runs end in the read model the log dictates, each event applied once', async () => {
-    let counter = 0;
-    let interruptions = 0;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(eventArb, flavour.log),
-        fc.array(runArb, flavour.runs),
-        fc.integer({ min: 1, max: 500 }),
-        fc.boolean(),
-        async (log, runs, finalBatch, together) => {
-          counter += 1;
-          const events: NewStreamEvent[] = log.map((e, i) => ({
-            id: `ev-${counter}-${i}`,
-            streamId: `acct-${e.stream}`,
-            type: e.type,
-            data: { amount: e.amount },
-          }));
-          const place = kind.place();
-          try {
-            let appended = 0;
-            for (const run of runs) {
-              // Each run on a store opened afresh (a restart): nothing carries over in memory.
+  it(
+    'interrupted and restarted set-based runs end in the read model the log dictates, each event applied once',
+    async () => {
+      let counter = 0;
+      let interruptions = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(eventArb, flavour.log),
+          fc.array(runArb, flavour.runs),
+          fc.integer({ min: 1, max: 500 }),
+          fc.boolean(),
+          async (log, runs, finalBatch, together) => {
+            counter += 1;
+            const events: NewStreamEvent[] = log.map((e, i) => ({
+              id: `ev-${counter}-${i}`,
+              streamId: `acct-${e.stream}`,
+              type: e.type,
+              data: { amount: e.amount },
+            }));
+            const place = kind.place();
+            try {
+              let appended = 0;
+              for (const run of runs) {
+                // Each run on a store opened afresh (a restart): nothing carries over in memory.
+                const store = await place.open();
+                try {
+                  const upTo = Math.min(events.length, appended + run.add);
+                  if (upTo > appended) await store.appendMany(events.slice(appended, upTo));
+                  appended = upTo;
+                  for (const projection of flavour.setBased(store)) {
+                    const controller = new AbortController();
+                    let batches = -1; // the first report comes before any batch
+                    const result = await runProjection(store, projection, {
+                      batchSize: run.batchSize,
+                      signal: controller.signal,
+                      onProgress: () => {
+                        batches += 1;
+                        if (batches >= run.stopAfter) controller.abort();
+                      },
+                    });
+                    expect(result.error).toBeNull();
+                    if (result.interrupted) interruptions += 1;
+                  }
+                } finally {
+                  await store.close();
+                }
+              }
               const store = await place.open();
               try {
-                const upTo = Math.min(events.length, appended + run.add);
-                if (upTo > appended) await store.appendMany(events.slice(appended, upTo));
-                appended = upTo;
-                for (const projection of flavour.setBased(store)) {
-                  const controller = new AbortController();
-                  let batches = -1; // the first report comes before any batch
-                  const result = await runProjection(store, projection, {
-                    batchSize: run.batchSize,
-                    signal: controller.signal,
-                    onProgress: () => {
-                      batches += 1;
-                      if (batches >= run.stopAfter) controller.abort();
-                    },
-                  });
-                  expect(result.error).toBeNull();
-                  if (result.interrupted) interruptions += 1;
+                if (appended < events.length) await store.appendMany(events.slice(appended));
+                // The last run must see every event: none held back behind another test's open transaction.
+                await kind.settle(store);
+                // The last run alone or in the shared pass over both projections.
+                const [ledger, credits] = flavour.setBased(store);
+                const finals = together
+                  ? await runTogether(store, [ledger!, credits!], { batchSize: finalBatch })
+                  : [await runProjection(store, ledger!, { batchSize: finalBatch }), await runProjection(store, credits!, { batchSize: finalBatch })];
+                for (const result of finals) expect(result.state).toBe('up-to-date');
+
+                const got = await flavour.readModel(store);
+                if (flavour.perEvent) {
+                  const { store: reference, cleanup } = await kind.open();
+                  try {
+                    await reference.appendMany(events);
+                    await kind.settle(reference);
+                    for (const projection of flavour.perEvent()) await runProjection(reference, projection, { batchSize: 1000 });
+                    expect(got).toEqual(await flavour.readModel(reference));
+                  } finally {
+                    await cleanup();
+                  }
                 }
+                expect(got.ledger).toEqual(events.map((e) => e.id));
+                const expected = expectedFromLog(log);
+                expect(got.totals).toEqual(expected.totals);
+                expect(got.creditTotal).toBe(expected.creditTotal);
+                expect(got.credits).toHaveLength(expected.credited);
               } finally {
                 await store.close();
               }
-            }
-            const store = await place.open();
-            try {
-              if (appended < events.length) await store.appendMany(events.slice(appended));
-              // The last run must see every event: none held back behind another test's open transaction.
-              await kind.settle(store);
-              // The last run alone or in the shared pass over both projections.
-              const [ledger, credits] = flavour.setBased(store);
-              const finals = together
-                ? await runTogether(store, [ledger!, credits!], { batchSize: finalBatch })
-                : [await runProjection(store, ledger!, { batchSize: finalBatch }), await runProjection(store, credits!, { batchSize: finalBatch })];
-              for (const result of finals) expect(result.state).toBe('up-to-date');
-
-              const got = await flavour.readModel(store);
-              if (flavour.perEvent) {
-                const { store: reference, cleanup } = await kind.open();
-                try {
-                  await reference.appendMany(events);
-                  await kind.settle(reference);
-                  for (const projection of flavour.perEvent()) await runProjection(reference, projection, { batchSize: 1000 });
-                  expect(got).toEqual(await flavour.readModel(reference));
-                } finally {
-                  await cleanup();
-                }
-              }
-              expect(got.ledger).toEqual(events.map((e) => e.id));
-              const expected = expectedFromLog(log);
-              expect(got.totals).toEqual(expected.totals);
-              expect(got.creditTotal).toBe(expected.creditTotal);
-              expect(got.credits).toHaveLength(expected.credited);
             } finally {
-              await store.close();
+              await place.drop();
             }
-          } finally {
-            await place.drop();
-          }
-        },
-      ),
-      { numRuns: flavour.numRuns },
-    );
-    expect(interruptions).toBeGreaterThan(flavour.interruptions);
-  }, flavour.timeout);
+          },
+        ),
+        { numRuns: flavour.numRuns },
+      );
+      expect(interruptions).toBeGreaterThan(flavour.interruptions);
+    },
+    flavour.timeout,
+  );
 });

@@ -44,9 +44,7 @@ const projection = (poisoned: () => boolean) =>
         db.exec('DELETE FROM seen');
       },
       batch(events: readonly StoredEvent[], db: Database, context: ProjectionContext) {
-        const up = db.prepare(
-          'INSERT INTO seen VALUES (?, 1, ?) ON CONFLICT(id) DO UPDATE SET times = times + 1, replaying = excluded.replaying',
-        );
+        const up = db.prepare('INSERT INTO seen VALUES (?, 1, ?) ON CONFLICT(id) DO UPDATE SET times = times + 1, replaying = excluded.replaying');
         for (const e of events) {
           if (poisoned() && e.data.poison === true) throw new Error(`poison ${e.id}`);
           up.run(e.id, context.replaying ? 1 : 0);
@@ -77,7 +75,11 @@ describe('a batch projection with a target', () => {
   it('a poison event with stop: faulted at it, the events before it applied once', async () => {
     const events = await append(300, 137);
     const targets = new Map([['tally', target]]);
-    const result = await runProjection(store, projection(() => true), { batchSize: 100, targets });
+    const result = await runProjection(
+      store,
+      projection(() => true),
+      { batchSize: 100, targets },
+    );
     expect(result.state).toBe('faulted');
     expect(result.error?.eventId).toBe(events[137]?.id);
     expect(result.to).toBe(events[136]?.position);
@@ -89,7 +91,11 @@ describe('a batch projection with a target', () => {
   it('a poison event with skip: dead-lettered, the others applied once', async () => {
     const events = await append(300, 137);
     const targets = new Map([['tally', target]]);
-    const result = await runProjection(store, projection(() => true), { batchSize: 100, targets, onError: 'skip' });
+    const result = await runProjection(
+      store,
+      projection(() => true),
+      { batchSize: 100, targets, onError: 'skip' },
+    );
     expect(result.state).toBe('up-to-date');
     expect(result.deadLettered).toBe(1);
     expect(result.processed).toBe(299);
@@ -101,10 +107,23 @@ describe('a batch projection with a target', () => {
   it('replay-from: the events handed over again are told replaying, the later ones not', async () => {
     const events = await append(200);
     const targets = new Map([['tally', target]]);
-    expect((await runProjection(store, projection(() => false), { batchSize: 64, targets })).state).toBe('up-to-date');
+    expect(
+      (
+        await runProjection(
+          store,
+          projection(() => false),
+          { batchSize: 64, targets },
+        )
+      ).state,
+    ).toBe('up-to-date');
     const from = (events[50] as StoredEvent).position;
     await store.appendMany([{ id: 'late', streamId: 's-0', type: 'Added', data: {} }]);
-    const again = await replayFrom(store, projection(() => false), from, { batchSize: 64, targets });
+    const again = await replayFrom(
+      store,
+      projection(() => false),
+      from,
+      { batchSize: 64, targets },
+    );
     expect(again.state).toBe('up-to-date');
     const seen = new Map((await rows()).map((r) => [r.id, r]));
     for (const [i, e] of events.entries()) {

@@ -55,15 +55,12 @@ const sqliteSeen: SeenTable = {
     );
     for (const e of events) insert.run(e.id, e.position, context.replaying ? 1 : 0);
   },
-  rows: async (store, table) =>
-    (store.readModel as Database).prepare(`SELECT id, position, times, replaying FROM ${table} ORDER BY position`).all() as Row[],
+  rows: async (store, table) => (store.readModel as Database).prepare(`SELECT id, position, times, replaying FROM ${table} ORDER BY position`).all() as Row[],
 };
 
 const postgresSeen = (s: string): SeenTable => ({
   setup: async (db, table) => {
-    await (db as pg.ClientBase).query(
-      `CREATE TABLE IF NOT EXISTS "${s}".${table} (id text PRIMARY KEY, position bigint, times int, replaying int)`,
-    );
+    await (db as pg.ClientBase).query(`CREATE TABLE IF NOT EXISTS "${s}".${table} (id text PRIMARY KEY, position bigint, times int, replaying int)`);
   },
   reset: async (db, table) => {
     await (db as pg.ClientBase).query(`DELETE FROM "${s}".${table}`);
@@ -77,11 +74,7 @@ const postgresSeen = (s: string): SeenTable => ({
     );
   },
   rows: async (store, table) =>
-    (
-      await (store.readModel as pg.Pool).query(
-        `SELECT id, position::int AS position, times, replaying FROM "${s}".${table} ORDER BY position`,
-      )
-    ).rows as Row[],
+    (await (store.readModel as pg.Pool).query(`SELECT id, position::int AS position, times, replaying FROM "${s}".${table} ORDER BY position`)).rows as Row[],
 });
 
 /** A new place for a store of this kind, and its `seen` table's SQL. */
@@ -300,11 +293,14 @@ describe.each(storeKinds())('set-based projections on %s', (kind) => {
 });
 
 describe('set-based projections on SQLite must be synchronous', () => {
-  it('a batch that returns a Promise faults at the batch\'s first event, and nothing of it is kept', async () => {
+  it("a batch that returns a Promise faults at the batch's first event, and nothing of it is kept", async () => {
     const backend = backendOf(storeKinds().find((k) => k.name === 'sqlite') as StoreKind);
     const store = await backend.open();
     try {
-      await store.appendMany([{ streamId: 's', type: 'T', data: {}, id: 'x1' }, { streamId: 's', type: 'T', data: {}, id: 'x2' }]);
+      await store.appendMany([
+        { streamId: 's', type: 'T', data: {}, id: 'x1' },
+        { streamId: 's', type: 'T', data: {}, id: 'x2' },
+      ]);
       const p = normalizeProjection<unknown>(
         {
           setup: (db: unknown) => backend.setup(db, 'async_seen'),

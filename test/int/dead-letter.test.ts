@@ -70,7 +70,12 @@ describe.each(storeKinds())('dead letters on %s', (kind) => {
       });
       expect(result).toMatchObject({ state: 'up-to-date', deadLettered: 5, processed: 7, to: events[11]!.position });
       expect(reads).toBe(4); // three batches, and the read that finds nothing more
-      expect(await applied('tally')).toEqual(events.map((e) => e.data.n as number).filter((n) => !poison.has(n)).map((n) => ({ n, times: 1 })));
+      expect(await applied('tally')).toEqual(
+        events
+          .map((e) => e.data.n as number)
+          .filter((n) => !poison.has(n))
+          .map((n) => ({ n, times: 1 })),
+      );
       const letters = await store.read({ streamId: '$deadletter-tally' });
       expect(letters.map((l) => (l.data.event as StoredEvent).data.n)).toEqual([1, 4, 5, 8, 12]);
       expect(incidents.map((i) => [i.kind, 'fault' in i ? i.fault.position : null])).toEqual(
@@ -92,7 +97,10 @@ describe.each(storeKinds())('dead letters on %s', (kind) => {
         batchSize: 2,
         onIncident: (i) => shared.push(i),
       });
-      for (const [name, incidents] of [['alone', alone], ['shared', shared]] as const) {
+      for (const [name, incidents] of [
+        ['alone', alone],
+        ['shared', shared],
+      ] as const) {
         expect(incidents, name).toHaveLength(1);
         expect(incidents[0], name).toMatchObject({ kind: 'recovered', name, fault: { position: events[2]!.position, message: 'poison 3' } });
         expect((incidents[0] as { position: number }).position).toBeGreaterThanOrEqual(events[2]!.position);

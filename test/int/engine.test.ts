@@ -84,9 +84,7 @@ describe.each(storeKinds())('the engine on %s', (kind) => {
         [event.position, event.id, event.type],
       );
     };
-    const handlers = options.events
-      ? Object.fromEntries(options.events.map((type) => [type, handle]))
-      : { '*': handle };
+    const handlers = options.events ? Object.fromEntries(options.events.map((type) => [type, handle])) : { '*': handle };
     return normalizeProjection<unknown>(
       {
         name,
@@ -322,7 +320,12 @@ describe.each(storeKinds())('the engine on %s', (kind) => {
         },
       });
       // Reported, not thrown: a run of several projections goes on with the others (exit 75 from the CLI).
-      await expect(run).resolves.toMatchObject({ state: 'locked', interrupted: true, processed: 2, error: { message: expect.stringMatching(/was moved by another process/) } });
+      await expect(run).resolves.toMatchObject({
+        state: 'locked',
+        interrupted: true,
+        processed: 2,
+        error: { message: expect.stringMatching(/was moved by another process/) },
+      });
       expect(positionsOf(await seen())).toEqual(positionsOf(events.slice(0, 2)));
       expect(await lastCheckpoint()).toMatchObject({ data: { position: 0 } });
     });
@@ -384,8 +387,7 @@ describe.each(storeKinds())('the engine on %s', (kind) => {
       const broken = normalizeProjection<unknown>(
         {
           name: 'tally',
-          setup: (db: unknown) =>
-            sql.exec(db, `CREATE TABLE IF NOT EXISTS ${table} (position INTEGER PRIMARY KEY, id TEXT, type TEXT, times INTEGER)`),
+          setup: (db: unknown) => sql.exec(db, `CREATE TABLE IF NOT EXISTS ${table} (position INTEGER PRIMARY KEY, id TEXT, type TEXT, times INTEGER)`),
           reset: (db: unknown) =>
             andThen(sql.exec(db, `DELETE FROM ${table}`), () => {
               throw new Error('reset exploded');
@@ -413,10 +415,7 @@ describe.each(storeKinds())('the engine on %s', (kind) => {
         'broken-setup.ts',
         'broken-setup',
       );
-      for (const outcome of [
-        await runProjection(store, brokenSetup, { batchSize: 10 }),
-        await rebuildProjection(store, brokenSetup, { batchSize: 10 }),
-      ]) {
+      for (const outcome of [await runProjection(store, brokenSetup, { batchSize: 10 }), await rebuildProjection(store, brokenSetup, { batchSize: 10 })]) {
         expect(outcome).toMatchObject({ state: 'faulted', processed: 0 });
         expect(outcome.error!.message).toContain('no such table: nope');
       }

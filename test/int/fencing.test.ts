@@ -102,7 +102,7 @@ describe.each(storeKinds())('fenced leases on %s', (kind) => {
     expect(await store.liveWorkers()).toEqual([]);
   });
 
-  it('a run that lost one lease says so in that projection\'s result and still runs the others', async () => {
+  it("a run that lost one lease says so in that projection's result and still runs the others", async () => {
     const store = await open();
     await store.appendMany(Array.from({ length: 5 }, (_, i) => ({ streamId: `s-${i}`, type: 'T', data: { i } })));
     // On PostgreSQL, readable once no older transaction is in flight anywhere on the server.
@@ -193,7 +193,8 @@ describe('stores from before fencing tokens', () => {
         const meta = await admin.query(`SELECT key, value FROM ${s}.es_meta WHERE key IN ('xact_offset', 'system_identifier') ORDER BY key`);
         expect(meta.rows.map((r) => r.key)).toEqual(['system_identifier', 'xact_offset']);
         expect(meta.rows[1].value).toBe('0');
-        const defaults = await admin.query(`SELECT pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+        const defaults =
+          await admin.query(`SELECT pg_get_expr(d.adbin, d.adrelid) AS expr FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
           WHERE d.adrelid = '${s}.events'::regclass AND a.attname = 'transaction_id'`);
         expect(defaults.rows[0].expr).toContain('es_xact_id()');
         expect((await store.leases()).map((l) => [l.owner.id, l.token])).toEqual([['old-owner', 0]]);

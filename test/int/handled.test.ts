@@ -83,7 +83,12 @@ function handledSuite(open: () => Promise<{ harness: Harness; close: () => Promi
     await h.tx(async () => ids.record('p8', entries(1), new Date(now - 10 * DAY)));
     // Checkpoint at 6: ids 7..10 are old but above it (a long outage): kept.
     expect(await ids.prune({ projection: 'p7', before: new Date(now - 7 * DAY), atOrBelow: 6, chunk: 4 })).toBe(6);
-    const left = [...(await ids.among('p7', entries(...Array.from({ length: 12 }, (_, i) => i + 1)).map((e) => e.id)))];
+    const left = [
+      ...(await ids.among(
+        'p7',
+        entries(...Array.from({ length: 12 }, (_, i) => i + 1)).map((e) => e.id),
+      )),
+    ];
     expect(left.sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))).toEqual(['e7', 'e8', 'e9', 'e10', 'e11', 'e12']);
     expect(await ids.prune({ projection: 'p7', before: new Date(now - 7 * DAY), atOrBelow: 100, chunk: 3 })).toBe(4);
     expect(await h.count("SELECT COUNT(*) AS n FROM es_handled WHERE projection = 'p7'")).toBe(2);

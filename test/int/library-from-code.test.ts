@@ -64,7 +64,14 @@ describe('the library from code', () => {
   it('runs a defineProjection value with the default batch size, and refuses one without a name', async () => {
     const store = await openStore(`sqlite:${join(work, 'run.db')}`, { create: true });
     try {
-      await store.append('order-1', [{ type: 'OrderPlaced', data: {} }, { type: 'OrderPlaced', data: {} }], 'no-stream');
+      await store.append(
+        'order-1',
+        [
+          { type: 'OrderPlaced', data: {} },
+          { type: 'OrderPlaced', data: {} },
+        ],
+        'no-stream',
+      );
       const seen: number[] = [];
       const counter = defineProjection({ name: 'counter', reset() {}, handlers: { OrderPlaced: (event) => void seen.push(event.position) } });
       const result = await runProjection(store, counter);

@@ -50,7 +50,7 @@ describe('pending from ordinals', () => {
     const store = new SqliteEventStore(path, { create: true });
     const types = ['A', 'B', 'C', 'D', 'E'];
     let seed = 7;
-    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    const rnd = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
     for (let round = 0; round < 60; round++) {
       const kind = rnd(4);
       if (kind === 0) await store.append(`s-${rnd(5)}`, [{ type: types[rnd(5)]! }, { type: types[rnd(5)]! }]);
@@ -62,7 +62,11 @@ describe('pending from ordinals', () => {
       }
     }
     const last = store.db.prepare('SELECT max(position) AS p FROM events').get() as { p: number };
-    await expectExact(store, path, Array.from({ length: last.p + 2 }, (_, i) => i));
+    await expectExact(
+      store,
+      path,
+      Array.from({ length: last.p + 2 }, (_, i) => i),
+    );
     await store.close();
   });
 

@@ -45,7 +45,7 @@ async function written(name: string): Promise<{ rows: number; checkpoint: boolea
 }
 
 describe('PostgreSQL leases while a batch runs', () => {
-  it('a takeover once the lease ran out does not wait for the old holder\'s batch, and that batch commits nothing', async () => {
+  it("a takeover once the lease ran out does not wait for the old holder's batch, and that batch commits nothing", async () => {
     const { store } = file;
     const a = await store.tryLease('p1', owner('a'), 300, never);
     if (!a.taken) throw new Error('not taken');
@@ -142,7 +142,10 @@ describe('PostgreSQL leases while a batch runs', () => {
         fences: [{ name: 'p4', ownerId: 'a', token: a.token, leaseMs: 1000 }],
       });
       // Seen by the holder as a lost connection: the batch is tried again, and fenced then if it must be.
-      const error: unknown = await commit.then(() => null, (e: unknown) => e);
+      const error: unknown = await commit.then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(store.isTransient(error), String(error)).toBe(true);
       expect(freedAfter).toBeGreaterThan(500);
       expect(freedAfter).toBeLessThan(2500);

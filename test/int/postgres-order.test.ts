@@ -68,7 +68,7 @@ it('a following projection sees every committed event once, in commit and stream
   const committed = new Set<string>();
   const rolledBack = new Set<string>();
   let seed = 12345;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const writer = async (w: number) => {
     for (let round = 0; round < ROUNDS; round++) {
       const streamId = `s-${Math.floor(random() * STREAMS)}`;
@@ -115,9 +115,7 @@ it('a following projection sees every committed event once, in commit and stream
   const result = await follower;
   expect(result.error).toBeNull();
 
-  const { rows } = await admin.query<{ id: string; stream: string; version: number }>(
-    `SELECT id, stream, version FROM "${s}".seen ORDER BY seq`,
-  );
+  const { rows } = await admin.query<{ id: string; stream: string; version: number }>(`SELECT id, stream, version FROM "${s}".seen ORDER BY seq`);
   await admin.end();
   const seenIds = rows.map((r) => r.id);
   expect(new Set(seenIds).size).toBe(seenIds.length);
@@ -168,7 +166,14 @@ it('events a newer transaction committed below the position already reached are 
   const { waitForProjections } = await import('../../src/engine/wait.js');
   const seen: number[] = [];
   const projection = normalizeProjection<pg.ClientBase>(
-    { name: 'late', handlers: { async Late(event: { position: number }) { seen.push(event.position); } } },
+    {
+      name: 'late',
+      handlers: {
+        async Late(event: { position: number }) {
+          seen.push(event.position);
+        },
+      },
+    },
     'late.mjs',
     'late',
   );

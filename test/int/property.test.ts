@@ -167,15 +167,13 @@ const FLAVOURS: Record<StoreKind['name'], Flavour> = { sqlite, postgres };
 describe.each(storeKinds())('interrupted runs on %s', (kind) => {
   const flavour = FLAVOURS[kind.name];
 
-  it('any sequence of interrupted runs ends in the read model of one uninterrupted run, each event applied once', async () => {
-    let counter = 0;
-    let interruptions = 0;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(eventArb, flavour.log),
-        fc.array(runArb, flavour.runs),
-        fc.integer({ min: 1, max: 500 }),
-        async (log, runs, finalBatch) => {
+  it(
+    'any sequence of interrupted runs ends in the read model of one uninterrupted run, each event applied once',
+    async () => {
+      let counter = 0;
+      let interruptions = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(eventArb, flavour.log), fc.array(runArb, flavour.runs), fc.integer({ min: 1, max: 500 }), async (log, runs, finalBatch) => {
           counter += 1;
           const events: NewStreamEvent[] = log.map((e, i) => ({
             id: `ev-${counter}-${i}`,
@@ -241,10 +239,11 @@ describe.each(storeKinds())('interrupted runs on %s', (kind) => {
           } finally {
             await cleanup();
           }
-        },
-      ),
-      { numRuns: flavour.numRuns },
-    );
-    expect(interruptions).toBeGreaterThan(flavour.interruptions);
-  }, flavour.timeout);
+        }),
+        { numRuns: flavour.numRuns },
+      );
+      expect(interruptions).toBeGreaterThan(flavour.interruptions);
+    },
+    flavour.timeout,
+  );
 });

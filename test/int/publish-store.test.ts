@@ -79,7 +79,8 @@ describe.each(storeKinds())('a publishing projection on %s', (kind) => {
     );
   }
 
-  const applied = async () => (await sql.rows<{ position: number }>(`SELECT position FROM ${sql.table('outbox_applied')} ORDER BY position`)).map((r) => r.position);
+  const applied = async () =>
+    (await sql.rows<{ position: number }>(`SELECT position FROM ${sql.table('outbox_applied')} ORDER BY position`)).map((r) => r.position);
   const ids = (list: readonly StoredEvent[]) => list.map((e) => e.id);
   const checkpoint = async () => (await store.lastEvent('$checkpoint-outbox'))?.data.position;
 
@@ -114,7 +115,12 @@ describe.each(storeKinds())('a publishing projection on %s', (kind) => {
   it('an event the broker refuses faults the projection at it; what came before it is published and checkpointed', async () => {
     const refusing = scriptedPublisher({ refuse: 'ev-12' });
     const result = await runProjection(store, outbox(), { batchSize: 7, publishers: new Map([['outbox', refusing.publisher]]) });
-    expect(result).toMatchObject({ state: 'faulted', processed: 11, to: events[10]!.position, error: { eventId: 'ev-12', message: 'the broker refused ev-12' } });
+    expect(result).toMatchObject({
+      state: 'faulted',
+      processed: 11,
+      to: events[10]!.position,
+      error: { eventId: 'ev-12', message: 'the broker refused ev-12' },
+    });
     expect(ids(refusing.published)).toEqual(ids(events.slice(0, 11)));
     expect(await applied()).toEqual(events.slice(0, 11).map((e) => e.position));
     expect(await store.lastEvent('$checkpoint-outbox')).toMatchObject({ type: 'Faulted', data: { position: events[10]!.position } });
@@ -129,7 +135,7 @@ describe.each(storeKinds())('a publishing projection on %s', (kind) => {
       await rig.drop();
     });
 
-    it('publishes every event in order with es\'s headers, and checkpoints at the head (the library opens the publisher)', async () => {
+    it("publishes every event in order with es's headers, and checkpoints at the head (the library opens the publisher)", async () => {
       const result = await runFromCode(store, { name: 'outbox', publish: rig.publish() }, { batchSize: 7 });
       expect(result).toMatchObject({ state: 'up-to-date', processed: 25, to: events[24]!.position });
       const got = await rig.messages();

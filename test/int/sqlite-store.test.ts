@@ -243,9 +243,7 @@ describe('SqliteEventStore: query plans stay cheap', () => {
 
   async function storeWithData(): Promise<SqliteEventStore> {
     const store = new SqliteEventStore(freshPath(), { create: true });
-    await store.appendMany(
-      Array.from({ length: 300 }, (_, i) => ({ streamId: `s-${i % 7}`, type: ['A', 'B', 'C'][i % 3]!, data: { i } })),
-    );
+    await store.appendMany(Array.from({ length: 300 }, (_, i) => ({ streamId: `s-${i % 7}`, type: ['A', 'B', 'C'][i % 3]!, data: { i } })));
     await store.append('$checkpoint-x', [{ type: 'Checkpoint', data: { position: 1 } }]);
     store.readModel.exec('ANALYZE');
     return store;
@@ -255,10 +253,7 @@ describe('SqliteEventStore: query plans stay cheap', () => {
     const store = await storeWithData();
     const db = store.readModel;
     const queries: [string, unknown[]][] = [
-      [
-        `SELECT ${EVENT_COLUMNS} FROM events NOT INDEXED WHERE position > ? AND system = 0 ORDER BY position LIMIT ?`,
-        [10, 100],
-      ],
+      [`SELECT ${EVENT_COLUMNS} FROM events NOT INDEXED WHERE position > ? AND system = 0 ORDER BY position LIMIT ?`, [10, 100]],
       [
         `SELECT ${EVENT_COLUMNS} FROM events INDEXED BY events_type_position
      WHERE system = 0 AND type = ? AND position > ? ORDER BY position LIMIT ?`,
@@ -290,17 +285,9 @@ describe('SqliteEventStore: query plans stay cheap', () => {
     );
     expect(pendingSome).not.toContain('USE TEMP B-TREE');
     expect(pendingSome).not.toMatch(/SCAN events/);
-    const pendingAll = plan(
-      db,
-      'SELECT count(*) AS n, min(recorded_at) AS oldest FROM events NOT INDEXED WHERE position > ? AND system = 0',
-      10,
-    );
+    const pendingAll = plan(db, 'SELECT count(*) AS n, min(recorded_at) AS oldest FROM events NOT INDEXED WHERE position > ? AND system = 0', 10);
     expect(pendingAll).toMatch(/SEARCH events USING INTEGER PRIMARY KEY \(rowid>\?\)/);
-    const last = plan(
-      db,
-      `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1`,
-      '$checkpoint-x',
-    );
+    const last = plan(db, `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1`, '$checkpoint-x');
     expect(last).not.toContain('USE TEMP B-TREE');
     expect(last).toMatch(/SEARCH events USING INDEX/);
     await store.close();
@@ -309,7 +296,9 @@ describe('SqliteEventStore: query plans stay cheap', () => {
   it('the several-types merge fetches rows by position without a temporary sort', async () => {
     const store = await storeWithData();
     const db = store.readModel;
-    const sql = `SELECT ${EVENT_COLUMNS.split(', ').map((c) => `events.${c}`).join(', ')}
+    const sql = `SELECT ${EVENT_COLUMNS.split(', ')
+      .map((c) => `events.${c}`)
+      .join(', ')}
      FROM json_each(?) AS wanted JOIN events ON events.position = wanted.value`;
     const detail = plan(db, sql, JSON.stringify([1, 2, 3]));
     expect(detail).toMatch(/SEARCH events USING INTEGER PRIMARY KEY/);

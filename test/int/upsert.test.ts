@@ -16,7 +16,10 @@ const first = [
   { day: '2026-01-01', sku: 'b', units: 1, last_price: 20 },
   { day: '2026-01-01', sku: 'a', units: 3, last_price: 11 },
 ];
-const second = [{ day: '2026-01-01', sku: 'a', units: 5, last_price: 12 }, { day: '2026-01-02', sku: 'a', units: 1, last_price: 13 }];
+const second = [
+  { day: '2026-01-01', sku: 'a', units: 5, last_price: 12 },
+  { day: '2026-01-02', sku: 'a', units: 1, last_price: 13 },
+];
 const options = { key: ['day', 'sku'], add: ['units'] };
 const expected = [
   { day: '2026-01-01', sku: 'a', units: 10, last_price: 12 },

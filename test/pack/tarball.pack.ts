@@ -89,7 +89,10 @@ describe('the packed tarball', () => {
 
     // Projections of their own (and a store of their own), beside the ones the other tests use.
     mkdirSync(join(app, 'peers'));
-    writeFileSync(join(app, 'peers', 'search.mjs'), "export default { name: 'search', target: 'mysql://root@127.0.0.1:1/x', handlers: { OrderPlaced() {} } };\n");
+    writeFileSync(
+      join(app, 'peers', 'search.mjs'),
+      "export default { name: 'search', target: 'mysql://root@127.0.0.1:1/x', handlers: { OrderPlaced() {} } };\n",
+    );
     writeFileSync(join(app, 'peers', 'feed.mjs'), "export default { name: 'feed', publish: { to: 'nats://127.0.0.1:1', subject: 'shop.{type}' } };\n");
     const db = ['--db', 'peers.db', '--projections', 'peers'];
     expect(run('npx', ['--no', 'es', 'append', 'order-1', 'OrderPlaced', '{}', ...db], app).code).toBe(0);
@@ -109,7 +112,15 @@ describe('the packed tarball', () => {
     writeFileSync(join(app, 'from-code.ts'), readmeExample('From code'));
     // skipLibCheck off: the shipped declarations themselves must type-check with what users get.
     const tsconfig = {
-      compilerOptions: { strict: true, noUncheckedIndexedAccess: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', noEmit: true, skipLibCheck: false },
+      compilerOptions: {
+        strict: true,
+        noUncheckedIndexedAccess: true,
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        target: 'ES2022',
+        noEmit: true,
+        skipLibCheck: false,
+      },
       include: ['projections', 'from-code.ts'],
     };
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));

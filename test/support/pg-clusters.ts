@@ -13,7 +13,15 @@ import { describe } from 'vitest';
 const NEEDED = ['initdb', 'pg_ctl', 'pg_dump', 'psql'];
 
 function findBin(): string | undefined {
-  const candidates = [process.env.ES_TEST_PG_BIN, ...(existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort().reverse().map((v) => `/usr/lib/postgresql/${v}/bin`) : [])];
+  const candidates = [
+    process.env.ES_TEST_PG_BIN,
+    ...(existsSync('/usr/lib/postgresql')
+      ? readdirSync('/usr/lib/postgresql')
+          .sort()
+          .reverse()
+          .map((v) => `/usr/lib/postgresql/${v}/bin`)
+      : []),
+  ];
   return candidates.find((dir): dir is string => !!dir && NEEDED.every((name) => existsSync(join(dir, name))));
 }
 
@@ -29,7 +37,6 @@ export function describeClusters(name: string, body: () => void): void {
   process.stderr.write(`PostgreSQL cluster tests did not run (${name}): ${why}\n`);
   describe.skip(`${name} (did not run: ${why})`, body);
 }
-
 
 /** The server refuses to run as root: as root, its programs run as the `postgres` user. */
 function asServerUser(program: string, args: string[]): void {
@@ -65,7 +72,8 @@ export async function startCluster(options: { burnXids?: number } = {}): Promise
     port,
     data,
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
-    sql: (database, text) => execFileSync(join(pgBin as string, 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', text, cluster.url(database)], { encoding: 'utf8' }),
+    sql: (database, text) =>
+      execFileSync(join(pgBin as string, 'psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', text, cluster.url(database)], { encoding: 'utf8' }),
     stop: () => {
       try {
         asServerUser('pg_ctl', ['-D', cluster.data, '-m', 'fast', 'stop']);

@@ -16,7 +16,6 @@ declare module 'vitest' {
   }
 }
 
-
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const given = process.env.ES_TEST_PG_URL;
   if (given) {

@@ -35,9 +35,7 @@ export function freshPgStore(server = pgServerUrl()): { url: string; schema: str
  */
 export async function untilVisible(db: { query(text: string): Promise<{ rows: { held: boolean }[] }> }, schema: string, withinMs = 30_000): Promise<void> {
   for (let i = 0; i < withinMs / 50; i++) {
-    const { rows } = await db.query(
-      `SELECT EXISTS (SELECT 1 FROM "${schema}".events WHERE transaction_id >= "${schema}".es_xact_horizon()) AS held`,
-    );
+    const { rows } = await db.query(`SELECT EXISTS (SELECT 1 FROM "${schema}".events WHERE transaction_id >= "${schema}".es_xact_horizon()) AS held`);
     if (!rows[0]?.held) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

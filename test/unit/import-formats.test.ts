@@ -100,9 +100,7 @@ describe('parseCsvEvents', () => {
     await usageAt(() => parseCsvEvents('id,order,event\n,order-1,X\n', { ...columns, idColumn: 'id' }), 2);
 
     expect(await parseCsvEvents('order,event\n', columns)).toEqual([]);
-    expect(await parseCsvEvents('\uFEFForder,event\no-1,A\n', columns)).toEqual([
-      { line: 2, streamId: 'o-1', type: 'A', data: {} },
-    ]);
+    expect(await parseCsvEvents('\uFEFForder,event\no-1,A\n', columns)).toEqual([{ line: 2, streamId: 'o-1', type: 'A', data: {} }]);
   });
 
   it('reports a system stream or a missing stream or type by the line number in the file', async () => {

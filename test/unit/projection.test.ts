@@ -13,9 +13,7 @@ function event(type: string): StoredEvent {
 
 describe('normalizeProjection: name, version, shape', () => {
   it('takes the name from the definition or the file name, and refuses names outside [a-z0-9][a-z0-9_-]*', () => {
-    expect(normalizeProjection({ name: 'order-totals_2', handlers: { A: noop } }, FILE, 'orders').name).toBe(
-      'order-totals_2',
-    );
+    expect(normalizeProjection({ name: 'order-totals_2', handlers: { A: noop } }, FILE, 'orders').name).toBe('order-totals_2');
     expect(normalizeProjection({ handlers: { A: noop } }, FILE, 'orders')).toMatchObject({
       name: 'orders',
       version: 1,

@@ -4,7 +4,14 @@ import type { Link } from '../../src/brokers/link.js';
 import { sendAll } from '../../src/brokers/pipeline.js';
 
 const event = (position: number, streamId: string): StoredEvent => ({
-  position, id: `e${position}`, streamId, version: position, type: 'T', data: {}, metadata: {}, recordedAt: '2026-01-01T00:00:00.000Z',
+  position,
+  id: `e${position}`,
+  streamId,
+  version: position,
+  type: 'T',
+  data: {},
+  metadata: {},
+  recordedAt: '2026-01-01T00:00:00.000Z',
 });
 
 /** A link whose acknowledgements the test gives by hand, recording what is in flight. */

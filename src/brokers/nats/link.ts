@@ -95,7 +95,9 @@ class NatsLink implements Link {
         await this.jsm.streams.find(subject);
       } catch (lookup) {
         if ((lookup as Error)?.name === 'StreamNotFoundError') {
-          return new EventFault(`no JetStream stream captures the subject "${shorten(subject)}" (the server answered 503, no responders); add a stream for it, e.g. nats stream add --subjects '${subject.split('.')[0]}.>'`);
+          return new EventFault(
+            `no JetStream stream captures the subject "${shorten(subject)}" (the server answered 503, no responders); add a stream for it, e.g. nats stream add --subjects '${subject.split('.')[0]}.>'`,
+          );
         }
         if ((lookup as Error)?.name === 'JetStreamNotEnabled') {
           return new EventFault(`JetStream is not enabled on ${this.config.display} (start nats-server with -js)`);

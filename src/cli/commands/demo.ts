@@ -34,7 +34,11 @@ export async function demo(ctx: Context) {
   const own = existsSync(ctx.settings.projections) && !(postgres && resolve(ctx.settings.projections) === shipped);
   const folder = own ? ctx.settings.projections : postgres ? join(shipped, 'postgres') : shipped;
   const projections = await loadProjections(folder);
-  if (own) checkProjectionOptions(ctx.settings, projections.map((p) => p.name));
+  if (own)
+    checkProjectionOptions(
+      ctx.settings,
+      projections.map((p) => p.name),
+    );
   const store = await ctx.openStore(true);
   const events = generateShop();
   const written = await store.appendMany(events);

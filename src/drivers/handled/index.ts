@@ -26,8 +26,6 @@ export function handledIds(db: unknown): HandledIds & { readonly dialect: Dialec
     case 'mysql':
       return { dialect, ...mysqlHandledIds(db as MysqlQueryable) };
     default:
-      throw new TypeError(
-        'es_handled: not a database es knows: pass a better-sqlite3 Database, a node-postgres client or a mysql2 promise connection',
-      );
+      throw new TypeError('es_handled: not a database es knows: pass a better-sqlite3 Database, a node-postgres client or a mysql2 promise connection');
   }
 }

@@ -50,12 +50,7 @@ export async function handledAmongMysql(conn: MysqlQueryable, projection: string
  * INSERT IGNORE counts only new rows in affectedRows (ON DUPLICATE KEY UPDATE would report a
  * duplicate as a change).
  */
-export async function recordHandledMysql(
-  conn: MysqlQueryable,
-  projection: string,
-  entries: readonly HandledEntry[],
-  at = new Date(),
-): Promise<number> {
+export async function recordHandledMysql(conn: MysqlQueryable, projection: string, entries: readonly HandledEntry[], at = new Date()): Promise<number> {
   if (entries.length === 0) return 0;
   checkEntries(entries);
   checkIds(entries.map((e) => e.id));
@@ -79,10 +74,12 @@ export async function pruneHandledMysql(conn: MysqlQueryable, query: PruneQuery)
   const chunk = query.chunk ?? PRUNE_CHUNK;
   let removed = 0;
   for (;;) {
-    const [result] = await conn.query(
-      `DELETE FROM ${TABLE} WHERE projection = ? AND handled_at < ? AND position <= ? ORDER BY handled_at LIMIT ?`,
-      [query.projection, utc(query.before), query.atOrBelow, chunk],
-    );
+    const [result] = await conn.query(`DELETE FROM ${TABLE} WHERE projection = ? AND handled_at < ? AND position <= ? ORDER BY handled_at LIMIT ?`, [
+      query.projection,
+      utc(query.before),
+      query.atOrBelow,
+      chunk,
+    ]);
     const changes = (result as { affectedRows: number }).affectedRows;
     removed += changes;
     if (changes < chunk) return removed;
@@ -107,10 +104,7 @@ export function mysqlMarks(conn: MysqlQueryable): HandledMarks {
       await conn.query(`CREATE TABLE IF NOT EXISTS ${MARKS} (projection VARBINARY(255) PRIMARY KEY, position BIGINT NOT NULL) ENGINE=InnoDB`);
     },
     mark: async (projection, position) => {
-      await conn.query(`INSERT INTO ${MARKS} VALUES (?, ?) ON DUPLICATE KEY UPDATE position = GREATEST(position, VALUES(position))`, [
-        projection,
-        position,
-      ]);
+      await conn.query(`INSERT INTO ${MARKS} VALUES (?, ?) ON DUPLICATE KEY UPDATE position = GREATEST(position, VALUES(position))`, [projection, position]);
     },
     clear: async (projection, from) => {
       if (!(await exists(MARKS))) return;

@@ -75,8 +75,7 @@ export async function insertEvents(
        SELECT w.id, $2, w.version, w.type, w.data, w.metadata, $7
        FROM unnest($1::text[], $3::int[], $4::text[], $5::json[], $6::json[]) AS w(id, version, type, data, metadata)
        ORDER BY w.version
-       RETURNING position)${
-       trimThrough > 0 ? `, trimmed AS (DELETE FROM "${schema}".events t WHERE t.stream_id = $2 AND t.version <= $8)` : ''}
+       RETURNING position)${trimThrough > 0 ? `, trimmed AS (DELETE FROM "${schema}".events t WHERE t.stream_id = $2 AND t.version <= $8)` : ''}
      SELECT max(added.position) AS position FROM added`,
     [ids, streamId, versions, types, data, metadata, isSystemStream(streamId), ...(trimThrough > 0 ? [trimThrough] : [])],
   );

@@ -52,7 +52,9 @@ interface Recorded {
 
 async function recordedCluster(client: ClientBase, schema: string): Promise<Recorded> {
   const here = await systemIdentifier(client);
-  const { rows } = await client.query<{ recorded: string | null }>(`SELECT (SELECT value FROM "${schema}".es_meta WHERE key = 'system_identifier') AS recorded`);
+  const { rows } = await client.query<{ recorded: string | null }>(
+    `SELECT (SELECT value FROM "${schema}".es_meta WHERE key = 'system_identifier') AS recorded`,
+  );
   return { here, recorded: rows[0]?.recorded ?? null };
 }
 

@@ -58,13 +58,7 @@ export const LEASE_BOUNDS: Partial<pg.PoolConfig> = {
 const KEEPALIVE_DELAY_MS = 10_000;
 
 /** `driver` is what loadPg resolved to. */
-export function createPool(
-  driver: typeof pg,
-  location: PostgresLocation,
-  max = 6,
-  bounds: Partial<pg.PoolConfig> = {},
-  verify?: VerifyConnection,
-): pg.Pool {
+export function createPool(driver: typeof pg, location: PostgresLocation, max = 6, bounds: Partial<pg.PoolConfig> = {}, verify?: VerifyConnection): pg.Pool {
   registerSecret(process.env.PGPASSWORD);
   const pool = new driver.Pool({
     connectionString: withDefaultUser(location.connectionString),

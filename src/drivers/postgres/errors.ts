@@ -17,8 +17,7 @@ export function isConnectionError(error: unknown): boolean {
   return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(message);
 }
 
-export const STATEMENT_TIMEOUT =
-  'a statement of es ran past statement_timeout: raise it for es (its role, or options=-c statement_timeout=… in the URL)';
+export const STATEMENT_TIMEOUT = 'a statement of es ran past statement_timeout: raise it for es (its role, or options=-c statement_timeout=… in the URL)';
 
 /** A statement cancelled by the server (statement_timeout, or pg_cancel_backend). */
 export function isStatementTimeout(error: unknown): boolean {

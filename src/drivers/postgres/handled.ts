@@ -36,10 +36,7 @@ export async function ensureHandledPostgres(client: PgQueryable): Promise<void> 
 
 export async function handledAmongPostgres(client: PgQueryable, projection: string, ids: readonly string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
-  const { rows } = await client.query(`SELECT event_id FROM ${TABLE} WHERE projection = $1 AND event_id = ANY($2::text[])`, [
-    projection,
-    ids,
-  ]);
+  const { rows } = await client.query(`SELECT event_id FROM ${TABLE} WHERE projection = $1 AND event_id = ANY($2::text[])`, [projection, ids]);
   return new Set(rows.map((r) => String(r.event_id)));
 }
 
@@ -47,12 +44,7 @@ export async function handledAmongPostgres(client: PgQueryable, projection: stri
  * ON CONFLICT DO NOTHING, counted by the row count: a unique violation caught in JavaScript would
  * already have aborted the caller's whole transaction.
  */
-export async function recordHandledPostgres(
-  client: PgQueryable,
-  projection: string,
-  entries: readonly HandledEntry[],
-  at = new Date(),
-): Promise<number> {
+export async function recordHandledPostgres(client: PgQueryable, projection: string, entries: readonly HandledEntry[], at = new Date()): Promise<number> {
   if (entries.length === 0) return 0;
   checkEntries(entries);
   const result = await client.query(

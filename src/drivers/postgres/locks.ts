@@ -78,10 +78,11 @@ export function pgLocks(pool: Pool, schema: string) {
       return result.rowCount === 1;
     },
     async release(name: string, ownerId: string, token?: number): Promise<void> {
-      await pool.query(
-        `UPDATE ${table} SET owner_id = '', expires_at = ${NOW_MS} WHERE name = $1 AND owner_id = $2 AND ($3::bigint IS NULL OR token = $3)`,
-        [name, ownerId, token ?? null],
-      );
+      await pool.query(`UPDATE ${table} SET owner_id = '', expires_at = ${NOW_MS} WHERE name = $1 AND owner_id = $2 AND ($3::bigint IS NULL OR token = $3)`, [
+        name,
+        ownerId,
+        token ?? null,
+      ]);
     },
     async leases(): Promise<LeaseRow[]> {
       const { rows } = await pool.query<StoredLock & { name: string; live: boolean }>(

@@ -29,9 +29,7 @@ export const tokenOf = (cursor: PgCursor): ResumeToken => cursor as unknown as R
 /** A token as a checkpoint gave it back; anything else (none, or a foreign shape) is no token. */
 export function cursorOfToken(token: ResumeToken | undefined): PgCursor | undefined {
   const c = token as Partial<PgCursor> | null | undefined;
-  return c && typeof c.transactionId === 'string' && typeof c.position === 'number'
-    ? { transactionId: c.transactionId, position: c.position }
-    : undefined;
+  return c && typeof c.transactionId === 'string' && typeof c.position === 'number' ? { transactionId: c.transactionId, position: c.position } : undefined;
 }
 
 /**

@@ -29,18 +29,15 @@ export async function readEvents(db: Queryable, schema: string, options: ReadOpt
 }
 
 export async function lastEvent(db: Queryable, schema: string, streamId: string): Promise<StoredEvent | undefined> {
-  const { rows } = await db.query<PgEventRow>(
-    `SELECT ${PG_EVENT_COLUMNS} FROM "${schema}".events e WHERE e.stream_id = $1 ORDER BY e.version DESC LIMIT 1`,
-    [streamId],
-  );
+  const { rows } = await db.query<PgEventRow>(`SELECT ${PG_EVENT_COLUMNS} FROM "${schema}".events e WHERE e.stream_id = $1 ORDER BY e.version DESC LIMIT 1`, [
+    streamId,
+  ]);
   return rows[0] ? toEvent(rows[0]) : undefined;
 }
 
 /** The last committed position outside system streams. */
 export async function head(db: Queryable, schema: string): Promise<number> {
-  const { rows } = await db.query<{ position: string }>(
-    `SELECT e.position FROM "${schema}".events e WHERE NOT e.system ORDER BY e.position DESC LIMIT 1`,
-  );
+  const { rows } = await db.query<{ position: string }>(`SELECT e.position FROM "${schema}".events e WHERE NOT e.system ORDER BY e.position DESC LIMIT 1`);
   return toNumber(rows[0]?.position);
 }
 

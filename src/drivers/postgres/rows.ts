@@ -71,7 +71,16 @@ export function toEventFromValues(v: readonly unknown[], at: number): StoredEven
   return eventOf(v[at], v[at + 1], v[at + 2], v[at + 3], v[at + 4], v[at + 5], v[at + 6], v[at + 7]);
 }
 
-function eventOf(position: unknown, id: unknown, streamId: unknown, version: unknown, type: unknown, data: unknown, metadata: unknown, recordedAt: unknown): StoredEvent {
+function eventOf(
+  position: unknown,
+  id: unknown,
+  streamId: unknown,
+  version: unknown,
+  type: unknown,
+  data: unknown,
+  metadata: unknown,
+  recordedAt: unknown,
+): StoredEvent {
   return {
     position: toNumber(position as string),
     id: id as string,

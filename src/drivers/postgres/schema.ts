@@ -102,9 +102,7 @@ export async function ensureSchema(client: PoolClient, schema: string, create: b
   let version = await storedVersion(client, schema);
   if (version === null) {
     if (!create) {
-      throw environment(
-        `no event store in schema "${schema}" of ${display}: create one with \`es append\`, \`es import\` or \`es demo\``,
-      );
+      throw environment(`no event store in schema "${schema}" of ${display}: create one with \`es append\`, \`es import\` or \`es demo\``);
     }
     await inTransaction(client, async () => {
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`es-schema:${schema}`]);

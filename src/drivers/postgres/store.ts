@@ -185,9 +185,13 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
       // Another writer stored events in this import's streams, or events with its ids (the same
       // file imported twice at once): its transaction waited for that one, then collided with it.
       if (error instanceof OlderTransaction || isVersionTaken(error) || isIdTaken(error)) {
-        throw new EsError('CONFLICT', `another writer stored events in this import's streams or with its ids while it ran; import again (events with ids are skipped when stored)`, {
-          cause: error,
-        });
+        throw new EsError(
+          'CONFLICT',
+          `another writer stored events in this import's streams or with its ids while it ran; import again (events with ids are skipped when stored)`,
+          {
+            cause: error,
+          },
+        );
       }
       throw error;
     }

@@ -50,9 +50,10 @@ export async function openPostgresTarget(url: string, display: string): Promise<
   try {
     const client = await pool.connect();
     try {
-      if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((e: { code?: string }) => {
-        if (e.code !== '23505' && e.code !== '42P06') throw e;
-      });
+      if (schema)
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((e: { code?: string }) => {
+          if (e.code !== '23505' && e.code !== '42P06') throw e;
+        });
     } finally {
       client.release();
     }
@@ -60,8 +61,7 @@ export async function openPostgresTarget(url: string, display: string): Promise<
     await pool.end().catch(() => {});
     throw environment(`${display}: cannot connect (${(error as Error).message})`, error);
   }
-  const isTransient = (error: unknown): boolean =>
-    isLost(error) || RETRYABLE.has(String((error as { code?: unknown } | null)?.code));
+  const isTransient = (error: unknown): boolean => isLost(error) || RETRYABLE.has(String((error as { code?: unknown } | null)?.code));
   const withClient = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     const client = await pool.connect();
     let broken: Error | undefined;

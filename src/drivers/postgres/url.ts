@@ -13,7 +13,6 @@ export interface PostgresLocation {
   display: string;
 }
 
-
 /** `postgres://user:pass@host:port/db?schema=name`; libpq's PG* variables fill in the rest. */
 export function parsePostgresUrl(url: string): PostgresLocation {
   let parsed: URL;

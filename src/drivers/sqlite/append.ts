@@ -6,9 +6,7 @@ import { ORDINAL_VALUES } from './ordinals.js';
 
 /** Appends within the caller's transaction; returns a function bound to prepared statements. */
 export function prepareAppend(db: Database) {
-  const currentVersion = db.prepare<[string], { v: number | null }>(
-    'SELECT max(version) AS v FROM events WHERE stream_id = ?',
-  );
+  const currentVersion = db.prepare<[string], { v: number | null }>('SELECT max(version) AS v FROM events WHERE stream_id = ?');
   const insert = db.prepare(
     `INSERT INTO events (id, stream_id, version, type, data, metadata, recorded_at, system, seq, type_seq)
      VALUES (@id, @streamId, @version, @type, @data, @metadata, ${ORDINAL_VALUES})`,

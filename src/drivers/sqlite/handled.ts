@@ -63,8 +63,7 @@ export function pruneHandledSqlite(db: Database, query: PruneQuery): number {
 
 /** `es_handled_marks` (see HandledMarks in ports/handled.ts). */
 export function sqliteMarks(db: Database): HandledMarks {
-  const exists = (table: string): boolean =>
-    db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
+  const exists = (table: string): boolean => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
   return {
     handledExists: () => exists(TABLE),
     markOf: (projection) => {

@@ -14,9 +14,7 @@ type First = { recorded_at: string } | undefined;
 export function preparePending(db: Database) {
   const lastSeq = db.prepare<[], Ordinal>('SELECT seq AS n FROM events ORDER BY position DESC LIMIT 1');
   const seqAt = db.prepare<[number], Ordinal>('SELECT seq AS n FROM events WHERE position <= ? ORDER BY position DESC LIMIT 1');
-  const firstAfter = db.prepare<[number], First>(
-    'SELECT recorded_at FROM events NOT INDEXED WHERE position > ? AND system = 0 ORDER BY position LIMIT 1',
-  );
+  const firstAfter = db.prepare<[number], First>('SELECT recorded_at FROM events NOT INDEXED WHERE position > ? AND system = 0 ORDER BY position LIMIT 1');
   const OF_TYPE = 'FROM events INDEXED BY events_type_position WHERE system = 0 AND type = ?';
   const lastOfType = db.prepare<[string], Ordinal>(`SELECT type_seq AS n ${OF_TYPE} ORDER BY position DESC LIMIT 1`);
   const ofTypeAt = db.prepare<[string, number], Ordinal>(`SELECT type_seq AS n ${OF_TYPE} AND position <= ? ORDER BY position DESC LIMIT 1`);
@@ -43,8 +41,7 @@ export function preparePending(db: Database) {
 
   // The last ordinal at or below `upTo` (the last of all when there is no bound).
   const lastAt = (upTo: number): Ordinal => (upTo >= Number.MAX_SAFE_INTEGER ? lastSeq.get() : seqAt.get(upTo));
-  const lastOfTypeAt = (type: string, upTo: number): Ordinal =>
-    upTo >= Number.MAX_SAFE_INTEGER ? lastOfType.get(type) : ofTypeAt.get(type, upTo);
+  const lastOfTypeAt = (type: string, upTo: number): Ordinal => (upTo >= Number.MAX_SAFE_INTEGER ? lastOfType.get(type) : ofTypeAt.get(type, upTo));
 
   const fast = (after: number, types: readonly string[] | null, upTo: number): Pending | null => {
     if (upTo <= after) return { count: 0, oldestRecordedAt: null };

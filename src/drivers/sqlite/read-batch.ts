@@ -19,9 +19,7 @@ export function prepareReadBatch(db: Database) {
   const columns = sizedColumns(largest);
   // Rows as arrays (raw): no object per row, a measurable part of a rebuild.
   const allTypes = db
-    .prepare<[number, number], SizedValues>(
-      `SELECT ${columns} FROM events NOT INDEXED WHERE position > ? AND system = 0 ORDER BY position LIMIT ?`,
-    )
+    .prepare<[number, number], SizedValues>(`SELECT ${columns} FROM events NOT INDEXED WHERE position > ? AND system = 0 ORDER BY position LIMIT ?`)
     .raw();
   const oneType = db
     .prepare<[string, number, number], SizedValues>(

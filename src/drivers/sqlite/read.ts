@@ -14,23 +14,15 @@ import { EVENT_COLUMNS, sizedColumns, takeBounded, toEvent, toEventFromValues, t
 export function prepareRead(db: Database) {
   const largest = largestEvent();
   const columns = sizedColumns(largest);
-  const all = db
-    .prepare<[number, number], SizedValues>(`SELECT ${columns} FROM events NOT INDEXED WHERE position >= ? ORDER BY position LIMIT ?`)
-    .raw();
+  const all = db.prepare<[number, number], SizedValues>(`SELECT ${columns} FROM events NOT INDEXED WHERE position >= ? ORDER BY position LIMIT ?`).raw();
   const user = db
-    .prepare<[number, number], SizedValues>(
-      `SELECT ${columns} FROM events NOT INDEXED WHERE position >= ? AND system = 0 ORDER BY position LIMIT ?`,
-    )
+    .prepare<[number, number], SizedValues>(`SELECT ${columns} FROM events NOT INDEXED WHERE position >= ? AND system = 0 ORDER BY position LIMIT ?`)
     .raw();
   const stream = db
-    .prepare<[string, number, number], SizedValues>(
-      `SELECT ${columns} FROM events WHERE stream_id = ? AND position >= ? ORDER BY version LIMIT ?`,
-    )
+    .prepare<[string, number, number], SizedValues>(`SELECT ${columns} FROM events WHERE stream_id = ? AND position >= ? ORDER BY version LIMIT ?`)
     .raw();
   const streamAfter = db
-    .prepare<[string, number, number], SizedValues>(
-      `SELECT ${columns} FROM events WHERE stream_id = ? AND version > ? ORDER BY version LIMIT ?`,
-    )
+    .prepare<[string, number, number], SizedValues>(`SELECT ${columns} FROM events WHERE stream_id = ? AND version > ? ORDER BY version LIMIT ?`)
     .raw();
 
   /** Rows from `from` on, or, within a stream, after `afterVersion` once a page has been read; pulled one at a time. */
@@ -67,9 +59,7 @@ export function prepareRead(db: Database) {
 
 /** The last event of a stream: what a projection's checkpoint stream says now. */
 export function prepareLastEvent(db: Database) {
-  const last = db.prepare<[string], EventRow>(
-    `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1`,
-  );
+  const last = db.prepare<[string], EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1`);
   return (streamId: string): StoredEvent | undefined => {
     const row = last.get(streamId);
     return row ? toEvent(row) : undefined;
@@ -78,8 +68,6 @@ export function prepareLastEvent(db: Database) {
 
 /** The head: the last position outside system streams. Walks the rowid backwards, never an index. */
 export function prepareHead(db: Database) {
-  const head = db.prepare<[], { position: number }>(
-    'SELECT position FROM events NOT INDEXED WHERE system = 0 ORDER BY position DESC LIMIT 1',
-  );
+  const head = db.prepare<[], { position: number }>('SELECT position FROM events NOT INDEXED WHERE system = 0 ORDER BY position DESC LIMIT 1');
   return (): number => head.get()?.position ?? 0;
 }

@@ -25,7 +25,16 @@ export function toEventFromValues(v: EventValues | SizedValues): StoredEvent {
   return eventOf(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
 }
 
-function eventOf(position: number, id: string, streamId: string, version: number, type: string, data: string, metadata: string, recordedAt: string): StoredEvent {
+function eventOf(
+  position: number,
+  id: string,
+  streamId: string,
+  version: number,
+  type: string,
+  data: string,
+  metadata: string,
+  recordedAt: string,
+): StoredEvent {
   return {
     position,
     id,
@@ -47,7 +56,17 @@ export function sizedColumns(largest: number, table = ''): string {
   const size = `(octet_length(${table}data) + octet_length(${table}metadata))`;
   const unlessTooLarge = (column: string) => `iif(${size} > ${largest}, NULL, ${table}${column})`;
   const plain = (column: string) => `${table}${column}`;
-  return [plain('position'), plain('id'), plain('stream_id'), plain('version'), plain('type'), unlessTooLarge('data'), unlessTooLarge('metadata'), plain('recorded_at'), size].join(', ');
+  return [
+    plain('position'),
+    plain('id'),
+    plain('stream_id'),
+    plain('version'),
+    plain('type'),
+    unlessTooLarge('data'),
+    unlessTooLarge('metadata'),
+    plain('recorded_at'),
+    size,
+  ].join(', ');
 }
 
 /** A row of sizedColumns: EventValues, then the bytes of data and metadata. */

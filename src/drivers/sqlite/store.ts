@@ -65,7 +65,8 @@ function useWal(db: Database, timeoutMs: number): void {
     } catch (error) {
       if (!isBusy(error)) throw error;
     }
-    if (Date.now() >= deadline) throw new EsError('LOCKED', `${db.name}: the event store is busy: another process kept it past the busy timeout; try again later`);
+    if (Date.now() >= deadline)
+      throw new EsError('LOCKED', `${db.name}: the event store is busy: another process kept it past the busy timeout; try again later`);
     sleepSync(5 + Math.random() * 20);
   }
 }
@@ -73,9 +74,7 @@ function useWal(db: Database, timeoutMs: number): void {
 function openDatabase(path: string, options: SqliteOpenOptions): Database {
   const exists = existsSync(path);
   if (!exists && !options.create) {
-    throw environment(
-      `no event store at ${path}: check --db, or create one with \`es append\`, \`es import\` or \`es demo\``,
-    );
+    throw environment(`no event store at ${path}: check --db, or create one with \`es append\`, \`es import\` or \`es demo\``);
   }
   if (exists) checkStoreFile(path, options.create ?? false);
   else createStoreFile(path);
@@ -129,7 +128,10 @@ export class SqliteEventStore implements EventStore<Database> {
   private readonly busyTimeoutMs: number;
   private readonly writer: Writer;
 
-  constructor(readonly path: string, options: SqliteOpenOptions = {}) {
+  constructor(
+    readonly path: string,
+    options: SqliteOpenOptions = {},
+  ) {
     this.url = `sqlite:${path}`;
     const db = openDatabase(resolve(path), options);
     this.raw = db;

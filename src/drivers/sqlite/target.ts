@@ -12,7 +12,6 @@ const BUSY_TIMEOUT_MS = 30_000;
 export const SYNC_TARGET =
   'returned a Promise: handlers, setup and reset on a SQLite target must be synchronous (better-sqlite3 transactions cannot span an await)';
 
-
 /** A read model in a SQLite file of its own; the file and its folder are created when missing. */
 export function openSqliteTarget(path: string, display: string): Target<Database> {
   const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof SqliteConstructor;

@@ -14,7 +14,6 @@ export function prepareWorkers(db: Database) {
   );
   const leave = db.prepare<[string]>('DELETE FROM es_workers WHERE id = ?');
 
-
   return {
     heartbeat: (worker: Omit<WorkerRow, 'expiresAt'>, ttlMs: number): void => {
       const now = Date.now();

@@ -56,9 +56,7 @@ function missingHandled(name: string, target: Target, mark: number, checkpoint: 
  */
 function unguardedPast(target: Target, db: unknown, name: string, checkpoint: number): Maybe<number | null> {
   const marks = target.marks(db);
-  return chain(marks.handledExists(), (present) =>
-    present ? null : chain(marks.markOf(name), (mark) => (mark !== null && mark > checkpoint ? mark : null)),
-  );
+  return chain(marks.handledExists(), (present) => (present ? null : chain(marks.markOf(name), (mark) => (mark !== null && mark > checkpoint ? mark : null))));
 }
 
 /** The handled-id tables and the projection's own, in the target; refused when es_handled went missing past the checkpoint. */
@@ -78,13 +76,7 @@ function setupTarget(target: Target, projection: Projection, checkpoint: number 
 }
 
 /** A read model in a target: its transaction (with the batch's handled ids) first, then the checkpoint. */
-export function targetDelivery(
-  store: ProjectionStore,
-  projection: Projection,
-  target: Target,
-  makeApply: MakeApply<unknown>,
-  fence?: Fence,
-): Delivery {
+export function targetDelivery(store: ProjectionStore, projection: Projection, target: Target, makeApply: MakeApply<unknown>, fence?: Fence): Delivery {
   const name = projection.name;
   return {
     setup: (checkpoint) => setupTarget(target, projection as Projection, checkpoint),
@@ -96,7 +88,12 @@ export function targetDelivery(
           if (!(error instanceof BatchFailure)) throw targetLost(name, target, error);
           // Which events the failed transaction applied: the ones not handled before (nothing else
           // records ids of this projection while its lock is held).
-          const done = await target.withConnection((db) => target.handled(db).among(name, events.map((e) => e.id)));
+          const done = await target.withConnection((db) =>
+            target.handled(db).among(
+              name,
+              events.map((e) => e.id),
+            ),
+          );
           const fresh = events.filter((e) => !done.has(e.id));
           const located = await locateFailure(error, (part) => makeApply(part, target), fresh, targetProbe(target));
           throw new HandlerFailure(events.indexOf(fresh[located.index] as StoredEvent), located.original);
@@ -113,30 +110,42 @@ export function targetDelivery(
   /** In the target's transaction: the batch's handled ids in one query, the rest applied and recorded. */
   function applyOnce(db: unknown, events: readonly StoredEvent[]): number | Promise<number> {
     const ids = target.handled(db);
-    return chain(ids.among(name, events.map((e) => e.id)), (done) => {
-      const fresh = done.size === 0 ? events : events.filter((e) => !done.has(e.id));
-      const applied =
-        fresh.length === 0
-          ? undefined
-          : guard(
-              () => makeApply(fresh, target)(db),
-              // The failing event's index, as the caller knows it: into the whole batch.
-              (error: unknown) =>
-                error instanceof HandlerFailure ? new HandlerFailure(events.indexOf(fresh[error.index] as StoredEvent), error.original) : error,
-            );
-      return chain(applied, () =>
-        chain(ids.record(name, fresh.map((e) => ({ id: e.id, position: e.position }))), (recorded) => {
-          // Another transaction recorded some of these ids after the lookup (a holder that lost its
-          // lease while paused, still finishing its batch): this one applied them a second time.
-          // Roll it back; the retry finds them handled.
-          if (recorded !== fresh.length) throw new RecordedMeanwhile(fresh.length - recorded);
-          const marked = fresh.length === 0 ? undefined : target.marks(db).mark(name, Math.max(...fresh.map((e) => e.position)));
-          return chain(marked, () => {
-            crashPoint('target-before-commit');
-            return events.length - fresh.length;
-          });
-        }),
-      );
-    });
+    return chain(
+      ids.among(
+        name,
+        events.map((e) => e.id),
+      ),
+      (done) => {
+        const fresh = done.size === 0 ? events : events.filter((e) => !done.has(e.id));
+        const applied =
+          fresh.length === 0
+            ? undefined
+            : guard(
+                () => makeApply(fresh, target)(db),
+                // The failing event's index, as the caller knows it: into the whole batch.
+                (error: unknown) =>
+                  error instanceof HandlerFailure ? new HandlerFailure(events.indexOf(fresh[error.index] as StoredEvent), error.original) : error,
+              );
+        return chain(applied, () =>
+          chain(
+            ids.record(
+              name,
+              fresh.map((e) => ({ id: e.id, position: e.position })),
+            ),
+            (recorded) => {
+              // Another transaction recorded some of these ids after the lookup (a holder that lost its
+              // lease while paused, still finishing its batch): this one applied them a second time.
+              // Roll it back; the retry finds them handled.
+              if (recorded !== fresh.length) throw new RecordedMeanwhile(fresh.length - recorded);
+              const marked = fresh.length === 0 ? undefined : target.marks(db).mark(name, Math.max(...fresh.map((e) => e.position)));
+              return chain(marked, () => {
+                crashPoint('target-before-commit');
+                return events.length - fresh.length;
+              });
+            },
+          ),
+        );
+      },
+    );
   }
 }

@@ -43,7 +43,7 @@ class Alone implements Cohort {
 
   async commit(batch: Batch): Promise<Step> {
     const m = this.member;
-    for (let start = 0; ; ) {
+    for (let start = 0; ;) {
       const events = start === 0 ? batch.events : batch.events.slice(start);
       try {
         const sent = await m.publisher.publish(events, this.signal);

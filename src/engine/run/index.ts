@@ -14,11 +14,7 @@ import { Together } from './together.js';
  * read model is the store's own run in one pass (a cohort): each batch read once, every checkpoint
  * in its transaction. One with a target or a broker commits apart from the others, so it runs alone.
  */
-export async function runProjections<Db>(
-  store: ProjectionStore<Db>,
-  projections: readonly Projection<Db>[],
-  options: RunOptions,
-): Promise<RunResult[]> {
+export async function runProjections<Db>(store: ProjectionStore<Db>, projections: readonly Projection<Db>[], options: RunOptions): Promise<RunResult[]> {
   const results = new Map<string, RunResult>();
   const cohorts = new Map<string, Member<Db>[]>();
   for (const projection of projections) {

@@ -76,7 +76,9 @@ function showTable(out: Output, report: StatusReport, targets: Targets = new Map
     if (row.error) {
       // The type, id and message come from the log and from handler code: shown escaped, on one line.
       const { position, type, eventId, message } = row.error;
-      out.line(out.color.red(`${row.name}: faulted at position ${position} (${printable(String(type))}, id ${printable(String(eventId))}): ${printable(message)}`));
+      out.line(
+        out.color.red(`${row.name}: faulted at position ${position} (${printable(String(type))}, id ${printable(String(eventId))}): ${printable(message)}`),
+      );
     }
     if (row.state === 'stale-version') out.line(out.color.yellow(`${row.name}: version changed; run \`es project rebuild ${row.name}\``));
     if (report.workers > 0 && row.owner === null && row.lag > 0 && row.state !== 'faulted' && row.state !== 'stale-version') {

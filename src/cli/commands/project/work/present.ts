@@ -39,9 +39,7 @@ function summary(out: Output, result: RunResult): string {
       return `${color.yellow('!')} ${color.bold(result.name)}  ${color.yellow('stale-version')}: its version changed; run \`es project rebuild ${result.name}\``;
     default: {
       // Skipped events are not applied: say so on the line that would otherwise read "up-to-date".
-      const dead = result.deadLettered > 0
-        ? `; ${color.yellow(`${plural(result.deadLettered, 'event')} dead-lettered to $deadletter-${result.name}`)}`
-        : '';
+      const dead = result.deadLettered > 0 ? `; ${color.yellow(`${plural(result.deadLettered, 'event')} dead-lettered to $deadletter-${result.name}`)}` : '';
       return result.interrupted
         ? `${color.yellow('■')} ${withRate}  ${color.yellow('interrupted')}${dead}`
         : `${color.green(result.deadLettered > 0 ? '!' : '✔')} ${withRate}  ${result.state}${dead}`;
@@ -113,8 +111,12 @@ export function printDocument(out: Output, outcomes: readonly Outcome[]): void {
   if (!out.json) return;
   out.data({
     projections: outcomes.map(({ result, failure }) => ({
-      name: result.name, from: result.from, to: result.to, processed: result.processed,
-      durationMs: result.durationMs, state: failure?.code === 'LOCKED' ? 'locked' : result.state,
+      name: result.name,
+      from: result.from,
+      to: result.to,
+      processed: result.processed,
+      durationMs: result.durationMs,
+      state: failure?.code === 'LOCKED' ? 'locked' : result.state,
       error: failure ? fault(failure.message) : result.error,
       deadLettered: result.deadLettered,
     })),

@@ -10,11 +10,7 @@ import type { LockWait, OptionsFor } from './options.js';
 import { progressText, reportOutcome, type Outcome } from './present.js';
 
 /** Runs, rebuilds or replays a set of projections (in one pass where the engine can). */
-export type Job = (
-  store: EventStore<unknown>,
-  projections: Projection<unknown>[],
-  options: RunOptions,
-) => Promise<RunResult[]>;
+export type Job = (store: EventStore<unknown>, projections: Projection<unknown>[], options: RunOptions) => Promise<RunResult[]>;
 
 interface Held {
   projection: Projection<unknown>;
@@ -101,29 +97,26 @@ async function takeLeases(
 }
 
 /** Runs the job on the projections whose leases are held, with a spinner on a terminal. */
-async function runHeld(
-  out: Output,
-  store: EventStore<unknown>,
-  held: Held[],
-  job: Job,
-  runOptions: RunOptions,
-  outcomes: Map<string, Outcome>,
-): Promise<void> {
+async function runHeld(out: Output, store: EventStore<unknown>, held: Held[], job: Job, runOptions: RunOptions, outcomes: Map<string, Outcome>): Promise<void> {
   const spinner = runOptions.follow ? null : await out.spinner(held.map((h) => h.projection.name).join(', '));
   const startedAt = performance.now();
   const processed = new Map<string, number>();
   try {
-    const results = await job(store, held.map((h) => h.projection), {
-      ...runOptions,
-      // A lost lease stops its projection's run (state `locked`); the others go on.
-      leases: new Map(held.map((h) => [h.projection.name, h.lease])),
-      countTotal: spinner !== null,
-      onProgress: (p) => {
-        afterBatch(p.processed - (processed.get(p.name) ?? 0));
-        processed.set(p.name, p.processed);
-        if (spinner) spinner.text = progressText(out, p, startedAt);
+    const results = await job(
+      store,
+      held.map((h) => h.projection),
+      {
+        ...runOptions,
+        // A lost lease stops its projection's run (state `locked`); the others go on.
+        leases: new Map(held.map((h) => [h.projection.name, h.lease])),
+        countTotal: spinner !== null,
+        onProgress: (p) => {
+          afterBatch(p.processed - (processed.get(p.name) ?? 0));
+          processed.set(p.name, p.processed);
+          if (spinner) spinner.text = progressText(out, p, startedAt);
+        },
       },
-    });
+    );
     for (const result of results) {
       // Stopped by a fenced commit (the lease taken over before its renewal noticed), or by the renewal.
       const failure = result.state === 'locked' ? new EsError('LOCKED', result.error?.message ?? `${result.name}: lost its lease`) : null;

@@ -17,17 +17,27 @@ export function logWorkerNews(out: Output, news: WorkerNews): void {
       return;
     case 'took':
       say('info', `${news.name}: took the lease (token ${news.token}; share ${news.share} for ${news.workers} workers)`, {
-        projection: news.name, lease: 'taken', token: news.token, share: news.share, workers: news.workers,
+        projection: news.name,
+        lease: 'taken',
+        token: news.token,
+        share: news.share,
+        workers: news.workers,
       });
       return;
     case 'handed-over':
       say('info', `${news.name}: handed over (share ${news.share} for ${news.workers} workers)`, {
-        projection: news.name, lease: 'handed-over', share: news.share, workers: news.workers,
+        projection: news.name,
+        lease: 'handed-over',
+        share: news.share,
+        workers: news.workers,
       });
       return;
     case 'lost':
       say('warn', `${news.name}: lost the lease (token ${news.token}): ${news.reason}; standing by`, {
-        projection: news.name, lease: 'lost', token: news.token, reason: news.reason,
+        projection: news.name,
+        lease: 'lost',
+        token: news.token,
+        reason: news.reason,
       });
       return;
     case 'error':
