@@ -4,7 +4,7 @@
  *
  *   describe.each(storeKinds())('… on %s', (kind) => { … });
  *   describeEach(targetKinds())('… on %s', (kind) => { … });
-
+ *
  * (`%s` in a title is the backend's label.)
  *
  * A backend whose server was not given (MariaDB, the brokers) is never skipped in silence: the first
