@@ -116,7 +116,7 @@ describe.each(storeKinds())('fenced leases on %s', (kind) => {
     await store.releaseLock('lost', 'me', mine.lost.token);
     expect((await store.tryLease('lost', owner('other'), 30_000, never)).taken).toBe(true);
     const tokens = { lost: mine.lost.token, kept: mine.kept.token };
-    // Both in one run: on SQLite one shared pass (one transaction for both), on PostgreSQL one by one.
+    // Both in one run, one shared pass: one transaction for both, each checkpoint fenced by its own lease.
     const results = await runTogether(store, [counting('lost'), counting('kept')], {
       batchSize: 2,
       onError: 'stop',
