@@ -6,14 +6,14 @@
  *
  * The schedule (who is killed when, how, and when restarted; the writer's pauses) is drawn from a
  * seed printed at the start of each case; ES_SOAK_SEED=<n> replays it. ES_SOAK_MS sets how long each
- * case kills and restarts workers (a minute by default).
+ * case kills and restarts workers (30 s by default; CI-length runs set it higher).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTempDirs, es, parseJson, readAll } from './helpers.js';
 import { seedFrom, streams } from '../support/seeded.js';
 import { PROJECTIONS, sleep, startWorker, until, workspace, type Backend, type Worker } from './workers-support.js';
 
-const SOAK_MS = Number(process.env.ES_SOAK_MS ?? 60_000);
+const SOAK_MS = Number(process.env.ES_SOAK_MS ?? 30_000);
 const started: Worker[] = [];
 
 afterAll(() => {
