@@ -163,17 +163,53 @@ function addWorkCommands(project: Command): void {
 
   project
     .command('rebuild')
-    .description('empty the read model and the checkpoint, then replay from the first event')
+    .description('empty the read model and the checkpoint, then replay from the first event (--shadow: build beside the live one)')
     .argument('[names...]', 'projections to rebuild')
     .option('--all', 'rebuild every projection')
+    .option('--shadow', 'build a new read model beside the live one, which stays untouched; swap it in with es project promote')
+    .option('--follow', 'with --shadow: keep the shadow following the live projection (stop with SIGINT/SIGTERM)')
     .addOption(republish())
     .addOption(batchSize())
     .addOption(wait())
     .addOption(lease())
     .addOption(onError())
     .addOption(json())
-    .addHelpText('after', '\nExample:\n  $ es project rebuild order-summary')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ es project rebuild order-summary\n  $ es project rebuild order-summary --shadow --follow   # then: es project promote order-summary',
+    )
     .action(action(async () => (await import('./commands/project/run.js')).rebuild));
+
+  project
+    .command('promote')
+    .description("swap a shadow in: catch it up under the live projection's lease, then make its tables the live ones in one transaction")
+    .argument('<names...>', 'projections whose shadow to promote')
+    .option('--max-lag <n>', 'refuse a shadow more than n events behind the head (default 10000)')
+    .addOption(batchSize())
+    .addOption(lease())
+    .addOption(json())
+    .addHelpText('after', '\nExample:\n  $ es project promote order-summary --max-lag 1000')
+    .action(action(async () => (await import('./commands/project/shadow.js')).promote));
+
+  project
+    .command('drop-shadow')
+    .description("remove a shadow's tables and checkpoint")
+    .argument('<names...>', 'projections whose shadow to drop')
+    .addOption(wait())
+    .addOption(json())
+    .action(action(async () => (await import('./commands/project/shadow.js')).dropShadows));
+
+  project
+    .command('verify')
+    .description('rebuild beside the live read model up to the live position and compare every table row by row; exit 1 when they differ')
+    .argument('<names...>', 'projections to verify')
+    .option('--keep', 'keep the rebuilt copy as the shadow (then es project promote can swap it in)')
+    .addOption(batchSize())
+    .addOption(wait())
+    .addOption(lease())
+    .addOption(json())
+    .addHelpText('after', '\nExample (crontab, nightly):\n  30 3 * * *  cd /srv/app && npx es project verify order-summary --quiet')
+    .action(action(async () => (await import('./commands/project/shadow.js')).verify));
 
   project
     .command('replay-from')

@@ -94,6 +94,19 @@ export function families(report: StatusReport): Family[] {
       (r) => (r.owner === null ? null : Date.parse(r.owner.leaseExpiresAt) / 1000),
     ),
     {
+      name: 'es_projection_shadow_position',
+      help: "Position of the projection's shadow read model (rebuild --shadow), label version its version; absent when it has none.",
+      samples: rows.flatMap((r) =>
+        r.shadow ? [{ labels: { projection: r.name, version: String(r.shadow.version), state: r.shadow.state }, value: r.shadow.position }] : [],
+      ),
+    },
+    perProjection(
+      'es_projection_shadow_lag_events',
+      "Events after the shadow's position it would process; absent when it has none.",
+      rows,
+      (r) => r.shadow?.lag ?? null,
+    ),
+    {
       name: 'es_workers',
       help: 'run --follow workers sharing the store with a live heartbeat.',
       samples: [{ labels: {}, value: report.workers }],

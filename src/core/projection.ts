@@ -32,6 +32,8 @@ export interface ProjectionDefinition<Db = unknown> {
   target?: string;
   /** A broker the events are published to (see the README, "Publishing to a message broker"). */
   publish?: { to: string; subject?: string; exchange?: string; routingKey?: string };
+  /** The tables its read model consists of, as its handlers name them: what `rebuild --shadow`, `promote` and `verify` work on. */
+  tables?: readonly string[];
 }
 
 /** A definition after validation: every field present, `types` null when it takes every event. */
@@ -54,6 +56,8 @@ export interface Projection<Db = unknown> {
   handles(type: string): boolean;
   /** Null unless the projection publishes its events to a broker. */
   publish: PublishConfig | null;
+  /** The read model's tables (`tables`), for a rebuild beside the live read model; null when it declares none. */
+  tables: string[] | null;
 }
 
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
@@ -85,6 +89,7 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
     throw invalid(file, 'version must be a whole number of at least 1');
   }
   optionalFunction(def.setup, 'setup', file);
+  const tables = tableList(def.tables, file);
   optionalFunction(def.reset, 'reset', file);
   if (def.target !== undefined && (typeof def.target !== 'string' || def.target.trim() === '')) {
     throw invalid(file, 'target must be a database URL (sqlite:<path>, postgres://…, mysql://…)');
@@ -98,7 +103,7 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
     if (typeof parsed === 'string') throw invalid(file, parsed);
     publish = parsed;
   }
-  if (def.batch !== undefined) return { ...batchProjection<Db>(def, file, name, version), publish };
+  if (def.batch !== undefined) return { ...batchProjection<Db>(def, file, name, version), publish, tables };
   if (def.handlers === undefined && !publish) {
     throw invalid(file, 'handlers must be an object mapping event types to functions, or batch a function (events, db, context); it defines neither');
   }
@@ -140,11 +145,26 @@ export function normalizeProjection<Db>(value: unknown, file: string, fallbackNa
     batch: null,
     handles: (type) => handlerFor(type) !== undefined,
     publish,
+    tables,
   };
   function handlerFor(type: string): Handler<Db> | undefined {
     if (selected !== null && !selected.has(type)) return undefined;
     return Object.hasOwn(table, type) ? (table[type] as Handler<Db>) : wildcard;
   }
+}
+
+/** A table name as the read model's databases all take it unquoted: no schema, no quoting games. */
+const TABLE_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function tableList(value: unknown, file: string): string[] | null {
+  if (value === undefined) return null;
+  if (!Array.isArray(value) || value.length === 0 || value.some((t) => typeof t !== 'string' || !TABLE_PATTERN.test(t))) {
+    throw invalid(file, `tables must be a non-empty list of table names matching ${TABLE_PATTERN.source}, as the handlers write them`);
+  }
+  const lower = value.map((t: string) => t.toLowerCase());
+  if (new Set(lower).size !== lower.length) throw invalid(file, 'tables lists a table twice');
+  if (lower.some((t) => t.startsWith('es_'))) throw invalid(file, 'tables may not name es_ tables: they belong to es');
+  return [...(value as string[])];
 }
 
 function eventList(value: unknown, file: string): string[] {
@@ -179,5 +199,6 @@ function batchProjection<Db>(def: Record<string, unknown>, file: string, name: s
     batch: def.batch as BatchHandler<Db>,
     handles: (type) => selected === null || selected.has(type),
     publish: null,
+    tables: null,
   };
 }

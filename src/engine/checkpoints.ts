@@ -61,8 +61,9 @@ export interface CheckpointState {
 /** The data of a checkpoint-stream event: where it stands, and anything its type adds. */
 export type CheckpointData = Record<string, unknown> & { position: number; resume?: ResumeToken | undefined };
 
-export async function loadCheckpoint(store: Pick<ProjectionStore, 'lastEvent'>, name: string): Promise<CheckpointState> {
-  const last = await store.lastEvent(checkpointStream(name));
+/** A projection's checkpoint, from the last event of its stream (`streamId`: another stream of the same format, a shadow's). */
+export async function loadCheckpoint(store: Pick<ProjectionStore, 'lastEvent'>, name: string, streamId = checkpointStream(name)): Promise<CheckpointState> {
+  const last = await store.lastEvent(streamId);
   if (!last) return { position: 0, resume: undefined, version: null, streamVersion: 0, last, fault: null, replayingUntil: 0 };
   const { data } = last;
   const position = typeof data.position === 'number' ? data.position : 0;
@@ -98,12 +99,19 @@ export class CheckpointStream {
     private readonly version: number,
     public state: CheckpointState,
     private readonly fence: Fence | undefined,
+    streamId: string,
   ) {
-    this.streamId = checkpointStream(name);
+    this.streamId = streamId;
   }
 
-  static async load(store: Pick<ProjectionStore, 'lastEvent'>, projection: { name: string; version: number }, fence?: Fence): Promise<CheckpointStream> {
-    return new CheckpointStream(projection.name, projection.version, await loadCheckpoint(store, projection.name), fence);
+  /** The projection's checkpoint stream, or another of the same format (`streamId`: a shadow's). */
+  static async load(
+    store: Pick<ProjectionStore, 'lastEvent'>,
+    projection: { name: string; version: number },
+    fence?: Fence,
+    streamId = checkpointStream(projection.name),
+  ): Promise<CheckpointStream> {
+    return new CheckpointStream(projection.name, projection.version, await loadCheckpoint(store, projection.name, streamId), fence, streamId);
   }
 
   get fences(): Fence[] {

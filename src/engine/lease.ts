@@ -196,3 +196,23 @@ export async function acquireLease(store: LeaseStore, keeper: LeaseKeeper, name:
     await sleep(Math.min(250, Math.max(10, deadline - Date.now())), options.signal);
   }
 }
+
+/** How long a takeover keeps trying while the lease row is busy (another taker, a commit's fence). */
+const TAKEOVER_TRIES_MS = 10_000;
+
+/**
+ * Takes a projection's lease whoever holds it (promote, verify): the holder's next commit is fenced
+ * out and its run stops (`locked`); a worker takes the projection back once this lease is let go.
+ */
+export async function takeOverLease(store: LeaseStore, keeper: LeaseKeeper, name: string): Promise<Lease> {
+  const owner = ownerHere();
+  const deadline = Date.now() + TAKEOVER_TRIES_MS;
+  for (;;) {
+    const attempt = await store.tryLease(name, owner, keeper.leaseMs, () => true);
+    if (attempt.taken) return keeper.keep(name, owner, attempt.token);
+    if (Date.now() >= deadline) {
+      throw new EsError('LOCKED', `${name}: could not take its lease over from ${describeHolder(attempt.holder)} within ${TAKEOVER_TRIES_MS / 1000}s`);
+    }
+    await sleep(100);
+  }
+}

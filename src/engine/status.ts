@@ -1,7 +1,19 @@
 import type { Projection } from '../core/projection.js';
 import type { LeaseRow, LeaseStore, ProjectionStore, WorkerRegistry } from '../ports/event-store.js';
 import { LIFECYCLE, deadLetterStream, loadCheckpoint, type FaultInfo } from './checkpoints.js';
+import { loadShadow } from './shadow/stream.js';
 import type { ProjectionState } from './types.js';
+
+/**
+ * A shadow read model being built beside the live one. `up-to-date`: it has every event the live
+ * projection has (it never reads past it), `behind`: not yet, `faulted`: a handler threw.
+ */
+export interface ShadowStatus {
+  version: number;
+  position: number;
+  lag: number;
+  state: 'up-to-date' | 'behind' | 'faulted';
+}
 
 export interface StatusRow {
   name: string;
@@ -17,6 +29,8 @@ export interface StatusRow {
   deadLetters: number;
   /** The process whose lease it is under now; null when none (or the lease ran out). */
   owner: Owner | null;
+  /** Its shadow (rebuild --shadow), null when it has none. */
+  shadow: ShadowStatus | null;
 }
 
 export interface Owner {
@@ -106,7 +120,16 @@ export async function projectionStatus(
     healthy,
     deadLetters,
     owner,
+    shadow: await shadowStatus(store, projection, checkpoint.position),
   };
+}
+
+async function shadowStatus(store: ProjectionStore, projection: Projection<unknown>, livePosition: number): Promise<ShadowStatus | null> {
+  const shadow = await loadShadow(store, projection.name);
+  if (shadow === null) return null;
+  const { count } = await store.pending({ after: shadow.position, resume: shadow.resume, types: projection.types });
+  const state = shadow.fault ? 'faulted' : shadow.position >= livePosition ? 'up-to-date' : 'behind';
+  return { version: shadow.version ?? projection.version, position: shadow.position, lag: count, state };
 }
 
 export async function status(

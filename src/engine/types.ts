@@ -6,8 +6,13 @@ import type { FaultInfo } from './checkpoints.js';
 /** `rebuilding`: a process holds it and is handling again the events a rebuild or replay-from took it back over. */
 export type ProjectionState = 'up-to-date' | 'behind' | 'rebuilding' | 'never-run' | 'faulted' | 'stale-version';
 
-/** How a run ended: a projection state, or `locked` when another process took its lease over (or it ran out). */
-export type RunState = ProjectionState | 'locked';
+/**
+ * How a run ended: a projection state, or `locked` when another process took its lease over (or it
+ * ran out). For a projection that declares its tables, a file newer than the live version is
+ * `awaiting-promotion` (its shadow is built beside it and promoted), one older than it `superseded`
+ * (a newer version was promoted): neither runs it, and neither is a fault.
+ */
+export type RunState = ProjectionState | 'locked' | 'awaiting-promotion' | 'superseded';
 
 /** What a run needs of the lease it works under: the fence its commits carry, a signal when it is lost. */
 export interface RunLease {
@@ -84,4 +89,8 @@ export interface RunResult {
   interrupted: boolean;
   /** Events moved to the dead-letter stream in this run (with onError `skip`). */
   deadLettered: number;
+  /** The run built a shadow beside the live read model (rebuild --shadow). */
+  shadow?: boolean;
+  /** The live read model's version, when the file's differs (stale-version, awaiting-promotion, superseded). */
+  liveVersion?: number;
 }

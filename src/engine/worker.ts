@@ -52,6 +52,15 @@ interface Holding {
 
 const TAKEN_OVER = 'another worker took it over; nothing more was committed';
 
+/**
+ * A projection whose live version is not this file's (awaiting a promotion, or superseded by one) is
+ * let go and looked at again this often: another worker with the live version runs it meanwhile, and
+ * once the file's version is promoted this worker takes it up without a restart.
+ */
+const STAND_BY_MS = 2000;
+
+const standsBy = (state: RunResult['state']): boolean => state === 'awaiting-promotion' || state === 'superseded';
+
 /** The share of a worker: ⌈M/N⌉. */
 export function shareOf(projections: number, workers: number): number {
   return Math.ceil(projections / Math.max(1, workers));
@@ -74,6 +83,8 @@ class Worker {
   private readonly names: Set<string>;
   private readonly freeSince = new Map<string, number>();
   private readonly letGo = new Map<string, number>();
+  /** Projections let go because their live version is not this file's: since when, and why (said once per change). */
+  private readonly standingBy = new Map<string, { since: number; state: RunResult['state'] }>();
   private readonly tickMs: number;
   private readonly heartbeatEvery: number;
   /** A free projection waits this long for a worker with fewer projections before anyone takes it. */
@@ -157,6 +168,12 @@ class Worker {
       });
       if (result.state === 'locked') {
         this.lose(h, TAKEN_OVER);
+      } else if (standsBy(result.state) && h.leaving === null && !signal.aborted) {
+        const before = this.standingBy.get(projection.name);
+        this.standingBy.set(projection.name, { since: performance.now(), state: result.state });
+        this.results.set(projection.name, result);
+        if (before?.state !== result.state) this.tell({ kind: 'stopped', result });
+        h.leaving = 'share';
       } else if (h.leaving === null && !signal.aborted) {
         // Ended by itself: faulted or stale-version. It stays stopped, its lease kept.
         this.results.set(projection.name, result);
@@ -237,6 +254,7 @@ class Worker {
     for (const p of shuffle(free)) {
       if (mine >= share || this.options.signal.aborted || now - this.joinedAt < this.joinMs) break;
       if (now - (this.letGo.get(p.name) ?? -Infinity) < this.graceMs * 4) continue;
+      if (now - (this.standingBy.get(p.name)?.since ?? -Infinity) < STAND_BY_MS) continue;
       if (mine > fewest && now - (this.freeSince.get(p.name) ?? now) < this.graceMs) continue;
       const owner = ownerHere(this.me.id);
       const attempt = await this.store.tryLease(p.name, owner, this.options.leaseMs, processIsDead);

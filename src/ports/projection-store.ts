@@ -28,6 +28,11 @@ export interface BatchQuery extends ReadPoint {
    * event is always taken. Default DEFAULT_BATCH_BYTES. A batch stopped by it counts as full.
    */
   maxBytes?: number;
+  /**
+   * Read nothing past this point (in the store's read order): a shadow never reads further than the
+   * live projection has. The batch then ends there, and `scannedTo` never passes `until.after`.
+   */
+  until?: ReadPoint;
 }
 
 export interface Batch {

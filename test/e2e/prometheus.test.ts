@@ -255,6 +255,7 @@ describe('es project status --format prometheus', () => {
           healthy: true,
           deadLetters: 0,
           owner: null,
+          shadow: null,
         },
       ],
     };

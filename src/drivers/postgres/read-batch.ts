@@ -41,7 +41,15 @@ export function cursorOfToken(token: ResumeToken | undefined): PgCursor | undefi
 export async function readBatch(
   db: Pool | ClientBase,
   schema: string,
-  query: { cursor: PgCursor; types: readonly string[] | null; limit: number; floor: number; maxBytes?: number },
+  query: {
+    cursor: PgCursor;
+    types: readonly string[] | null;
+    limit: number;
+    floor: number;
+    maxBytes?: number;
+    /** Nothing past this: a reader's cursor (its transaction and position), or without one its position alone. */
+    cap?: { after: number; cursor: PgCursor | undefined };
+  },
 ): Promise<Batch> {
   const largest = largestEvent();
   // Rows as arrays: a rebuild reads every event, and an object per row was a measurable part of it.
@@ -56,11 +64,23 @@ export async function readBatch(
        `SELECT e.* FROM "${schema}".events e
        WHERE NOT e.system AND (e.transaction_id, e.position) > ($1::xid8, $2::bigint) AND e.transaction_id < snap.horizon
          AND ($3::text[] IS NULL OR e.type = ANY($3::text[]))
+         AND ($7::xid8 IS NULL OR (e.transaction_id, e.position) <= ($7::xid8, $8::bigint))
+         AND ($9::bigint IS NULL OR $7::xid8 IS NOT NULL OR e.position <= $9::bigint)
        ORDER BY e.transaction_id, e.position LIMIT $4`,
        'e.transaction_id, e.position',
        '$5',
      )}) e ON true`,
-    values: [query.cursor.transactionId, query.cursor.position, query.types, query.limit, query.maxBytes ?? DEFAULT_BATCH_BYTES, largest],
+    values: [
+      query.cursor.transactionId,
+      query.cursor.position,
+      query.types,
+      query.limit,
+      query.maxBytes ?? DEFAULT_BATCH_BYTES,
+      largest,
+      query.cap?.cursor?.transactionId ?? null,
+      query.cap?.cursor?.position ?? null,
+      query.cap?.after ?? null,
+    ],
   });
   const first = rows[0];
   if (first) checkCursorBelow(query.cursor, first[NEXT] as string);
@@ -83,12 +103,19 @@ export async function readBatch(
     };
   }
   const horizon = (first?.[HORIZON] as string | undefined) ?? query.cursor.transactionId;
-  const atHorizon = { transactionId: horizon, position: 0 };
+  let resume: PgCursor = { transactionId: horizon, position: 0 };
+  // Capped: the read ends at the cap (when the horizon is past it), never past it.
+  const capCursor = query.cap?.cursor;
+  if (capCursor && compareCursor(resume, capCursor) > 0) resume = capCursor;
+  // A cap by position alone filtered events out anywhere in commit order: move no further than what was read.
+  if (query.cap && !capCursor) resume = last ? cursorAt(events.length - 1) : query.cursor;
+  if (compareCursor(resume, query.cursor) < 0) resume = query.cursor;
+  const head = toNumber((first?.[HEAD] as string | null | undefined) ?? null);
   return {
     events,
-    resume: tokenOf(compareCursor(atHorizon, query.cursor) > 0 ? atHorizon : query.cursor),
+    resume: tokenOf(resume),
     resumeAfter,
-    scannedTo: Math.max(query.floor, toNumber((first?.[HEAD] as string | null | undefined) ?? null)),
+    scannedTo: Math.max(query.floor, query.cap ? Math.min(head, query.cap.after) : head),
   };
 }
 

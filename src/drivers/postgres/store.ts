@@ -3,6 +3,8 @@ import { checkMaxBytes } from '../../core/event-size.js';
 import { EsError, usage } from '../../core/errors.js';
 import type { ExpectedVersion, NewEvent, NewStreamEvent, StoredEvent } from '../../core/events.js';
 import type {
+  ShadowSlot,
+  ShadowSpace,
   AppendOptions,
   AppendResult,
   Batch,
@@ -29,6 +31,7 @@ import { pgWorkers } from './workers.js';
 import { cursorBefore, head, lastEvent, pending, readEventPages, readEvents } from './read.js';
 import { cursorOfToken, readBatch, type PgCursor } from './read-batch.js';
 import { ensureSchema } from './schema.js';
+import { pgShadowSpace } from './shadow.js';
 import { pooledTransaction } from './tx.js';
 import { adoptIfMoved, clusterCheck, type ClusterCheck } from './cluster.js';
 import { parsePostgresUrl, type PostgresLocation } from './url.js';
@@ -214,7 +217,9 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
     if (query.maxBytes !== undefined) checkMaxBytes(query.maxBytes);
     this.notifiedBeforeRead = this.notified;
     const cursor = await this.cursorOf(query);
-    return readBatch(this.pool, this.schema, { cursor, types: query.types, limit: query.limit, floor: query.after, maxBytes: query.maxBytes });
+    const { until } = query;
+    const cap = until ? { after: until.after, cursor: cursorOfToken(until.resume) } : undefined;
+    return readBatch(this.pool, this.schema, { cursor, types: query.types, limit: query.limit, floor: query.after, maxBytes: query.maxBytes, cap });
   }
 
   /** A checkpoint without a transaction id (before the first event, or a replay-from): find one. */
@@ -237,6 +242,10 @@ export class PostgresEventStore implements EventStore<pg.ClientBase> {
   /** Writers do not queue behind one lock here: nothing to pause for. */
   writerPauseMs(): number {
     return 0;
+  }
+
+  shadowSpace(name: string, slot: ShadowSlot): ShadowSpace<pg.ClientBase> {
+    return pgShadowSpace({ pool: this.pool, commit: (unit) => this.commit(unit), isTransient: (e) => this.isTransient(e), display: this.url }, name, slot);
   }
 
   async commit(unit: CommitUnit<pg.ClientBase>): Promise<AppendResult> {

@@ -56,10 +56,20 @@ export function prepareReadBatch(db: Database) {
   }
 
   const read = db.transaction((query: BatchQuery): Batch => {
-    const { rows: found, cut } = takeBounded(rows(query), query.maxBytes ?? DEFAULT_BATCH_BYTES, largest);
+    const bounded = takeBounded(rows(query), query.maxBytes ?? DEFAULT_BATCH_BYTES, largest);
+    let { rows: found, cut } = bounded;
+    let scannedTo = Math.max(head(), query.after);
+    const cap = query.until?.after;
+    if (cap !== undefined) {
+      // Positions are in order here: what lies past the cap is cut off, and the read ends at the cap.
+      const within = found.findIndex((row) => row[0] > cap);
+      if (within >= 0) [found, cut] = [found.slice(0, within), false];
+      scannedTo = Math.max(Math.min(scannedTo, cap), query.after);
+      if (within >= 0) return { events: found.map(toEventFromValues), scannedTo, resumeAfter: noToken };
+    }
     const last = found[found.length - 1];
     const full = cut || found.length >= query.limit;
-    const scannedTo = full && last ? last[0] : Math.max(head(), query.after);
+    if (full && last) scannedTo = last[0];
     return { events: found.map(toEventFromValues), scannedTo, resumeAfter: noToken };
   });
   return (query: BatchQuery): Batch => {

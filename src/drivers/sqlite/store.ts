@@ -5,6 +5,8 @@ import type { default as SqliteConstructor, Database } from 'better-sqlite3';
 import { EsError, environment } from '../../core/errors.js';
 import { checkNames, type ExpectedVersion, type NewEvent, type NewStreamEvent, type StoredEvent } from '../../core/events.js';
 import type {
+  ShadowSlot,
+  ShadowSpace,
   AppendOptions,
   AppendResult,
   Batch,
@@ -27,6 +29,7 @@ import { checkStoreFile, createStoreFile, openError } from './files.js';
 import { prepareImport, startImport } from './import.js';
 import { prepareHead, prepareLastEvent, prepareRead } from './read.js';
 import { preparePending } from './pending.js';
+import { sqliteShadowSpace } from './shadow.js';
 import { prepareReadBatch } from './read-batch.js';
 import { ensureSchema } from './schema.js';
 import { prepareTrim } from './trim.js';
@@ -152,6 +155,10 @@ export class SqliteEventStore implements EventStore<Database> {
       return prepareLocks(db);
     });
     this.workers = lazy(() => prepareWorkers(db));
+  }
+
+  shadowSpace(name: string, slot: ShadowSlot): ShadowSpace<Database> {
+    return sqliteShadowSpace({ path: resolve(this.path), db: this.raw, commit: (unit) => this.commit(unit) }, name, slot);
   }
 
   /** Running a projection writes (its lock, its checkpoints): said once, where the lock is taken. */

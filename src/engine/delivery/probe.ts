@@ -48,6 +48,6 @@ export function storeProbe<Db>(store: ProjectionStore<Db>, streamId: string): Pr
 }
 
 /** `locateFailure`'s probes in a target's own transactions, always rolled back. */
-export function targetProbe(target: Target): Probe<unknown> {
+export function targetProbe(target: Pick<Target, 'isTransient' | 'transaction'>): Probe<unknown> {
   return (apply) => rolledBack(target, apply, (rollingBack) => target.transaction(rollingBack));
 }

@@ -32,6 +32,10 @@ class Alone implements Cohort {
   get types() {
     return this.member.projection.types;
   }
+  get until() {
+    const lane = this.member.lane;
+    return lane ? () => lane.until() : undefined;
+  }
   idle(resume: ResumeToken | undefined): void {
     this.member.advance(this.member.point.after, resume, 0);
   }
@@ -127,7 +131,8 @@ export async function runAlone(store: ProjectionStore, member: Member, options: 
   if (end === 'interrupted') {
     // Stopping is how --follow ends: say whether it had caught up, not merely that it stopped.
     const { point, projection } = member;
-    const caughtUp = options.follow && (await store.pending({ ...point, types: projection.types })).count === 0;
+    const cap = await member.lane?.until();
+    const caughtUp = options.follow && (await store.pending({ ...point, types: projection.types, ...(cap ? { upTo: cap.after } : {}) })).count === 0;
     return member.interrupted(caughtUp ? 'up-to-date' : 'behind');
   }
   if (end === 'caught-up') return member.result('up-to-date');

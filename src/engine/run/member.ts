@@ -2,6 +2,7 @@ import { EsError, errorMessage, isEsError } from '../../core/errors.js';
 import type { StoredEvent } from '../../core/events.js';
 import type { Projection } from '../../core/projection.js';
 import type { CommitUnit, ProjectionStore, ReadPoint, ResumeToken } from '../../ports/event-store.js';
+import type { MakeApply } from '../delivery/index.js';
 import type { Publisher } from '../../ports/publisher.js';
 import { BatchFailure, applier, locateFailure } from '../apply.js';
 import { CheckpointStream, fault, type CheckpointData, type FaultInfo } from '../checkpoints.js';
@@ -33,8 +34,30 @@ function lostCheckpoint(name: string, error: unknown): unknown {
   });
 }
 
+/**
+ * A checkpoint written by another version than the file's. A projection that declares its tables can
+ * be rebuilt beside the live one and promoted: a newer file waits for that promotion, an older one
+ * stands down for the version promoted. Otherwise the file's version needs a rebuild.
+ */
+function versionState(projection: Pick<Projection, 'tables' | 'version'>, live: number): RunState {
+  if (projection.tables === null) return 'stale-version';
+  return live > projection.version ? 'superseded' : 'awaiting-promotion';
+}
+
 export function faultOf(event: StoredEvent, error: unknown): FaultInfo {
   return { message: errorMessage(error), position: event.position, eventId: event.id, type: event.type };
+}
+
+/**
+ * Another course for a projection's run than its live read model: a copy built beside it (a shadow).
+ * Its own checkpoint stream and delivery, no broker, every event handled as a replay (the live
+ * version has handled it already), and nothing read past where the live projection stands.
+ */
+export interface Lane {
+  streamId: string;
+  delivery(makeApply: MakeApply<unknown>): Delivery;
+  /** The furthest point it may read: the live projection's. */
+  until(): Promise<ReadPoint>;
 }
 
 /**
@@ -59,6 +82,7 @@ export class Member<Db = unknown> {
     readonly publisher: Publisher,
     readonly lease: RunLease | undefined,
     private readonly options: RunOptions,
+    readonly lane: Lane | undefined,
   ) {
     const { state } = stream;
     this.from = state.position;
@@ -70,19 +94,19 @@ export class Member<Db = unknown> {
    * Gets a projection ready to run: finishes a target's interrupted rebuild, loads its checkpoint,
    * refuses a stale version, and calls its setup. A result instead when it cannot run.
    */
-  static async start<Db>(store: ProjectionStore<Db>, projection: Projection<Db>, options: RunOptions): Promise<Member<Db> | RunResult> {
+  static async start<Db>(store: ProjectionStore<Db>, projection: Projection<Db>, options: RunOptions, lane?: Lane): Promise<Member<Db> | RunResult> {
     const { name } = projection;
     const lease = options.leases?.get(name);
     // Events up to where a rebuild or replay-from had been are replayed (context.replaying); the
-    // stream is loaded below, before any batch is applied.
+    // stream is loaded below, before any batch is applied. A lane's are all replays.
     const makeApply = (events: readonly StoredEvent[], sink: Parameters<typeof applier>[0]) =>
-      applier(sink, projection as Projection<unknown>, events, stream.state.replayingUntil);
-    const delivery = deliveryFor(store, projection, options.targets?.get(name), makeApply, lease?.fence);
+      applier(sink, projection as Projection<unknown>, events, lane ? Infinity : stream.state.replayingUntil);
+    const delivery = lane ? lane.delivery(makeApply) : deliveryFor(store, projection, options.targets?.get(name), makeApply, lease?.fence);
     const unfinished = await delivery.resume();
-    const stream = await CheckpointStream.load(store, projection, lease?.fence);
+    const stream = await CheckpointStream.load(store, projection, lease?.fence, lane?.streamId);
     const { position, version } = stream.state;
     if (unfinished) return idleResult(name, position, 'faulted', { error: unfinished });
-    if (version !== null && version !== projection.version) return idleResult(name, position, 'stale-version');
+    if (version !== null && version !== projection.version) return idleResult(name, position, versionState(projection, version), { liveVersion: version });
     try {
       await delivery.setup(position);
     } catch (error) {
@@ -91,8 +115,8 @@ export class Member<Db = unknown> {
       if (isEsError(error) && error.code === 'ENVIRONMENT') throw error;
       return idleResult(name, position, 'faulted', { error: fault(`setup failed: ${errorMessage(error)}`) });
     }
-    const publisher = options.publishers?.get(name) ?? NOTHING_TO_PUBLISH;
-    return new Member(store, projection, stream, delivery, publisher, lease, options);
+    const publisher = (lane ? undefined : options.publishers?.get(name)) ?? NOTHING_TO_PUBLISH;
+    return new Member(store, projection, stream, delivery, publisher, lease, options, lane);
   }
 
   get name(): string {
@@ -106,7 +130,7 @@ export class Member<Db = unknown> {
   }
 
   get replayingUntil(): number {
-    return this.stream.state.replayingUntil;
+    return this.lane ? Infinity : this.stream.state.replayingUntil;
   }
 
   /**

@@ -22,6 +22,8 @@ export interface Cohort {
   readonly point: ReadPoint;
   readonly types: readonly string[] | null;
   readonly signal: AbortSignal | undefined;
+  /** The furthest point the pass may read, asked before each read; none: the head. */
+  until?(): Promise<ReadPoint>;
   /** An empty read moved the store's token: kept in memory (saving it would write a checkpoint at every poll). */
   idle(resume: ResumeToken | undefined): void;
   commit(batch: Batch): Promise<Step>;
@@ -56,9 +58,10 @@ class Reader {
     this.ahead = null;
   }
 
-  private fetch(point: ReadPoint): Promise<Batch> {
+  private async fetch(point: ReadPoint): Promise<Batch> {
     const { types } = this.cohort;
-    return retryTransient(this.store, () => this.store.readBatch({ ...point, types, limit: this.limit }));
+    const until = await this.cohort.until?.();
+    return retryTransient(this.store, () => this.store.readBatch({ ...point, types, limit: this.limit, ...(until ? { until } : {}) }));
   }
 }
 
@@ -80,7 +83,8 @@ class HeldBack {
 
   async waitMore(): Promise<boolean> {
     const { point, types, name } = this.cohort;
-    const { count } = await retryTransient(this.store, () => this.store.pending({ ...point, types }));
+    const until = await this.cohort.until?.();
+    const { count } = await retryTransient(this.store, () => this.store.pending({ ...point, types, ...(until ? { upTo: until.after } : {}) }));
     if (count === 0) return false;
     this.since ??= performance.now();
     const waitedMs = performance.now() - this.since;
@@ -98,7 +102,8 @@ class HeldBack {
 export async function runPass(store: ProjectionStore, cohort: Cohort, options: RunOptions): Promise<PassEnd> {
   const reader = new Reader(store, cohort, options.batchSize);
   const heldBack = new HeldBack(store, cohort, options);
-  const total = options.countTotal ? (await store.pending({ ...cohort.point, types: cohort.types })).count : null;
+  const cap = options.countTotal ? await cohort.until?.() : undefined;
+  const total = options.countTotal ? (await store.pending({ ...cohort.point, types: cohort.types, ...(cap ? { upTo: cap.after } : {}) })).count : null;
   cohort.report(total);
   try {
     for (;;) {

@@ -23,10 +23,17 @@ function refuseRepublish(projections: readonly Projection<unknown>[], command: s
   throw usage(`${command} would publish the events of ${which} again, so its consumers would receive them twice; pass --republish to do it`);
 }
 
-export async function rebuild(ctx: Context, names: string[], { all, republish, ...flags }: WorkFlags & { all?: boolean; republish?: boolean }) {
+export async function rebuild(
+  ctx: Context,
+  names: string[],
+  { all, republish, shadow, ...flags }: WorkFlags & { all?: boolean; republish?: boolean; shadow?: boolean },
+) {
   if (names.length === 0 && !all) throw usage('name the projections to rebuild, or pass --all');
   if (names.length > 0 && all) throw usage('give projection names or --all, not both');
+  if (flags.follow && !shadow) throw usage('--follow goes with --shadow: a rebuild in place stops at the head (then es project run --follow)');
   const projections = await ctx.select(names);
+  // Beside the live read model: nothing is published, nothing live is touched.
+  if (shadow) return (await import('./shadow.js')).rebuildShadows(ctx, projections, flags);
   refuseRepublish(projections, 'rebuild', republish);
   await work(ctx, projections, rebuildProjections, { ...flags, follow: false });
 }

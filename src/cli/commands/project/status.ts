@@ -80,7 +80,12 @@ function showTable(out: Output, report: StatusReport, targets: Targets = new Map
         out.color.red(`${row.name}: faulted at position ${position} (${printable(String(type))}, id ${printable(String(eventId))}): ${printable(message)}`),
       );
     }
-    if (row.state === 'stale-version') out.line(out.color.yellow(`${row.name}: version changed; run \`es project rebuild ${row.name}\``));
+    if (row.state === 'stale-version' && !row.shadow) out.line(out.color.yellow(`${row.name}: version changed; run \`es project rebuild ${row.name}\``));
+    if (row.shadow) {
+      const { version, position, lag, state } = row.shadow;
+      const next = state === 'up-to-date' ? `; swap it in with es project promote ${row.name}` : '';
+      out.line(`${row.name}: shadow version ${version} at position ${formatCount(position)}, lag ${formatCount(lag)}, ${state}${next}`);
+    }
     if (report.workers > 0 && row.owner === null && row.lag > 0 && row.state !== 'faulted' && row.state !== 'stale-version') {
       out.line(out.color.red(`${row.name}: ${plural(row.lag, 'event')} waiting and no worker holds it (${plural(report.workers, 'worker')} running)`));
     }

@@ -31,7 +31,8 @@ export async function follow(
       else logWorkerNews(out, news);
     },
   });
-  const stoppedEarly = new Set(results.filter((r) => r.state === 'faulted' || r.state === 'stale-version').map((r) => r.name));
+  const early: readonly string[] = ['faulted', 'stale-version', 'awaiting-promotion', 'superseded'];
+  const stoppedEarly = new Set(results.filter((r) => early.includes(r.state)).map((r) => r.name));
   for (const result of results) {
     if (!stoppedEarly.has(result.name)) reportOutcome(out, { result: { ...result, interrupted: false } });
   }

@@ -37,6 +37,17 @@ function summary(out: Output, result: RunResult): string {
     }
     case 'stale-version':
       return `${color.yellow('!')} ${color.bold(result.name)}  ${color.yellow('stale-version')}: its version changed; run \`es project rebuild ${result.name}\``;
+    case 'awaiting-promotion':
+      return (
+        `${color.yellow('■')} ${color.bold(result.name)}  ${color.yellow('awaiting-promotion')}: the live read model is version ${result.liveVersion}, ` +
+        `this file is newer; it is left to the processes with that version until this one is promoted ` +
+        `(es project rebuild ${result.name} --shadow, then es project promote ${result.name})`
+      );
+    case 'superseded':
+      return (
+        `${color.yellow('■')} ${color.bold(result.name)}  ${color.yellow('superseded')}: version ${result.liveVersion} was promoted, ` +
+        `this file is older; this process stands down for it (deploy the new version)`
+      );
     default: {
       // Skipped events are not applied: say so on the line that would otherwise read "up-to-date".
       const dead = result.deadLettered > 0 ? `; ${color.yellow(`${plural(result.deadLettered, 'event')} dead-lettered to $deadletter-${result.name}`)}` : '';
@@ -61,7 +72,8 @@ export function reportOutcome(out: Output, { result, failure }: Outcome): void {
     return;
   }
   const { name, from, to, processed, durationMs, state, error, interrupted, deadLettered } = result;
-  const level = state === 'faulted' || state === 'stale-version' ? 'error' : interrupted || deadLettered > 0 ? 'warn' : 'info';
+  const standsBy = state === 'awaiting-promotion' || state === 'superseded';
+  const level = state === 'faulted' || state === 'stale-version' ? 'error' : interrupted || deadLettered > 0 || standsBy ? 'warn' : 'info';
   const fields = { projection: name, from, to, processed, durationMs, state, interrupted, deadLettered, error };
   // The summary line in text is not the log line's message, so not Output.event.
   if (out.logFormat === 'json') out.report(level, `${name}: ${interrupted ? 'interrupted' : state}`, fields);
@@ -119,6 +131,7 @@ export function printDocument(out: Output, outcomes: readonly Outcome[]): void {
       state: failure?.code === 'LOCKED' ? 'locked' : result.state,
       error: failure ? fault(failure.message) : result.error,
       deadLettered: result.deadLettered,
+      ...(result.shadow ? { shadow: true } : {}),
     })),
   });
 }

@@ -1,0 +1,270 @@
+import { EsError, isEsError, usage } from '../../../core/errors.js';
+import { parseWholeNumber } from '../../../core/duration.js';
+import type { Projection } from '../../../core/projection.js';
+import { acquireLease, LeaseKeeper, takeOverLease, type Lease } from '../../../engine/lease.js';
+import { idleResult } from '../../../engine/results.js';
+import { buildCopy } from '../../../engine/shadow/build.js';
+import { DEFAULT_PROMOTE_MAX_LAG, dropShadow, promoteShadow, requireTables, type PromoteResult } from '../../../engine/shadow/promote.js';
+import { copyLease } from '../../../engine/shadow/stream.js';
+import { verifyProjection, type VerifyResult } from '../../../engine/shadow/verify.js';
+import type { EventStore, ShadowSlot } from '../../../ports/event-store.js';
+import { formatCount, formatDuration, plural, printable } from '../../output.js';
+import type { Context } from '../../context.js';
+import { trapStopSignals } from '../../signals.js';
+import { exitFor } from './work/exit.js';
+import { checkFlags, optionsFrom, type WorkFlags } from './work/options.js';
+import { logIncident, printDocument, progressText, reportOutcome, type Outcome } from './work/present.js';
+
+/**
+ * The commands that build a read model beside the live one: `rebuild --shadow`, `promote`,
+ * `drop-shadow` and `verify` (see src/engine/shadow/).
+ */
+
+/** Before anything opens: every projection named declares its tables and keeps its read model in the store. */
+function shadowable(projections: readonly Projection<unknown>[], ctx: Context): void {
+  for (const p of projections) {
+    requireTables(p);
+    if (ctx.targetOf(p) !== null) {
+      throw usage(
+        `${p.name} keeps its read model in another database (target); building it beside the live one is only supported in the event store's database so far`,
+      );
+    }
+  }
+}
+
+/** The copy's own lease, or exit 75 naming who builds it (with --wait, waited for). */
+async function copyLeaseOf(
+  store: EventStore,
+  keeper: LeaseKeeper,
+  slot: ShadowSlot,
+  name: string,
+  wait: { deadline: number; asked?: string; signal?: AbortSignal },
+): Promise<Lease> {
+  return acquireLease(store, keeper, copyLease(slot, name), wait).catch((error: unknown) => {
+    if (isEsError(error) && error.code === 'LOCKED')
+      throw new EsError('LOCKED', error.message.replace(`${copyLease(slot, name)} is being run`, `the ${slot} of ${name} is being built`));
+    throw error;
+  });
+}
+
+/** `es project rebuild <names…>|--all --shadow [--follow]`. */
+export async function rebuildShadows(ctx: Context, projections: Projection<unknown>[], flags: WorkFlags): Promise<void> {
+  shadowable(projections, ctx);
+  const checked = checkFlags(flags);
+  const store = await ctx.openStore();
+  const { out } = ctx;
+  const signals = trapStopSignals();
+  const keeper = new LeaseKeeper(store, checked.lock.leaseMs);
+  const optionsFor = optionsFrom(ctx.settings, checked, { signal: signals.signal, onIncident: (incident) => logIncident(out, incident) });
+  const build = async (projection: Projection<unknown>): Promise<Outcome> => {
+    const { name } = projection;
+    let lease: Lease;
+    try {
+      lease = await copyLeaseOf(store, keeper, 'shadow', name, { ...checked.lock, signal: signals.signal });
+    } catch (error) {
+      if (!isEsError(error) || (error.code !== 'LOCKED' && error.code !== 'INTERRUPTED')) throw error;
+      return { result: idleResult(name, 0, 'behind', { shadow: true, interrupted: error.code === 'INTERRUPTED' }), failure: error };
+    }
+    const space = store.shadowSpace(name, 'shadow');
+    const spinner = checked.follow ? null : await out.spinner(`${name} (shadow)`);
+    const startedAt = performance.now();
+    try {
+      const { deadline: _d, asked: _a, leaseMs: _l, ...options } = optionsFor(projection);
+      if (checked.follow) out.note(`building the shadow of ${name} and following the live projection; stop with Ctrl-C or SIGTERM`);
+      const result = await buildCopy(store, projection, space, 'shadow', {
+        ...options,
+        leases: new Map([[name, lease]]),
+        countTotal: spinner !== null,
+        onProgress: (p) => {
+          if (spinner) spinner.text = `${progressText(out, p, startedAt)} (shadow)`;
+        },
+      });
+      return { result: checked.follow && result.interrupted ? { ...result, interrupted: false } : result };
+    } finally {
+      spinner?.stop();
+      await lease.release();
+      await space.close();
+    }
+  };
+  const outcomes: Outcome[] = [];
+  try {
+    if (checked.follow) outcomes.push(...(await Promise.all(projections.map(build))));
+    else for (const p of projections) if (!signals.signal.aborted) outcomes.push(await build(p));
+  } finally {
+    signals.release();
+  }
+  for (const outcome of outcomes) reportOutcome(out, outcome);
+  printDocument(out, outcomes);
+  exitFor(outcomes, signals.received(), checked.follow);
+}
+
+/** `es project promote <names…> [--max-lag <n>]`. */
+export async function promote(ctx: Context, names: string[], flags: { maxLag?: string; batchSize?: string; lease?: string }): Promise<void> {
+  if (names.length === 0) throw usage('name the projections to promote');
+  const maxLag = flags.maxLag === undefined ? DEFAULT_PROMOTE_MAX_LAG : parseWholeNumber(flags.maxLag, '--max-lag');
+  const checked = checkFlags({ batchSize: flags.batchSize, lease: flags.lease });
+  const projections = await ctx.select(names);
+  shadowable(projections, ctx);
+  const store = await ctx.openStore();
+  const { out } = ctx;
+  const signals = trapStopSignals();
+  const keeper = new LeaseKeeper(store, checked.lock.leaseMs);
+  const done: PromoteResult[] = [];
+  const failures: EsError[] = [];
+  try {
+    for (const projection of projections) {
+      if (signals.signal.aborted) break;
+      const { name } = projection;
+      const batchSize = checked.batchSize ?? ctx.settings.projectionOptions[name]?.batchSize ?? ctx.settings.batchSize;
+      // The shadow's builder (if any) goes on after the promote finds nothing left: its lease is waited for by nobody.
+      const lease = await takeOverLease(store, keeper, name);
+      try {
+        const result = await promoteShadow(store, projection, store.shadowSpace(name, 'shadow'), { lease, maxLag, batchSize, signal: signals.signal });
+        done.push(result);
+        const caught = result.caughtUp > 0 ? `, caught up ${plural(result.caughtUp, 'event')} first` : '';
+        out.event(
+          'info',
+          `${name}: version ${result.version} promoted at position ${formatCount(result.position)}${caught} (${formatDuration(result.durationMs)})`,
+          { ...result },
+          out.color.green('✔'),
+          'line',
+        );
+      } catch (error) {
+        if (!isEsError(error) || error.code === 'USAGE') throw error;
+        failures.push(error);
+        out.report('error', error.message, { projection: name, code: error.code });
+      } finally {
+        await lease.release();
+      }
+    }
+  } finally {
+    signals.release();
+  }
+  if (out.json) out.data({ projections: done });
+  const worst = (['ENVIRONMENT', 'LOCKED', 'INTERRUPTED', 'FAULTED'] as const).find((code) => failures.some((f) => f.code === code));
+  if (worst) throw new EsError(worst, '', { details: { reported: true } });
+  if (signals.received()) throw new EsError('INTERRUPTED', '', { details: { reported: true, signal: signals.received() } });
+}
+
+/** `es project drop-shadow <names…>`. */
+export async function dropShadows(ctx: Context, names: string[], flags: { wait?: string }): Promise<void> {
+  if (names.length === 0) throw usage('name the projections whose shadow to drop');
+  const checked = checkFlags({ wait: flags.wait });
+  const projections = await ctx.select(names);
+  for (const p of projections) requireTables(p);
+  const store = await ctx.openStore();
+  const keeper = new LeaseKeeper(store, checked.lock.leaseMs);
+  const dropped: string[] = [];
+  for (const projection of projections) {
+    const { name } = projection;
+    const lease = await copyLeaseOf(store, keeper, 'shadow', name, checked.lock);
+    try {
+      if (await dropShadow(store, projection, store.shadowSpace(name, 'shadow'), lease.fence)) dropped.push(name);
+    } finally {
+      await lease.release();
+    }
+    ctx.out.event(
+      'info',
+      dropped.includes(name) ? `${name}: shadow dropped` : `${name}: had no shadow`,
+      { projection: name, dropped: dropped.includes(name) },
+      '',
+      'line',
+    );
+  }
+  if (ctx.out.json) ctx.out.data({ projections: projections.map((p) => ({ name: p.name, dropped: dropped.includes(p.name) })) });
+}
+
+/** `es project verify <names…> [--keep]`. */
+export async function verify(ctx: Context, names: string[], flags: { keep?: boolean; batchSize?: string; wait?: string; lease?: string }): Promise<void> {
+  if (names.length === 0) throw usage('name the projections to verify');
+  const checked = checkFlags({ batchSize: flags.batchSize, wait: flags.wait, lease: flags.lease });
+  const projections = await ctx.select(names);
+  shadowable(projections, ctx);
+  const store = await ctx.openStore();
+  const { out } = ctx;
+  const signals = trapStopSignals();
+  const keeper = new LeaseKeeper(store, checked.lock.leaseMs);
+  const results: VerifyResult[] = [];
+  const failures: EsError[] = [];
+  try {
+    for (const projection of projections) {
+      if (signals.signal.aborted) break;
+      const { name } = projection;
+      const batchSize = checked.batchSize ?? ctx.settings.projectionOptions[name]?.batchSize ?? ctx.settings.batchSize;
+      let lease: Lease;
+      try {
+        lease = await copyLeaseOf(store, keeper, 'verify', name, { ...checked.lock, signal: signals.signal });
+      } catch (error) {
+        if (!isEsError(error) || error.code === 'USAGE') throw error;
+        failures.push(error);
+        out.report('error', error.message, { projection: name, code: error.code });
+        continue;
+      }
+      const space = store.shadowSpace(name, 'verify');
+      const shadow = store.shadowSpace(name, 'shadow');
+      try {
+        const result = await verifyProjection(store, projection, space, {
+          lease,
+          keeper,
+          keep: flags.keep === true,
+          shadow,
+          batchSize,
+          signal: signals.signal,
+        });
+        results.push(result);
+        showVerify(ctx, result);
+      } catch (error) {
+        if (!isEsError(error) || error.code === 'USAGE') throw error;
+        failures.push(error);
+        out.report('error', error.message, { projection: name, code: error.code });
+      } finally {
+        await lease.release();
+        await space.close();
+        await shadow.close();
+      }
+    }
+  } finally {
+    signals.release();
+  }
+  if (out.json) {
+    out.data({
+      projections: results.map(({ name, position, identical, tables, pausedMs, durationMs, kept }) => ({
+        name,
+        position,
+        identical,
+        tables,
+        pausedMs,
+        durationMs,
+        kept,
+      })),
+    });
+  }
+  const worst = (['ENVIRONMENT', 'LOCKED', 'INTERRUPTED', 'FAULTED'] as const).find((code) => failures.some((f) => f.code === code));
+  if (worst) throw new EsError(worst, '', { details: { reported: true } });
+  if (signals.received()) throw new EsError('INTERRUPTED', '', { details: { reported: true, signal: signals.received() } });
+  if (results.some((r) => !r.identical)) throw new EsError('UNHEALTHY', '', { details: { reported: true } });
+}
+
+const cell = (value: unknown): string => printable(typeof value === 'string' ? value : JSON.stringify(value));
+
+function showVerify(ctx: Context, result: VerifyResult): void {
+  const { out } = ctx;
+  if (out.json) return;
+  const { name, position, identical, tables, pausedMs, durationMs } = result;
+  const when = `at position ${formatCount(position)} (${formatDuration(durationMs)}, live runner paused ${formatDuration(pausedMs)})`;
+  if (identical) out.line(`${out.color.green('✔')} ${out.color.bold(name)}  identical ${when}: ${tables.map((t) => t.name).join(', ')}`);
+  else out.line(`${out.color.red('✖')} ${out.color.bold(name)}  differs ${when}`);
+  for (const t of tables) {
+    if (t.onlyLive + t.onlyRebuilt + t.different === 0 && !t.note) continue;
+    out.line(
+      `  ${t.name}: ${formatCount(t.onlyLive)} only in the live table, ${formatCount(t.onlyRebuilt)} only in the rebuilt one, ${formatCount(t.different)} different`,
+    );
+    if (t.note) out.line(`    ${t.note}`);
+    for (const e of t.examples) {
+      const label = e.kind === 'onlyLive' ? 'only live' : e.kind === 'onlyRebuilt' ? 'only rebuilt' : 'different';
+      const body = e.kind === 'different' ? `live ${cell(e.live)}  rebuilt ${cell(e.rebuilt)}` : cell(e.live ?? e.rebuilt);
+      out.line(`    ${label} ${cell(e.key)}: ${body}`);
+    }
+  }
+  if (result.kept) out.line(`  kept as the shadow of ${name}: es project promote ${name} swaps it in`);
+}

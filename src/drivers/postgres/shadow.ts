@@ -1,0 +1,232 @@
+import type { ClientBase, Pool, PoolClient } from 'pg';
+import type { AppendResult, CommitUnit, RowDifference, ShadowSlot, ShadowSpace, Snapshot, TableComparison } from '../../ports/event-store.js';
+import { pooledTransaction } from './tx.js';
+
+const MARK_TABLE = 'es_shadow_mark';
+/** How long the swap waits for readers of the live tables before it gives up and is tried again. */
+const SWAP_LOCK_TIMEOUT_MS = 5000;
+
+const ident = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/** The copy's schema: `es_shadow_<name>` or `es_verify_<name>`. */
+export function copySchema(slot: ShadowSlot, name: string): string {
+  return `es_${slot}_${name}`;
+}
+
+interface LiveSide {
+  pool: Pool;
+  /** Commits the live checkpoint, with `apply` run in the same transaction. */
+  commit(unit: CommitUnit<ClientBase>): Promise<AppendResult>;
+  isTransient(error: unknown): boolean;
+  display: string;
+}
+
+/**
+ * A copy of a read model in a schema of its own in the same PostgreSQL database. Inside its
+ * transactions the copy's schema comes first in `search_path`, so the handlers' unqualified names
+ * create and write the copy's tables (and still read any other table as before). Promoting drops
+ * the live tables and moves the copy's into their schema (indexes, constraints and owned sequences
+ * move with them) in the transaction that commits the live checkpoint: a catalogue change, quick
+ * whatever the size, though it waits for readers of the live tables that are under way.
+ */
+export function pgShadowSpace(live: LiveSide, name: string, slot: ShadowSlot): ShadowSpace<ClientBase> {
+  const schema = copySchema(slot, name);
+  const q = ident(schema);
+  let made = false;
+  const ensure = async (client: ClientBase): Promise<void> => {
+    if (made) return;
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${q}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${q}.${MARK_TABLE} (id text NOT NULL, version integer NOT NULL, position bigint NOT NULL, cursor jsonb)`);
+    made = true;
+  };
+  const exists = async (): Promise<boolean> => {
+    const { rows } = await live.pool.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [`${q}.${MARK_TABLE}`]);
+    return rows[0]?.present === true;
+  };
+  const enter = (client: ClientBase) => client.query(`SELECT set_config('search_path', $1 || ', ' || current_setting('search_path'), true)`, [q]);
+
+  return {
+    display: `schema ${schema} of ${live.display}`,
+    synchronous: false,
+    isTransient: (error) => live.isTransient(error),
+    transaction: (work) =>
+      pooledTransaction(live.pool, async (client) => {
+        await ensure(client);
+        await enter(client);
+        return work(client);
+      }).catch((error: unknown) => {
+        // The schema was dropped by another process since: made again on the next try.
+        made = false;
+        throw error;
+      }),
+    record: async (client, mark, previous) => {
+      // Locked: two writers of one copy take turns, and the second sees what the first recorded.
+      const { rows } = await client.query<{ id: string; position: string }>(`SELECT id, position::text AS position FROM ${q}.${MARK_TABLE} FOR UPDATE`);
+      const row = rows[0];
+      if (previous === null ? row !== undefined : row?.id !== previous.id || Number(row?.position) !== previous.position) return false;
+      await client.query(`DELETE FROM ${q}.${MARK_TABLE}`);
+      await client.query(`INSERT INTO ${q}.${MARK_TABLE} (id, version, position, cursor) VALUES ($1, $2, $3, $4)`, [
+        mark.id,
+        mark.version,
+        mark.position,
+        mark.cursor === undefined ? null : JSON.stringify(mark.cursor),
+      ]);
+      return true;
+    },
+    mark: async () => {
+      if (!(await exists())) return null;
+      const { rows } = await live.pool.query<{ id: string; version: number; position: string; cursor: unknown }>(
+        `SELECT id, version, position::text AS position, cursor FROM ${q}.${MARK_TABLE} LIMIT 1`,
+      );
+      const row = rows[0];
+      if (!row) return null;
+      return { id: row.id, version: row.version, position: Number(row.position), ...(row.cursor === null ? {} : { cursor: row.cursor }) };
+    },
+    missing: async (tables) => {
+      const { rows } = await live.pool.query<{ name: string }>(`SELECT lower(table_name) AS name FROM information_schema.tables WHERE table_schema = $1`, [
+        schema,
+      ]);
+      const held = new Set(rows.map((r) => r.name));
+      return tables.filter((t) => !held.has(t.toLowerCase()));
+    },
+    promote: (tables, unit) =>
+      live.commit({
+        ...unit,
+        apply: async (client: ClientBase) => {
+          await client.query(`SELECT set_config('lock_timeout', $1, true)`, [String(SWAP_LOCK_TIMEOUT_MS)]);
+          for (const table of tables) {
+            const t = table.toLowerCase();
+            // Where the live table is, as the handlers' unqualified name finds it (none yet: the first schema of the path).
+            const { rows } = await client.query<{ schema: string | null; current: string }>(
+              `SELECT (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)) AS schema,
+                      current_schema() AS current`,
+              [ident(t)],
+            );
+            const target = rows[0]?.schema ?? rows[0]?.current ?? 'public';
+            if (rows[0]?.schema) await client.query(`DROP TABLE ${ident(target)}.${ident(t)}`);
+            await client.query(`ALTER TABLE ${q}.${ident(t)} SET SCHEMA ${ident(target)}`);
+          }
+          // What else the copy made (tables it does not declare, the mark) goes with its schema.
+          await client.query(`DROP SCHEMA ${q} CASCADE`);
+          made = false;
+        },
+      }),
+    keepAsShadow: async () => {
+      const shadow = copySchema('shadow', name);
+      await pooledTransaction(live.pool, async (client) => {
+        await client.query(`DROP SCHEMA IF EXISTS ${ident(shadow)} CASCADE`);
+        await client.query(`ALTER SCHEMA ${q} RENAME TO ${ident(shadow)}`);
+      });
+      made = false;
+    },
+    drop: async () => {
+      await live.pool.query(`DROP SCHEMA IF EXISTS ${q} CASCADE`);
+      made = false;
+    },
+    snapshot: () => snapshotOf(live.pool, schema),
+    close: async () => {},
+  };
+}
+
+type Row = Record<string, unknown>;
+
+/** One REPEATABLE READ transaction: both sides as they were when its first query ran. */
+async function snapshotOf(pool: Pool, schema: string): Promise<Snapshot> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await client.query('SELECT 1');
+  } catch (error) {
+    client.release(error as Error);
+    throw error;
+  }
+  return {
+    compare: (table, limit) => compareTable(client, schema, table, limit),
+    close: async () => {
+      await client.query('ROLLBACK').catch(() => {});
+      client.release();
+    },
+  };
+}
+
+async function columnsOf(client: PoolClient, relation: string | null): Promise<{ name: string; pk: number }[]> {
+  if (relation === null) return [];
+  const { rows } = await client.query<{ name: string; pk: number | null }>(
+    `SELECT a.attname AS name,
+            (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary) AS pk
+     FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+    [relation],
+  );
+  return rows.map((r) => ({ name: r.name, pk: r.pk ?? 0 }));
+}
+
+async function compareTable(client: PoolClient, schema: string, table: string, limit: number): Promise<TableComparison> {
+  const t = table.toLowerCase();
+  const { rows: found } = await client.query<{ live: string | null; copy: string | null }>(
+    `SELECT (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.oid = to_regclass($1)) AS live,
+            (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.oid = to_regclass($2)) AS copy`,
+    [ident(t), `${ident(schema)}.${ident(t)}`],
+  );
+  const liveRel = found[0]?.live ?? null;
+  const copyRel = found[0]?.copy ?? null;
+  const liveCols = await columnsOf(client, liveRel);
+  const copyCols = await columnsOf(client, copyRel);
+  const count = async (sql: string): Promise<number> => Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM (${sql}) x`)).rows[0]?.n ?? 0);
+  const whole = async (rel: string, kind: 'onlyLive' | 'onlyRebuilt', note: string): Promise<TableComparison> => {
+    const { rows } = await client.query<{ r: Row }>(`SELECT row_to_json(x) AS r FROM ${rel} x LIMIT $1`, [limit]);
+    const n = await count(`SELECT 1 FROM ${rel}`);
+    const examples = rows.map(({ r }): RowDifference => ({ kind, key: r, live: kind === 'onlyLive' ? r : null, rebuilt: kind === 'onlyRebuilt' ? r : null }));
+    return { name: table, onlyLive: kind === 'onlyLive' ? n : 0, onlyRebuilt: kind === 'onlyRebuilt' ? n : 0, different: 0, examples, note };
+  };
+  if (!liveRel && !copyRel) return { name: table, onlyLive: 0, onlyRebuilt: 0, different: 0, examples: [], note: 'neither side has this table' };
+  if (!liveRel) return whole(copyRel as string, 'onlyRebuilt', 'the live read model has no such table');
+  if (!copyRel) return whole(liveRel, 'onlyLive', 'the rebuilt read model has no such table');
+  const liveNames = new Set(liveCols.map((c) => c.name));
+  const common = copyCols.filter((c) => liveNames.has(c.name));
+  const onlyOne = [...liveCols.filter((c) => !copyCols.some((d) => d.name === c.name)), ...copyCols.filter((c) => !liveNames.has(c.name))];
+  const pk = common.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
+  const key = pk.length > 0 ? pk : common;
+  const rest = common.filter((c) => !key.includes(c));
+  // Primary-key columns are never null: `=` lets the index answer. Without one, rows match whole.
+  const eq = pk.length > 0 ? '=' : 'IS NOT DISTINCT FROM';
+  const on = key.map((c) => `r.${ident(c.name)} ${eq} l.${ident(c.name)}`).join(' AND ');
+  const onlyLiveSql = `SELECT l FROM ${liveRel} l WHERE NOT EXISTS (SELECT 1 FROM ${copyRel} r WHERE ${on})`;
+  const onlyCopySql = `SELECT r FROM ${copyRel} r WHERE NOT EXISTS (SELECT 1 FROM ${liveRel} l WHERE ${on})`;
+  const tuple = (alias: string) => `ROW(${rest.map((c) => `${alias}.${ident(c.name)}`).join(', ')})`;
+  const differs = rest.length > 0 ? `${tuple('l')} IS DISTINCT FROM ${tuple('r')}` : 'false';
+  const pairsSql = `SELECT l, r FROM ${liveRel} l JOIN ${copyRel} r ON ${on} WHERE ${differs}`;
+  const keyOf = (row: Row): Row => Object.fromEntries(key.map((c) => [c.name, row[c.name] ?? null]));
+  const examples: RowDifference[] = [];
+  for (const { r } of (
+    await client.query<{ r: Row }>(`SELECT row_to_json(l) AS r FROM ${liveRel} l WHERE NOT EXISTS (SELECT 1 FROM ${copyRel} r WHERE ${on}) LIMIT $1`, [limit])
+  ).rows) {
+    examples.push({ kind: 'onlyLive', key: keyOf(r), live: r, rebuilt: null });
+  }
+  for (const { r } of (
+    await client.query<{ r: Row }>(`SELECT row_to_json(r) AS r FROM ${copyRel} r WHERE NOT EXISTS (SELECT 1 FROM ${liveRel} l WHERE ${on}) LIMIT $1`, [limit])
+  ).rows) {
+    examples.push({ kind: 'onlyRebuilt', key: keyOf(r), live: null, rebuilt: r });
+  }
+  for (const { l, r } of (
+    await client.query<{ l: Row; r: Row }>(
+      `SELECT row_to_json(l) AS l, row_to_json(r) AS r FROM ${liveRel} l JOIN ${copyRel} r ON ${on} WHERE ${differs} LIMIT $1`,
+      [limit],
+    )
+  ).rows) {
+    examples.push({ kind: 'different', key: keyOf(l), live: l, rebuilt: r });
+  }
+  const result: TableComparison = {
+    name: table,
+    onlyLive: await count(onlyLiveSql),
+    onlyRebuilt: await count(onlyCopySql),
+    different: await count(pairsSql),
+    examples,
+  };
+  if (onlyOne.length > 0) {
+    result.note = `columns only one side has: ${onlyOne.map((c) => c.name).join(', ')}`;
+    if (result.different === 0) result.different = await count(`SELECT 1 FROM ${liveRel} l JOIN ${copyRel} r ON ${on}`);
+  }
+  return result;
+}

@@ -1,0 +1,92 @@
+import { EsError, usage } from '../../core/errors.js';
+import type { Projection } from '../../core/projection.js';
+import type { ProjectionStore, ResumeToken, ShadowSpace } from '../../ports/event-store.js';
+import { CheckpointStream } from '../checkpoints.js';
+import type { RunLease, RunOptions } from '../types.js';
+import { buildCopy } from './build.js';
+import { SHADOW_EVENTS, copyStream, liveMark } from './stream.js';
+
+/** `--max-lag`'s default: a shadow further behind the head than this is not caught up under the live lease. */
+export const DEFAULT_PROMOTE_MAX_LAG = 10_000;
+
+/** The type of the live checkpoint event a promote appends. */
+export const PROMOTED = 'Promoted';
+
+export interface PromoteResult {
+  name: string;
+  version: number;
+  position: number;
+  /** Events the shadow handled to catch up to the live position, under the live lease. */
+  caughtUp: number;
+  durationMs: number;
+}
+
+export interface PromoteOptions extends Pick<RunOptions, 'batchSize' | 'signal'> {
+  /** The live projection's lease, taken over: the live runner pauses until it is let go. */
+  lease: RunLease;
+  maxLag: number;
+}
+
+/** A projection without `tables` cannot be built beside the live one: exit 2, naming it and the field. */
+export function requireTables(projection: Projection): string[] {
+  if (projection.tables === null) {
+    throw usage(`${projection.name} declares no tables (the field tables: [...] in ${projection.file}), so it cannot be rebuilt beside its live read model`);
+  }
+  return projection.tables;
+}
+
+/**
+ * Swaps a projection's shadow in. Under the live lease (so the live position P holds still) the
+ * shadow is caught up to P; then one transaction of the read model's database makes the shadow's
+ * tables the live ones and appends P and the shadow's version to the live checkpoint stream. Every
+ * event up to P had its side effects from the live version; the promoted version's start after P.
+ */
+export async function promoteShadow(store: ProjectionStore, projection: Projection, space: ShadowSpace, options: PromoteOptions): Promise<PromoteResult> {
+  const started = performance.now();
+  const { name, version } = projection;
+  const tables = requireTables(projection);
+  const mark = await liveMark(store, space, name, 'shadow');
+  if (mark === null) throw usage(`${name} has no shadow to promote: build one with es project rebuild ${name} --shadow`);
+  if (mark.version !== version) {
+    throw new EsError(
+      'FAULTED',
+      `${name}: its shadow was built by version ${mark.version}, but the file has version ${version}; build it again with es project rebuild ${name} --shadow`,
+    );
+  }
+  const behind = await store.pending({ after: mark.position, resume: mark.cursor as ResumeToken | undefined, types: projection.types });
+  if (behind.count > options.maxLag) {
+    throw new EsError(
+      'FAULTED',
+      `${name}: its shadow is ${behind.count} events behind the head, more than --max-lag ${options.maxLag}; let it catch up (es project rebuild ${name} --shadow --follow) or raise --max-lag`,
+    );
+  }
+  const leases = new Map([[name, options.lease]]);
+  const caught = await buildCopy(store, projection, space, 'shadow', { batchSize: options.batchSize, signal: options.signal, leases });
+  if (caught.state === 'faulted') throw new EsError('FAULTED', `${name}: its shadow faulted while catching up: ${caught.error?.message ?? 'unknown error'}`);
+  if (caught.state === 'locked') throw new EsError('LOCKED', caught.error?.message ?? `${name}: lost its lease while catching up`);
+  if (caught.interrupted) throw new EsError('INTERRUPTED', `${name}: interrupted while its shadow caught up; nothing was promoted`);
+  const missing = await space.missing(tables);
+  if (missing.length > 0) {
+    throw new EsError('FAULTED', `${name}: its shadow has no table ${missing.join(', ')}: its setup did not create what tables lists`);
+  }
+  const at = await space.mark();
+  if (at === null || at.id !== mark.id) throw new EsError('LOCKED', `${name}: its shadow was dropped or replaced by another process while it was promoted`);
+  const live = await CheckpointStream.load(store, projection, options.lease.fence);
+  const resume = at.cursor === undefined ? {} : { resume: at.cursor as ResumeToken };
+  const data = { position: at.position, ...resume, promoted: { from: live.state.version, shadow: at.id } };
+  const also = [{ streamId: copyStream('shadow', name), event: { type: SHADOW_EVENTS.promoted, data: { position: at.position, version, id: at.id } } }];
+  const appended = await space.promote(tables, live.unit(PROMOTED, data, { also }));
+  live.committed(data, appended);
+  return { name, version, position: at.position, caughtUp: caught.processed, durationMs: Math.round(performance.now() - started) };
+}
+
+/** Removes a projection's shadow: its tables and mark, then a last event on its stream. */
+export async function dropShadow(store: ProjectionStore, projection: Projection, space: ShadowSpace, fence?: RunLease['fence']): Promise<boolean> {
+  const { name } = projection;
+  const mark = await liveMark(store, space, name, 'shadow');
+  await space.drop();
+  if (mark === null) return false;
+  const stream = await CheckpointStream.load(store, projection, fence, copyStream('shadow', name));
+  await stream.append(store, SHADOW_EVENTS.dropped, { position: mark.position, id: mark.id });
+  return true;
+}
