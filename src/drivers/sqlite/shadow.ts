@@ -4,7 +4,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import type { default as SqliteConstructor, Database } from 'better-sqlite3';
 import { environment } from '../../core/errors.js';
 import { isThenable } from '../../core/maybe.js';
-import type { AppendResult, CommitUnit, RowDifference, ShadowMark, ShadowSlot, ShadowSpace, Snapshot, TableComparison } from '../../ports/event-store.js';
+import type { AppendResult, CommitUnit, RowDifference, ShadowSlot, ShadowSpace, Snapshot, TableComparison } from '../../ports/event-store.js';
 import { isBusy } from './errors.js';
 import { SYNC_TARGET } from './target.js';
 

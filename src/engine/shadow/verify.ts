@@ -2,7 +2,7 @@ import { EsError } from '../../core/errors.js';
 import type { Projection } from '../../core/projection.js';
 import type { EventStore, ShadowSpace, TableComparison } from '../../ports/event-store.js';
 import { CheckpointStream } from '../checkpoints.js';
-import { LeaseKeeper, takeOverLease, type Lease } from '../lease.js';
+import { takeOverLease, type Lease, type LeaseKeeper } from '../lease.js';
 import type { RunOptions, RunResult } from '../types.js';
 import { buildCopy } from './build.js';
 import { requireTables } from './promote.js';
