@@ -153,7 +153,7 @@ async function columnsOf(client: PoolClient, relation: string | null): Promise<{
   if (relation === null) return [];
   const { rows } = await client.query<{ name: string; pk: number | null }>(
     `SELECT a.attname AS name,
-            (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary) AS pk
+            (SELECT 1 + array_position(i.indkey::int2[], a.attnum) FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary) AS pk
      FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [relation],
   );
