@@ -7,6 +7,7 @@ import { CheckpointStream, LIFECYCLE, fault, type CheckpointData, type Checkpoin
 import { crashPoint } from './crash-point.js';
 import { targetLost } from './delivery/target-lost.js';
 import { retryTransient } from './retry.js';
+import { completePromote } from './shadow/promote.js';
 
 /**
  * A rebuild or replay-from of a projection with a target touches two databases, which cannot
@@ -75,6 +76,8 @@ function carryOut(target: Target, projection: Projection, intent: Intent): Promi
 
 /** Completes a pending intent, if any (see above). Returns the fault when the reset threw or is missing. */
 export async function completeIntent(store: ProjectionStore, projection: Projection, target: Target, fence?: Fence): Promise<FaultInfo | null> {
+  // A promote killed between its intent and its checkpoint: finished first (see shadow/promote.ts).
+  await completePromote(store, projection, target, fence);
   const stream = await CheckpointStream.load(store, projection, fence);
   const checkpoint = stream.state;
   const intent = pendingIntent(checkpoint);

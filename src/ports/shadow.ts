@@ -66,11 +66,22 @@ export interface ShadowSpace<Db = unknown> {
   /** The tables of `tables` the copy does not hold. */
   missing(tables: readonly string[]): Promise<string[]>;
   /**
-   * Makes the copy's tables the live ones under the live names (indexes and constraints with them),
-   * in one transaction of the read model's database that also commits `unit` (the live checkpoint).
+   * True when the copy lives in the event store's own database: `promote` commits the live checkpoint
+   * with the swap. False for a target (another database): `swap`, between an intent and a checkpoint.
+   */
+  readonly inStore: boolean;
+  /**
+   * In the store's own database: makes the copy's tables the live ones under the live names (indexes
+   * and constraints with them), in one transaction that also commits `unit` (the live checkpoint).
    * Readers see the old tables until it commits and the new ones after. The copy is gone after.
    */
   promote(tables: readonly string[], unit: CommitUnit): Promise<AppendResult>;
+  /**
+   * In a target: makes the copy's tables the live ones at once (one transaction, or one atomic
+   * statement), and runs `after(db)` in a transaction of the target (the handled ids). Readers see old
+   * or new, never a mix. A swap done before (a promote killed after it) is not done again, `after` is.
+   */
+  swap(tables: readonly string[], after: (db: Db) => void | Promise<void>): Promise<void>;
   /** Turns a `verify` copy into the shadow (`--keep`); the shadow's space must be empty. */
   keepAsShadow(): Promise<void>;
   /** Removes the copy (its tables, its mark); nothing when there is none. */

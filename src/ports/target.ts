@@ -1,4 +1,5 @@
 import type { HandledIds, HandledMarks } from './handled.js';
+import type { ShadowSlot, ShadowSpace } from './shadow.js';
 
 /**
  * A read model in a database other than the event store's (a projection's `target`). The engine
@@ -24,5 +25,7 @@ export interface Target<Db = unknown> {
   transaction<T>(work: (db: Db) => T | Promise<T>): Promise<T>;
   /** Runs `work` on a connection outside any transaction (the chunked prune commits chunk by chunk). */
   withConnection<T>(work: (db: Db) => T | Promise<T>): Promise<T>;
+  /** Where a copy of a projection's read model is built beside the live one, in this database. */
+  shadowSpace(name: string, slot: ShadowSlot): ShadowSpace<Db>;
   close(): Promise<void>;
 }

@@ -8,6 +8,7 @@ import type { Target } from '../../ports/target.js';
 import { MAX_ID_BYTES } from './handled.js';
 import { KEEPALIVE_DELAY_MS, STATEMENT_TIMEOUT_MS } from '../limits.js';
 import { mysqlHandledIds, mysqlMarks } from './handled.js';
+import { mysqlShadowSpace } from './shadow.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const TRANSIENT = new Set([
@@ -84,6 +85,7 @@ export async function openMysqlTarget(url: string, display: string): Promise<Tar
         }
       }),
     withConnection: (work) => withConn(async (conn) => work(conn)),
+    shadowSpace: (name, slot) => mysqlShadowSpace({ database: decodeURIComponent(parsed.pathname.slice(1)), display, isTransient, withConn }, name, slot),
     close: () => pool.end(),
   };
 }

@@ -15,10 +15,32 @@ export function copySchema(slot: ShadowSlot, name: string): string {
 
 interface LiveSide {
   pool: Pool;
-  /** Commits the live checkpoint, with `apply` run in the same transaction. */
-  commit(unit: CommitUnit<ClientBase>): Promise<AppendResult>;
+  /** The event store's commit, with `apply` run in the same transaction (a store); none for a target. */
+  commit?: (unit: CommitUnit<ClientBase>) => Promise<AppendResult>;
   isTransient(error: unknown): boolean;
   display: string;
+}
+
+/**
+ * In the caller's transaction: each live table dropped and the copy's moved into its schema (where
+ * the handlers' unqualified name finds it; a table the live read model lacks goes to the first schema
+ * of the path), then the copy's schema with whatever else it holds.
+ */
+async function moveIn(client: ClientBase, schema: string, tables: readonly string[]): Promise<void> {
+  const q = ident(schema);
+  await client.query(`SELECT set_config('lock_timeout', $1, true)`, [String(SWAP_LOCK_TIMEOUT_MS)]);
+  for (const table of tables) {
+    const t = table.toLowerCase();
+    const { rows } = await client.query<{ schema: string | null; current: string }>(
+      `SELECT (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)) AS schema,
+              current_schema() AS current`,
+      [ident(t)],
+    );
+    const target = rows[0]?.schema ?? rows[0]?.current ?? 'public';
+    if (rows[0]?.schema) await client.query(`DROP TABLE ${ident(target)}.${ident(t)}`);
+    await client.query(`ALTER TABLE ${q}.${ident(t)} SET SCHEMA ${ident(target)}`);
+  }
+  await client.query(`DROP SCHEMA ${q} CASCADE`);
 }
 
 /**
@@ -48,6 +70,7 @@ export function pgShadowSpace(live: LiveSide, name: string, slot: ShadowSlot): S
   return {
     display: `schema ${schema} of ${live.display}`,
     synchronous: false,
+    inStore: live.commit !== undefined,
     isTransient: (error) => live.isTransient(error),
     transaction: (work) =>
       pooledTransaction(live.pool, async (client) => {
@@ -89,28 +112,21 @@ export function pgShadowSpace(live: LiveSide, name: string, slot: ShadowSlot): S
       const held = new Set(rows.map((r) => r.name));
       return tables.filter((t) => !held.has(t.toLowerCase()));
     },
-    promote: (tables, unit) =>
-      live.commit({
-        ...unit,
-        apply: async (client: ClientBase) => {
-          await client.query(`SELECT set_config('lock_timeout', $1, true)`, [String(SWAP_LOCK_TIMEOUT_MS)]);
-          for (const table of tables) {
-            const t = table.toLowerCase();
-            // Where the live table is, as the handlers' unqualified name finds it (none yet: the first schema of the path).
-            const { rows } = await client.query<{ schema: string | null; current: string }>(
-              `SELECT (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)) AS schema,
-                      current_schema() AS current`,
-              [ident(t)],
-            );
-            const target = rows[0]?.schema ?? rows[0]?.current ?? 'public';
-            if (rows[0]?.schema) await client.query(`DROP TABLE ${ident(target)}.${ident(t)}`);
-            await client.query(`ALTER TABLE ${q}.${ident(t)} SET SCHEMA ${ident(target)}`);
-          }
-          // What else the copy made (tables it does not declare, the mark) goes with its schema.
-          await client.query(`DROP SCHEMA ${q} CASCADE`);
-          made = false;
-        },
-      }),
+    promote: (tables, unit) => {
+      const commit = live.commit;
+      if (!commit) throw new Error('promote is for a copy in the event store; a target swaps');
+      made = false;
+      return commit({ ...unit, apply: (client: ClientBase) => moveIn(client, schema, tables) });
+    },
+    swap: async (tables, after) => {
+      made = false;
+      await pooledTransaction(live.pool, async (client) => {
+        // Done before when the copy's schema is gone (it goes in the swap's transaction).
+        const { rows } = await client.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [`${q}.${MARK_TABLE}`]);
+        if (rows[0]?.present === true) await moveIn(client, schema, tables);
+        await after(client);
+      });
+    },
     keepAsShadow: async () => {
       const shadow = copySchema('shadow', name);
       await pooledTransaction(live.pool, async (client) => {

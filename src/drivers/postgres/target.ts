@@ -6,6 +6,7 @@ import { CONNECT_TIMEOUT_MS, loadPg } from './connect.js';
 import { isConnectionError } from './errors.js';
 import { KEEPALIVE_DELAY_MS, STATEMENT_TIMEOUT_MS } from '../limits.js';
 import { postgresHandledIds, postgresMarks } from './handled.js';
+import { pgShadowSpace } from './shadow.js';
 import { pooledTransaction } from './tx.js';
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -83,6 +84,7 @@ export async function openPostgresTarget(url: string, display: string): Promise<
     // A silent client would queue ROLLBACK behind its stuck statement; destroyed, it rolls back.
     transaction: (work) => pooledTransaction(pool, async (client) => work(client), { isLost }),
     withConnection: (work) => withClient(async (client) => work(client)),
+    shadowSpace: (name, slot) => pgShadowSpace({ pool, isTransient, display }, name, slot) as never,
     close: () => pool.end(),
   };
 }

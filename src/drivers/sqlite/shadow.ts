@@ -31,8 +31,8 @@ interface LiveSide {
   path: string;
   /** A connection to it (the store's own, for a store): the copy is attached to it to be copied in. */
   db: Database;
-  /** Commits the live checkpoint, with `apply` run in the same transaction of the live database. */
-  commit(unit: CommitUnit<Database>): Promise<AppendResult>;
+  /** The event store's commit, with `apply` run in the same transaction (a store); none for a target. */
+  commit?: (unit: CommitUnit<Database>) => Promise<AppendResult>;
 }
 
 /**
@@ -79,9 +79,26 @@ export function sqliteShadowSpace(live: LiveSide, name: string, slot: ShadowSlot
         .map((n) => String(n)),
     );
 
+  /** Attaches the copy to the live connection for `work`, then removes the copy. */
+  const copying = async <T>(work: () => Promise<T>): Promise<T> => {
+    // Everything written to the copy is in its main file before another connection reads it.
+    open().pragma('wal_checkpoint(TRUNCATE)');
+    live.db.prepare(`ATTACH DATABASE ? AS ${ATTACHED}`).run(file);
+    let result: T;
+    try {
+      result = await work();
+    } finally {
+      live.db.exec(`DETACH DATABASE ${ATTACHED}`);
+    }
+    close();
+    removeFiles(file);
+    return result;
+  };
+
   return {
     display: file,
     synchronous: true,
+    inStore: live.commit !== undefined,
     isTransient: isBusy,
     transaction: async (work) => {
       const conn = open();
@@ -108,18 +125,26 @@ export function sqliteShadowSpace(live: LiveSide, name: string, slot: ShadowSlot
       return tables.filter((t) => !held.has(t.toLowerCase()));
     },
     promote: async (tables, unit) => {
-      // Everything written to the copy is in its main file before another connection reads it.
-      open().pragma('wal_checkpoint(TRUNCATE)');
-      live.db.prepare(`ATTACH DATABASE ? AS ${ATTACHED}`).run(file);
-      let appended: AppendResult;
-      try {
-        appended = await live.commit({ ...unit, apply: (conn: Database) => copyIn(conn, tables) });
-      } finally {
-        live.db.exec(`DETACH DATABASE ${ATTACHED}`);
+      const commit = live.commit;
+      if (!commit) throw new Error('promote is for a copy in the event store; a target swaps');
+      return copying(() => commit({ ...unit, apply: (conn: Database) => copyIn(conn, tables) }));
+    },
+    swap: async (tables, after) => {
+      // Done before (the copy removed after its swap), or to do: the copy's file still holds its mark.
+      const swapped = !existsSync(file) || open().prepare(`SELECT 1 FROM ${MARK_TABLE}`).get() === undefined;
+      if (swapped) {
+        removeFiles(file);
+        live.db.transaction(() => inTransaction(after, live.db)).immediate();
+        return;
       }
-      close();
-      removeFiles(file);
-      return appended;
+      await copying(async () =>
+        live.db
+          .transaction(() => {
+            copyIn(live.db, tables);
+            inTransaction(after, live.db);
+          })
+          .immediate(),
+      );
     },
     keepAsShadow: async () => {
       close();

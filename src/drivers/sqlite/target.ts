@@ -7,6 +7,7 @@ import { isThenable } from '../../core/maybe.js';
 import type { Target } from '../../ports/target.js';
 import { sqliteHandledIds, sqliteMarks } from './handled.js';
 import { isBusy } from './errors.js';
+import { sqliteShadowSpace } from './shadow.js';
 
 const BUSY_TIMEOUT_MS = 30_000;
 export const SYNC_TARGET =
@@ -40,6 +41,7 @@ export function openSqliteTarget(path: string, display: string): Target<Database
     isTransient: isBusy,
     transaction: async (work) => db.transaction(() => inTransaction(work)).immediate(),
     withConnection: async (work) => work(db),
+    shadowSpace: (name, slot) => sqliteShadowSpace({ path, db }, name, slot),
     close: async () => {
       if (db.open) db.close();
     },

@@ -1,7 +1,11 @@
 import { EsError, usage } from '../../core/errors.js';
 import type { Projection } from '../../core/projection.js';
-import type { ProjectionStore, ResumeToken, ShadowSpace } from '../../ports/event-store.js';
-import { CheckpointStream } from '../checkpoints.js';
+import { chain } from '../../core/maybe.js';
+import type { Fence, ProjectionStore, ResumeToken, ShadowSpace } from '../../ports/event-store.js';
+import type { Target } from '../../ports/target.js';
+import { CheckpointStream, LIFECYCLE, type CheckpointData } from '../checkpoints.js';
+import { crashPoint } from '../crash-point.js';
+import { commitWithRetry } from '../retry.js';
 import type { RunLease, RunOptions } from '../types.js';
 import { buildCopy } from './build.js';
 import { SHADOW_EVENTS, copyStream, liveMark } from './stream.js';
@@ -25,6 +29,56 @@ export interface PromoteOptions extends Pick<RunOptions, 'batchSize' | 'signal'>
   /** The live projection's lease, taken over: the live runner pauses until it is let go. */
   lease: RunLease;
   maxLag: number;
+  /** The projection's target, when its read model is not in the event store's database. */
+  target?: Target;
+}
+
+/** The intent a promote into a target records first (in `$checkpoint-<name>`): what the swap is to do. */
+export interface PromoteIntent {
+  pending: 'promote';
+  shadow: string;
+  tables: string[];
+}
+
+export function promoteIntent(data: Record<string, unknown> | undefined): PromoteIntent | null {
+  if (data?.pending !== 'promote' || typeof data.shadow !== 'string' || !Array.isArray(data.tables)) return null;
+  return { pending: 'promote', shadow: data.shadow, tables: data.tables.map(String) };
+}
+
+/**
+ * The rest of a promote into a target, from its intent on: the swap in the target (with the
+ * projection's handled ids there emptied, and its mark set to the promoted position, in the
+ * target's transaction), then the checkpoint that clears the intent. Each step can run again: a
+ * promote killed anywhere is finished by the next promote or run (whatever version its file has).
+ */
+export async function completePromote(store: ProjectionStore, projection: { name: string; version: number }, target: Target, fence?: Fence): Promise<boolean> {
+  const { name } = projection;
+  const live = await CheckpointStream.load(store, projection, fence);
+  const intent = promoteIntent(live.state.last?.data);
+  if (intent === null) return false;
+  const { position, resume } = live.state;
+  const space = target.shadowSpace(name, 'shadow');
+  try {
+    await space.swap(intent.tables, (db) => {
+      const ids = target.handled(db);
+      const marks = target.marks(db);
+      return chain(ids.ensure(), () => chain(ids.clear(name), () => chain(marks.ensure(), () => chain(marks.clear(name), () => marks.mark(name, position)))));
+    });
+  } finally {
+    await space.close();
+  }
+  crashPoint('promote-swapped');
+  // The version the intent was written with stays (a runner of another version may finish it).
+  const data: CheckpointData = {
+    position,
+    ...(resume === undefined ? {} : { resume }),
+    ...(live.state.version === null ? {} : { version: live.state.version }),
+  };
+  const also = [
+    { streamId: copyStream('shadow', name), event: { type: SHADOW_EVENTS.promoted, data: { position, version: live.state.version, id: intent.shadow } } },
+  ];
+  live.committed(data, await commitWithRetry(store, live.unit(LIFECYCLE.checkpoint, data, { also })));
+  return true;
 }
 
 /** A projection without `tables` cannot be built beside the live one: exit 2, naming it and the field. */
@@ -45,6 +99,11 @@ export async function promoteShadow(store: ProjectionStore, projection: Projecti
   const started = performance.now();
   const { name, version } = projection;
   const tables = requireTables(projection);
+  if (options.target && (await completePromote(store, projection, options.target, options.lease.fence))) {
+    // A promote killed after its intent: finished now, and that was the promote asked for.
+    const live = await CheckpointStream.load(store, projection);
+    return { name, version: live.state.version ?? version, position: live.state.position, caughtUp: 0, durationMs: Math.round(performance.now() - started) };
+  }
   const mark = await liveMark(store, space, name, 'shadow');
   if (mark === null) throw usage(`${name} has no shadow to promote: build one with es project rebuild ${name} --shadow`);
   if (mark.version !== version) {
@@ -75,8 +134,15 @@ export async function promoteShadow(store: ProjectionStore, projection: Projecti
   const resume = at.cursor === undefined ? {} : { resume: at.cursor as ResumeToken };
   const data = { position: at.position, ...resume, promoted: { from: live.state.version, shadow: at.id } };
   const also = [{ streamId: copyStream('shadow', name), event: { type: SHADOW_EVENTS.promoted, data: { position: at.position, version, id: at.id } } }];
-  const appended = await space.promote(tables, live.unit(PROMOTED, data, { also }));
-  live.committed(data, appended);
+  if (space.inStore) {
+    live.committed(data, await space.promote(tables, live.unit(PROMOTED, data, { also })));
+  } else {
+    if (!options.target) throw new Error(`${name}: a copy outside the event store needs its target to be promoted`);
+    // Two databases: the intent first, so that a promote killed after it is finished, not lost.
+    await live.append(store, PROMOTED, { ...data, pending: 'promote', shadow: at.id, tables });
+    crashPoint('promote-intent');
+    await completePromote(store, projection, options.target, options.lease.fence);
+  }
   return { name, version, position: at.position, caughtUp: caught.processed, durationMs: Math.round(performance.now() - started) };
 }
 

@@ -7,7 +7,8 @@ import { buildCopy } from '../../../engine/shadow/build.js';
 import { DEFAULT_PROMOTE_MAX_LAG, dropShadow, promoteShadow, requireTables, type PromoteResult } from '../../../engine/shadow/promote.js';
 import { copyLease } from '../../../engine/shadow/stream.js';
 import { verifyProjection, type VerifyResult } from '../../../engine/shadow/verify.js';
-import type { EventStore, ShadowSlot } from '../../../ports/event-store.js';
+import type { EventStore, ShadowSlot, ShadowSpace } from '../../../ports/event-store.js';
+import type { Target } from '../../../ports/target.js';
 import { formatCount, formatDuration, plural, printable } from '../../output.js';
 import type { Context } from '../../context.js';
 import { trapStopSignals } from '../../signals.js';
@@ -20,16 +21,26 @@ import { logIncident, printDocument, progressText, reportOutcome, type Outcome }
  * `drop-shadow` and `verify` (see src/engine/shadow/).
  */
 
-/** Before anything opens: every projection named declares its tables and keeps its read model in the store. */
-function shadowable(projections: readonly Projection<unknown>[], ctx: Context): void {
-  for (const p of projections) {
-    requireTables(p);
-    if (ctx.targetOf(p) !== null) {
-      throw usage(
-        `${p.name} keeps its read model in another database (target); building it beside the live one is only supported in the event store's database so far`,
-      );
-    }
-  }
+/** Before anything opens: every projection named declares its tables. */
+function shadowable(projections: readonly Projection<unknown>[]): void {
+  for (const p of projections) requireTables(p);
+}
+
+/**
+ * The store and the projections' targets, opened; a target that cannot be reached fails the command
+ * (exit 3) before anything is built or swapped.
+ */
+async function openAll(ctx: Context, projections: Projection<unknown>[]): Promise<{ store: EventStore; targets: ReadonlyMap<string, Target> }> {
+  const store = await ctx.openStore();
+  const { targets, failures } = await ctx.openTargets(projections);
+  const failed = [...failures.values()][0];
+  if (failed) throw failed;
+  return { store, targets };
+}
+
+/** Where a projection's copy lives: beside its target's tables, or the store's. */
+function spaceOf(store: EventStore, targets: ReadonlyMap<string, Target>, name: string, slot: ShadowSlot): ShadowSpace {
+  return targets.get(name)?.shadowSpace(name, slot) ?? store.shadowSpace(name, slot);
 }
 
 /** The copy's own lease, or exit 75 naming who builds it (with --wait, waited for). */
@@ -49,9 +60,9 @@ async function copyLeaseOf(
 
 /** `es project rebuild <names…>|--all --shadow [--follow]`. */
 export async function rebuildShadows(ctx: Context, projections: Projection<unknown>[], flags: WorkFlags): Promise<void> {
-  shadowable(projections, ctx);
+  shadowable(projections);
   const checked = checkFlags(flags);
-  const store = await ctx.openStore();
+  const { store, targets } = await openAll(ctx, projections);
   const { out } = ctx;
   const signals = trapStopSignals();
   const keeper = new LeaseKeeper(store, checked.lock.leaseMs);
@@ -65,7 +76,7 @@ export async function rebuildShadows(ctx: Context, projections: Projection<unkno
       if (!isEsError(error) || (error.code !== 'LOCKED' && error.code !== 'INTERRUPTED')) throw error;
       return { result: idleResult(name, 0, 'behind', { shadow: true, interrupted: error.code === 'INTERRUPTED' }), failure: error };
     }
-    const space = store.shadowSpace(name, 'shadow');
+    const space = spaceOf(store, targets, name, 'shadow');
     const spinner = checked.follow ? null : await out.spinner(`${name} (shadow)`);
     const startedAt = performance.now();
     try {
@@ -104,8 +115,8 @@ export async function promote(ctx: Context, names: string[], flags: { maxLag?: s
   const maxLag = flags.maxLag === undefined ? DEFAULT_PROMOTE_MAX_LAG : parseWholeNumber(flags.maxLag, '--max-lag');
   const checked = checkFlags({ batchSize: flags.batchSize, lease: flags.lease });
   const projections = await ctx.select(names);
-  shadowable(projections, ctx);
-  const store = await ctx.openStore();
+  shadowable(projections);
+  const { store, targets } = await openAll(ctx, projections);
   const { out } = ctx;
   const signals = trapStopSignals();
   const keeper = new LeaseKeeper(store, checked.lock.leaseMs);
@@ -119,7 +130,15 @@ export async function promote(ctx: Context, names: string[], flags: { maxLag?: s
       // The shadow's builder (if any) goes on after the promote finds nothing left: its lease is waited for by nobody.
       const lease = await takeOverLease(store, keeper, name);
       try {
-        const result = await promoteShadow(store, projection, store.shadowSpace(name, 'shadow'), { lease, maxLag, batchSize, signal: signals.signal });
+        const target = targets.get(name);
+        const space = spaceOf(store, targets, name, 'shadow');
+        const result = await promoteShadow(store, projection, space, {
+          lease,
+          maxLag,
+          batchSize,
+          signal: signals.signal,
+          ...(target ? { target } : {}),
+        }).finally(() => space.close());
         done.push(result);
         const caught = result.caughtUp > 0 ? `, caught up ${plural(result.caughtUp, 'event')} first` : '';
         out.event(
@@ -151,15 +170,16 @@ export async function dropShadows(ctx: Context, names: string[], flags: { wait?:
   if (names.length === 0) throw usage('name the projections whose shadow to drop');
   const checked = checkFlags({ wait: flags.wait });
   const projections = await ctx.select(names);
-  for (const p of projections) requireTables(p);
-  const store = await ctx.openStore();
+  shadowable(projections);
+  const { store, targets } = await openAll(ctx, projections);
   const keeper = new LeaseKeeper(store, checked.lock.leaseMs);
   const dropped: string[] = [];
   for (const projection of projections) {
     const { name } = projection;
     const lease = await copyLeaseOf(store, keeper, 'shadow', name, checked.lock);
     try {
-      if (await dropShadow(store, projection, store.shadowSpace(name, 'shadow'), lease.fence)) dropped.push(name);
+      const space = spaceOf(store, targets, name, 'shadow');
+      if (await dropShadow(store, projection, space, lease.fence).finally(() => space.close())) dropped.push(name);
     } finally {
       await lease.release();
     }
@@ -179,8 +199,8 @@ export async function verify(ctx: Context, names: string[], flags: { keep?: bool
   if (names.length === 0) throw usage('name the projections to verify');
   const checked = checkFlags({ batchSize: flags.batchSize, wait: flags.wait, lease: flags.lease });
   const projections = await ctx.select(names);
-  shadowable(projections, ctx);
-  const store = await ctx.openStore();
+  shadowable(projections);
+  const { store, targets } = await openAll(ctx, projections);
   const { out } = ctx;
   const signals = trapStopSignals();
   const keeper = new LeaseKeeper(store, checked.lock.leaseMs);
@@ -200,8 +220,8 @@ export async function verify(ctx: Context, names: string[], flags: { keep?: bool
         out.report('error', error.message, { projection: name, code: error.code });
         continue;
       }
-      const space = store.shadowSpace(name, 'verify');
-      const shadow = store.shadowSpace(name, 'shadow');
+      const space = spaceOf(store, targets, name, 'verify');
+      const shadow = spaceOf(store, targets, name, 'shadow');
       try {
         const result = await verifyProjection(store, projection, space, {
           lease,
