@@ -6,7 +6,8 @@
  * Steps: `target-before-commit` (a batch's writes done, its target transaction still open),
  * `target-committed` (before the checkpoint append), `checkpoint-appended`, `intent-recorded` (a
  * rebuild's or replay's intent appended, the target untouched), `target-reset` (the target emptied,
- * the intent not yet cleared).
+ * the intent not yet cleared), `promote-intent` (a promote into a target recorded, nothing swapped),
+ * `promote-swapped` (its target swapped, the checkpoint not yet appended).
  */
 const spec = process.env.ES_TEST_CRASH_AT;
 const [step, nth] = spec ? spec.split(':') : [];
