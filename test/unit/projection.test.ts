@@ -159,3 +159,18 @@ describe('normalizeProjection: set-based projections (batch)', () => {
     expect(perEvent.handles('B')).toBe(false);
   });
 });
+
+describe('normalizeProjection: tables (rebuild beside the live read model)', () => {
+  const handlers = { Added: () => {} };
+  it('keeps the declared tables, or null when there are none', () => {
+    expect(normalizeProjection({ handlers }, FILE, 'orders').tables).toBeNull();
+    expect(normalizeProjection({ handlers, tables: ['orders', 'order_lines'] }, FILE, 'orders').tables).toEqual(['orders', 'order_lines']);
+    expect(normalizeProjection({ batch: () => {}, tables: ['report'] }, FILE, 'orders').tables).toEqual(['report']);
+  });
+  it('refuses an empty list, a name that is not a plain identifier, a table listed twice, or an es_ table', () => {
+    for (const tables of [[], 'orders', ['a.b'], ['x y'], [''], [1], ['"t"']])
+      expect(invalid({ handlers, tables })).toMatchObject({ code: 'ENVIRONMENT', message: expect.stringMatching(/tables must be a non-empty list/) });
+    expect(invalid({ handlers, tables: ['Orders', 'orders'] })).toMatchObject({ message: expect.stringMatching(/twice/) });
+    expect(invalid({ handlers, tables: ['es_handled'] })).toMatchObject({ message: expect.stringMatching(/es_ tables/) });
+  });
+});

@@ -136,8 +136,12 @@ export function pgShadowSpace(live: LiveSide, name: string, slot: ShadowSlot): S
       made = false;
     },
     drop: async () => {
-      await live.pool.query(`DROP SCHEMA IF EXISTS ${q} CASCADE`);
       made = false;
+      // Bounded: a reader holding one of its tables (an open snapshot) fails the drop, never hangs it.
+      await pooledTransaction(live.pool, async (client) => {
+        await client.query(`SELECT set_config('lock_timeout', $1, true)`, [String(SWAP_LOCK_TIMEOUT_MS)]);
+        await client.query(`DROP SCHEMA IF EXISTS ${q} CASCADE`);
+      });
     },
     snapshot: () => snapshotOf(live.pool, schema),
     close: async () => {},
