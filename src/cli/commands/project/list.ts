@@ -16,6 +16,8 @@ export async function list(ctx: Context) {
       ...(target === null ? {} : { target: displayTarget(target) }),
       // The broker's URL without its password.
       publish: p.publish ? describePublish(p.publish) : null,
+      // Only on projections that declare them (they can be rebuilt beside the live read model).
+      ...(p.tables === null ? {} : { tables: p.tables }),
     };
   });
   if (ctx.out.json) return ctx.out.data({ projections: rows });
@@ -23,8 +25,9 @@ export async function list(ctx: Context) {
   // These columns only when a projection has one, so other folders list as before.
   const anyTarget = rows.some((r) => r.target !== undefined);
   const publishing = rows.some((r) => r.publish !== null);
+  const declaring = rows.some((r) => r.tables !== undefined);
   ctx.out.table(
-    ['NAME', 'VERSION', 'EVENTS', 'FILE', ...(anyTarget ? ['TARGET'] : []), ...(publishing ? ['PUBLISH'] : [])],
+    ['NAME', 'VERSION', 'EVENTS', 'FILE', ...(anyTarget ? ['TARGET'] : []), ...(publishing ? ['PUBLISH'] : []), ...(declaring ? ['TABLES'] : [])],
     rows.map((r) => [
       r.name,
       String(r.version),
@@ -32,6 +35,7 @@ export async function list(ctx: Context) {
       r.file,
       ...(anyTarget ? [r.target ?? '-'] : []),
       ...(publishing ? [r.publish ?? '-'] : []),
+      ...(declaring ? [r.tables?.join(', ') ?? '-'] : []),
     ]),
   );
 }
