@@ -1,6 +1,7 @@
 import { EsError, usage } from '../../core/errors.js';
 import type { Projection } from '../../core/projection.js';
 import { chain } from '../../core/maybe.js';
+import { sleep } from '../../core/sleep.js';
 import type { Fence, ProjectionStore, ResumeToken, ShadowSpace } from '../../ports/event-store.js';
 import type { Target } from '../../ports/target.js';
 import { CheckpointStream, LIFECYCLE, type CheckpointData } from '../checkpoints.js';
@@ -120,7 +121,13 @@ export async function promoteShadow(store: ProjectionStore, projection: Projecti
     );
   }
   const leases = new Map([[name, options.lease]]);
-  const caught = await buildCopy(store, projection, space, 'shadow', { batchSize: options.batchSize, signal: options.signal, leases });
+  // A builder following the shadow (its lease taken over by the caller) may commit one batch more
+  // before it sees it lost it: the catch-up then finds the shadow moved on, and starts from there.
+  let caught = await buildCopy(store, projection, space, 'shadow', { batchSize: options.batchSize, signal: options.signal, leases });
+  for (let retry = 0; caught.state === 'locked' && !options.lease.lost() && retry < 3; retry++) {
+    await sleep(200);
+    caught = await buildCopy(store, projection, space, 'shadow', { batchSize: options.batchSize, signal: options.signal, leases });
+  }
   if (caught.state === 'faulted') throw new EsError('FAULTED', `${name}: its shadow faulted while catching up: ${caught.error?.message ?? 'unknown error'}`);
   if (caught.state === 'locked') throw new EsError('LOCKED', caught.error?.message ?? `${name}: lost its lease while catching up`);
   if (caught.interrupted) throw new EsError('INTERRUPTED', `${name}: interrupted while its shadow caught up; nothing was promoted`);

@@ -5,7 +5,7 @@ import { acquireLease, LeaseKeeper, takeOverLease, type Lease } from '../../../e
 import { idleResult } from '../../../engine/results.js';
 import { buildCopy } from '../../../engine/shadow/build.js';
 import { DEFAULT_PROMOTE_MAX_LAG, dropShadow, promoteShadow, requireTables, type PromoteResult } from '../../../engine/shadow/promote.js';
-import { copyLease } from '../../../engine/shadow/stream.js';
+import { SHADOW_EVENTS, copyLease, copyStream } from '../../../engine/shadow/stream.js';
 import { verifyProjection, type VerifyResult } from '../../../engine/shadow/verify.js';
 import type { EventStore, ShadowSlot, ShadowSpace } from '../../../ports/event-store.js';
 import type { Target } from '../../../ports/target.js';
@@ -90,6 +90,11 @@ export async function rebuildShadows(ctx: Context, projections: Projection<unkno
           if (spinner) spinner.text = `${progressText(out, p, startedAt)} (shadow)`;
         },
       });
+      if (result.state === 'locked' && (await store.lastEvent(copyStream('shadow', name)))?.type === SHADOW_EVENTS.promoted) {
+        // Its work is done: another process promoted the shadow this one was building.
+        out.note(`${name}: the shadow was promoted by another process; nothing more to build`);
+        return { result: { ...result, state: 'up-to-date', error: null, interrupted: false } };
+      }
       return { result: checked.follow && result.interrupted ? { ...result, interrupted: false } : result };
     } finally {
       spinner?.stop();
@@ -128,6 +133,8 @@ export async function promote(ctx: Context, names: string[], flags: { maxLag?: s
       const { name } = projection;
       const batchSize = checked.batchSize ?? ctx.settings.projectionOptions[name]?.batchSize ?? ctx.settings.batchSize;
       // The shadow's builder (if any) goes on after the promote finds nothing left: its lease is waited for by nobody.
+      // The shadow's builder (rebuild --shadow --follow) is stopped first, then the live runner.
+      const builder = await takeOverLease(store, keeper, copyLease('shadow', name));
       const lease = await takeOverLease(store, keeper, name);
       try {
         const target = targets.get(name);
@@ -154,6 +161,7 @@ export async function promote(ctx: Context, names: string[], flags: { maxLag?: s
         out.report('error', error.message, { projection: name, code: error.code });
       } finally {
         await lease.release();
+        await builder.release();
       }
     }
   } finally {
