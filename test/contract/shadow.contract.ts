@@ -117,6 +117,33 @@ function shadowCases(
     await copy.close();
   });
 
+  it('compares a table without a primary key by all its columns, and names a column only one side has', async () => {
+    const { space, table, run, live } = rig();
+    await live(`CREATE TABLE ${table} (id INTEGER, v VARCHAR(20))`);
+    await live(`INSERT INTO ${table} (id, v) VALUES (1, 'a'), (2, 'b')`);
+    const copy = space('verify');
+    await copy.transaction((db) =>
+      steps(
+        () => run(db, `CREATE TABLE IF NOT EXISTS ${table} (id INTEGER, v VARCHAR(20))`),
+        () => run(db, `INSERT INTO ${table} (id, v) VALUES (1, 'a'), (2, 'c')`),
+      ),
+    );
+    const snapshot = await copy.snapshot();
+    const diff = await snapshot.compare(table, 20).finally(() => snapshot.close());
+    expect({ onlyLive: diff.onlyLive, onlyRebuilt: diff.onlyRebuilt, different: diff.different, note: diff.note }).toEqual({
+      onlyLive: 1,
+      onlyRebuilt: 1,
+      different: 0,
+      note: undefined,
+    });
+    await live(`ALTER TABLE ${table} ADD COLUMN extra INTEGER`);
+    const again = await copy.snapshot();
+    const widened = await again.compare(table, 20).finally(() => again.close());
+    expect(widened.note).toMatch(/columns only one side has: extra/);
+    await copy.drop();
+    await copy.close();
+  });
+
   it('swaps the copy in: the live name holds the copy rows (with the index), and the copy is gone', async () => {
     const { space, table, key, rows, live, promote, run } = rig();
     await live(`CREATE TABLE ${table} (id ${key} PRIMARY KEY, v VARCHAR(20))`);

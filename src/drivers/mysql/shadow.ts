@@ -1,5 +1,6 @@
 import type { PoolConnection } from 'mysql2/promise';
-import type { RowDifference, ShadowSlot, ShadowSpace, Snapshot, TableComparison } from '../../ports/event-store.js';
+import type { ShadowSlot, ShadowSpace, Snapshot, TableComparison } from '../../ports/event-store.js';
+import { compareTables, type Column, type CompareDialect } from '../compare-tables.js';
 
 const MARK_TABLE = 'es_shadow_mark';
 const ident = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
@@ -164,7 +165,7 @@ async function snapshotOf(live: LiveSide, database: string): Promise<Snapshot> {
   };
 }
 
-async function columnsOf(conn: PoolConnection, db: string, table: string): Promise<{ name: string; pk: number }[]> {
+async function columnsOf(conn: PoolConnection, db: string, table: string): Promise<Column[]> {
   const [rows] = await conn.query(
     `SELECT c.column_name AS name, COALESCE(s.seq_in_index, 0) AS pk FROM information_schema.columns c
      LEFT JOIN information_schema.statistics s ON s.table_schema = c.table_schema AND s.table_name = c.table_name
@@ -176,57 +177,17 @@ async function columnsOf(conn: PoolConnection, db: string, table: string): Promi
 }
 
 async function compareTable(conn: PoolConnection, liveDb: string, copyDb: string, table: string, limit: number): Promise<TableComparison> {
-  const liveCols = await columnsOf(conn, liveDb, table);
-  const copyCols = await columnsOf(conn, copyDb, table);
-  const liveRel = `${ident(liveDb)}.${ident(table)}`;
-  const copyRel = `${ident(copyDb)}.${ident(table)}`;
-  const count = async (sql: string): Promise<number> => {
-    const [rows] = await conn.query(`SELECT count(*) AS n FROM (${sql}) x`);
-    return Number((rows as { n: number | string }[])[0]?.n ?? 0);
+  const dialect: CompareDialect = {
+    quote: ident,
+    same: (a, b, nullable) => `${a} ${nullable ? '<=>' : '='} ${b}`,
+    differs: (a, b) => `NOT (${a} <=> ${b})`,
+    rows: async (sql, params) => (await conn.query(sql, [...params]))[0] as Row[],
   };
-  const select = async (sql: string, values: unknown[] = []): Promise<Row[]> => (await conn.query(sql, values))[0] as Row[];
-  const whole = async (rel: string, kind: 'onlyLive' | 'onlyRebuilt', note: string): Promise<TableComparison> => {
-    const rows = await select(`SELECT * FROM ${rel} LIMIT ?`, [limit]);
-    const n = await count(`SELECT 1 FROM ${rel}`);
-    const examples = rows.map((r): RowDifference => ({ kind, key: r, live: kind === 'onlyLive' ? r : null, rebuilt: kind === 'onlyRebuilt' ? r : null }));
-    return { name: table, onlyLive: kind === 'onlyLive' ? n : 0, onlyRebuilt: kind === 'onlyRebuilt' ? n : 0, different: 0, examples, note };
+  const sides = {
+    live: `${ident(liveDb)}.${ident(table)}`,
+    copy: `${ident(copyDb)}.${ident(table)}`,
+    liveCols: await columnsOf(conn, liveDb, table),
+    copyCols: await columnsOf(conn, copyDb, table),
   };
-  if (liveCols.length === 0 && copyCols.length === 0)
-    return { name: table, onlyLive: 0, onlyRebuilt: 0, different: 0, examples: [], note: 'neither side has this table' };
-  if (liveCols.length === 0) return whole(copyRel, 'onlyRebuilt', 'the live read model has no such table');
-  if (copyCols.length === 0) return whole(liveRel, 'onlyLive', 'the rebuilt read model has no such table');
-  const liveNames = new Set(liveCols.map((c) => c.name));
-  const common = copyCols.filter((c) => liveNames.has(c.name));
-  const onlyOne = [...liveCols.filter((c) => !copyCols.some((x) => x.name === c.name)), ...copyCols.filter((c) => !liveNames.has(c.name))];
-  const pk = common.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
-  const key = pk.length > 0 ? pk : common;
-  const rest = common.filter((c) => !key.includes(c));
-  const on = key.map((c) => `r.${ident(c.name)} <=> l.${ident(c.name)}`).join(' AND ');
-  const differs = rest.length > 0 ? rest.map((c) => `NOT (l.${ident(c.name)} <=> r.${ident(c.name)})`).join(' OR ') : 'FALSE';
-  const onlyLiveSql = `SELECT l.* FROM ${liveRel} l WHERE NOT EXISTS (SELECT 1 FROM ${copyRel} r WHERE ${on})`;
-  const onlyCopySql = `SELECT r.* FROM ${copyRel} r WHERE NOT EXISTS (SELECT 1 FROM ${liveRel} l WHERE ${on})`;
-  const pairsSql = `SELECT ${key.map((c) => `l.${ident(c.name)}`).join(', ')} FROM ${liveRel} l JOIN ${copyRel} r ON ${on} WHERE ${differs}`;
-  const keyOf = (row: Row): Row => Object.fromEntries(key.map((c) => [c.name, row[c.name] ?? null]));
-  const byKey = `WHERE ${key.map((c) => `${ident(c.name)} <=> ?`).join(' AND ')} LIMIT 1`;
-  const examples: RowDifference[] = [];
-  for (const r of await select(`${onlyLiveSql} LIMIT ?`, [limit])) examples.push({ kind: 'onlyLive', key: keyOf(r), live: r, rebuilt: null });
-  for (const r of await select(`${onlyCopySql} LIMIT ?`, [limit])) examples.push({ kind: 'onlyRebuilt', key: keyOf(r), live: null, rebuilt: r });
-  for (const k of await select(`${pairsSql} LIMIT ?`, [limit])) {
-    const values = key.map((c) => k[c.name]);
-    const [l] = await select(`SELECT * FROM ${liveRel} ${byKey}`, values);
-    const [r] = await select(`SELECT * FROM ${copyRel} ${byKey}`, values);
-    examples.push({ kind: 'different', key: keyOf(k), live: l ?? null, rebuilt: r ?? null });
-  }
-  const result: TableComparison = {
-    name: table,
-    onlyLive: await count(onlyLiveSql),
-    onlyRebuilt: await count(onlyCopySql),
-    different: await count(pairsSql),
-    examples,
-  };
-  if (onlyOne.length > 0) {
-    result.note = `columns only one side has: ${onlyOne.map((c) => c.name).join(', ')}`;
-    if (result.different === 0) result.different = await count(`SELECT 1 FROM ${liveRel} l JOIN ${copyRel} r ON ${on}`);
-  }
-  return result;
+  return compareTables(dialect, table, sides, limit);
 }

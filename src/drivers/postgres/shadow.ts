@@ -1,5 +1,6 @@
 import type { ClientBase, Pool, PoolClient } from 'pg';
-import type { AppendResult, CommitUnit, RowDifference, ShadowSlot, ShadowSpace, Snapshot, TableComparison } from '../../ports/event-store.js';
+import type { AppendResult, CommitUnit, ShadowSlot, ShadowSpace, Snapshot, TableComparison } from '../../ports/event-store.js';
+import { compareTables, type Column, type CompareDialect } from '../compare-tables.js';
 import { pooledTransaction } from './tx.js';
 
 const MARK_TABLE = 'es_shadow_mark';
@@ -169,7 +170,7 @@ async function snapshotOf(pool: Pool, schema: string): Promise<Snapshot> {
   };
 }
 
-async function columnsOf(client: PoolClient, relation: string | null): Promise<{ name: string; pk: number }[]> {
+async function columnsOf(client: PoolClient, relation: string | null): Promise<Column[]> {
   if (relation === null) return [];
   const { rows } = await client.query<{ name: string; pk: number | null }>(
     `SELECT a.attname AS name,
@@ -180,6 +181,12 @@ async function columnsOf(client: PoolClient, relation: string | null): Promise<{
   return rows.map((r) => ({ name: r.name, pk: r.pk ?? 0 }));
 }
 
+/** `?` marks as node-postgres's `$n`. */
+const numbered = (sql: string): string => {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+};
+
 async function compareTable(client: PoolClient, schema: string, table: string, limit: number): Promise<TableComparison> {
   const t = table.toLowerCase();
   const { rows: found } = await client.query<{ live: string | null; copy: string | null }>(
@@ -189,64 +196,14 @@ async function compareTable(client: PoolClient, schema: string, table: string, l
              WHERE c.oid = to_regclass($2)) AS copy`,
     [ident(t), `${ident(schema)}.${ident(t)}`],
   );
-  const liveRel = found[0]?.live ?? null;
-  const copyRel = found[0]?.copy ?? null;
-  const liveCols = await columnsOf(client, liveRel);
-  const copyCols = await columnsOf(client, copyRel);
-  const count = async (sql: string): Promise<number> => Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM (${sql}) x`)).rows[0]?.n ?? 0);
-  const whole = async (rel: string, kind: 'onlyLive' | 'onlyRebuilt', note: string): Promise<TableComparison> => {
-    const { rows } = await client.query<{ r: Row }>(`SELECT row_to_json(x) AS r FROM ${rel} x LIMIT $1`, [limit]);
-    const n = await count(`SELECT 1 FROM ${rel}`);
-    const examples = rows.map(({ r }): RowDifference => ({ kind, key: r, live: kind === 'onlyLive' ? r : null, rebuilt: kind === 'onlyRebuilt' ? r : null }));
-    return { name: table, onlyLive: kind === 'onlyLive' ? n : 0, onlyRebuilt: kind === 'onlyRebuilt' ? n : 0, different: 0, examples, note };
+  const live = found[0]?.live ?? null;
+  const copy = found[0]?.copy ?? null;
+  const dialect: CompareDialect = {
+    quote: ident,
+    same: (a, b, nullable) => `${a} ${nullable ? 'IS NOT DISTINCT FROM' : '='} ${b}`,
+    differs: (a, b) => `${a} IS DISTINCT FROM ${b}`,
+    rows: async (sql, params) => (await client.query<Row>(numbered(sql), [...params])).rows,
   };
-  if (!liveRel && !copyRel) return { name: table, onlyLive: 0, onlyRebuilt: 0, different: 0, examples: [], note: 'neither side has this table' };
-  if (!liveRel) return whole(copyRel as string, 'onlyRebuilt', 'the live read model has no such table');
-  if (!copyRel) return whole(liveRel, 'onlyLive', 'the rebuilt read model has no such table');
-  const liveNames = new Set(liveCols.map((c) => c.name));
-  const common = copyCols.filter((c) => liveNames.has(c.name));
-  const onlyOne = [...liveCols.filter((c) => !copyCols.some((d) => d.name === c.name)), ...copyCols.filter((c) => !liveNames.has(c.name))];
-  const pk = common.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
-  const key = pk.length > 0 ? pk : common;
-  const rest = common.filter((c) => !key.includes(c));
-  // Primary-key columns are never null: `=` lets the index answer. Without one, rows match whole.
-  const eq = pk.length > 0 ? '=' : 'IS NOT DISTINCT FROM';
-  const on = key.map((c) => `r.${ident(c.name)} ${eq} l.${ident(c.name)}`).join(' AND ');
-  const onlyLiveSql = `SELECT l FROM ${liveRel} l WHERE NOT EXISTS (SELECT 1 FROM ${copyRel} r WHERE ${on})`;
-  const onlyCopySql = `SELECT r FROM ${copyRel} r WHERE NOT EXISTS (SELECT 1 FROM ${liveRel} l WHERE ${on})`;
-  const tuple = (alias: string) => `ROW(${rest.map((c) => `${alias}.${ident(c.name)}`).join(', ')})`;
-  const differs = rest.length > 0 ? `${tuple('l')} IS DISTINCT FROM ${tuple('r')}` : 'false';
-  const pairsSql = `SELECT l, r FROM ${liveRel} l JOIN ${copyRel} r ON ${on} WHERE ${differs}`;
-  const keyOf = (row: Row): Row => Object.fromEntries(key.map((c) => [c.name, row[c.name] ?? null]));
-  const examples: RowDifference[] = [];
-  for (const { r } of (
-    await client.query<{ r: Row }>(`SELECT row_to_json(l) AS r FROM ${liveRel} l WHERE NOT EXISTS (SELECT 1 FROM ${copyRel} r WHERE ${on}) LIMIT $1`, [limit])
-  ).rows) {
-    examples.push({ kind: 'onlyLive', key: keyOf(r), live: r, rebuilt: null });
-  }
-  for (const { r } of (
-    await client.query<{ r: Row }>(`SELECT row_to_json(r) AS r FROM ${copyRel} r WHERE NOT EXISTS (SELECT 1 FROM ${liveRel} l WHERE ${on}) LIMIT $1`, [limit])
-  ).rows) {
-    examples.push({ kind: 'onlyRebuilt', key: keyOf(r), live: null, rebuilt: r });
-  }
-  for (const { l, r } of (
-    await client.query<{ l: Row; r: Row }>(
-      `SELECT row_to_json(l) AS l, row_to_json(r) AS r FROM ${liveRel} l JOIN ${copyRel} r ON ${on} WHERE ${differs} LIMIT $1`,
-      [limit],
-    )
-  ).rows) {
-    examples.push({ kind: 'different', key: keyOf(l), live: l, rebuilt: r });
-  }
-  const result: TableComparison = {
-    name: table,
-    onlyLive: await count(onlyLiveSql),
-    onlyRebuilt: await count(onlyCopySql),
-    different: await count(pairsSql),
-    examples,
-  };
-  if (onlyOne.length > 0) {
-    result.note = `columns only one side has: ${onlyOne.map((c) => c.name).join(', ')}`;
-    if (result.different === 0) result.different = await count(`SELECT 1 FROM ${liveRel} l JOIN ${copyRel} r ON ${on}`);
-  }
-  return result;
+  const sides = { live: live ?? '', copy: copy ?? '', liveCols: await columnsOf(client, live), copyCols: await columnsOf(client, copy) };
+  return compareTables(dialect, table, sides, limit);
 }

@@ -4,7 +4,8 @@ import { basename, dirname, extname, join } from 'node:path';
 import type { default as SqliteConstructor, Database } from 'better-sqlite3';
 import { environment } from '../../core/errors.js';
 import { isThenable } from '../../core/maybe.js';
-import type { AppendResult, CommitUnit, RowDifference, ShadowSlot, ShadowSpace, Snapshot, TableComparison } from '../../ports/event-store.js';
+import type { AppendResult, CommitUnit, ShadowSlot, ShadowSpace, Snapshot, TableComparison } from '../../ports/event-store.js';
+import { compareTables, type Column, type CompareDialect } from '../compare-tables.js';
 import { isBusy } from './errors.js';
 import { SYNC_TARGET } from './target.js';
 
@@ -222,65 +223,22 @@ function snapshotOf(Sqlite: typeof SqliteConstructor, livePath: string, file: st
   };
 }
 
-function columnsOf(conn: Database, schema: string, table: string): { name: string; pk: number }[] {
-  return conn.prepare(`PRAGMA ${schema}.table_info(${quote(table)})`).all() as { name: string; pk: number }[];
+function columnsOf(conn: Database, schema: string, table: string): Column[] {
+  return conn.prepare(`PRAGMA ${schema}.table_info(${quote(table)})`).all() as Column[];
 }
 
-function compareTable(conn: Database, table: string, limit: number): TableComparison {
-  const liveCols = columnsOf(conn, 'main', table);
-  const copyCols = columnsOf(conn, ATTACHED, table);
-  const t = quote(table);
-  const count = (sql: string): number => Number(conn.prepare(`SELECT count(*) FROM (${sql})`).pluck().get());
-  const whole = (schema: string, kind: 'onlyLive' | 'onlyRebuilt'): TableComparison => {
-    const rows = conn.prepare(`SELECT * FROM ${schema}.${t} LIMIT ?`).all(limit) as Row[];
-    const n = count(`SELECT 1 FROM ${schema}.${t}`);
-    const examples = rows.map((r): RowDifference => ({
-      kind,
-      key: plain(r) ?? {},
-      live: kind === 'onlyLive' ? plain(r) : null,
-      rebuilt: kind === 'onlyRebuilt' ? plain(r) : null,
-    }));
-    return { name: table, onlyLive: kind === 'onlyLive' ? n : 0, onlyRebuilt: kind === 'onlyRebuilt' ? n : 0, different: 0, examples };
+function compareTable(conn: Database, table: string, limit: number): Promise<TableComparison> {
+  const dialect: CompareDialect = {
+    quote,
+    same: (a, b, nullable) => `${a} ${nullable ? 'IS' : '='} ${b}`,
+    differs: (a, b) => `${a} IS NOT ${b}`,
+    rows: async (sql, params) => (conn.prepare(sql).all(...params) as Row[]).map((row) => plain(row) ?? {}),
   };
-  if (liveCols.length === 0 && copyCols.length === 0)
-    return { name: table, onlyLive: 0, onlyRebuilt: 0, different: 0, examples: [], note: 'neither side has this table' };
-  if (liveCols.length === 0) return { ...whole(ATTACHED, 'onlyRebuilt'), note: 'the live read model has no such table' };
-  if (copyCols.length === 0) return { ...whole('main', 'onlyLive'), note: 'the rebuilt read model has no such table' };
-  const liveNames = new Set(liveCols.map((c) => c.name.toLowerCase()));
-  const common = copyCols.filter((c) => liveNames.has(c.name.toLowerCase()));
-  const onlyOne = [
-    ...liveCols.filter((c) => !copyCols.some((d) => d.name.toLowerCase() === c.name.toLowerCase())),
-    ...copyCols.filter((c) => !liveNames.has(c.name.toLowerCase())),
-  ];
-  const pk = common.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk);
-  const key = pk.length > 0 ? pk : common;
-  const rest = common.filter((c) => !key.includes(c));
-  const on = key.map((c) => `r.${quote(c.name)} IS l.${quote(c.name)}`).join(' AND ');
-  const keyOf = (row: Row | null): Row => Object.fromEntries(key.map((c) => [c.name, row?.[c.name] ?? null]));
-  const onlyLiveSql = `SELECT l.* FROM main.${t} l WHERE NOT EXISTS (SELECT 1 FROM ${ATTACHED}.${t} r WHERE ${on})`;
-  const onlyCopySql = `SELECT r.* FROM ${ATTACHED}.${t} r WHERE NOT EXISTS (SELECT 1 FROM main.${t} l WHERE ${on})`;
-  const differs = rest.map((c) => `l.${quote(c.name)} IS NOT r.${quote(c.name)}`).join(' OR ');
-  const pairs = `SELECT ${key.map((c) => `l.${quote(c.name)} AS ${quote(c.name)}`).join(', ')} FROM main.${t} l JOIN ${ATTACHED}.${t} r ON ${on} WHERE ${differs || '0'}`;
-  const examples: RowDifference[] = [];
-  for (const row of conn.prepare(`${onlyLiveSql} LIMIT ?`).all(limit) as Row[])
-    examples.push({ kind: 'onlyLive', key: keyOf(plain(row)), live: plain(row), rebuilt: null });
-  for (const row of conn.prepare(`${onlyCopySql} LIMIT ?`).all(limit) as Row[])
-    examples.push({ kind: 'onlyRebuilt', key: keyOf(plain(row)), live: null, rebuilt: plain(row) });
-  const byKey = (schema: string) => conn.prepare(`SELECT * FROM ${schema}.${t} WHERE ${key.map((c) => `${quote(c.name)} IS ?`).join(' AND ')} LIMIT 1`);
-  for (const k of conn.prepare(`${pairs} LIMIT ?`).all(limit) as Row[]) {
-    const values = key.map((c) => k[c.name]);
-    examples.push({
-      kind: 'different',
-      key: plain(k) ?? {},
-      live: plain(byKey('main').get(...values) as Row),
-      rebuilt: plain(byKey(ATTACHED).get(...values) as Row),
-    });
-  }
-  const result: TableComparison = { name: table, onlyLive: count(onlyLiveSql), onlyRebuilt: count(onlyCopySql), different: count(pairs), examples };
-  if (onlyOne.length > 0) {
-    result.note = `columns only one side has: ${onlyOne.map((c) => c.name).join(', ')}`;
-    // Not comparable as they are: every row that matched by key counts as different.
-    if (result.different === 0) result.different = count(`SELECT 1 FROM main.${t} l JOIN ${ATTACHED}.${t} r ON ${on}`);
-  }
-  return result;
+  const sides = {
+    live: `main.${quote(table)}`,
+    copy: `${ATTACHED}.${quote(table)}`,
+    liveCols: columnsOf(conn, 'main', table),
+    copyCols: columnsOf(conn, ATTACHED, table),
+  };
+  return compareTables(dialect, table, sides, limit);
 }
