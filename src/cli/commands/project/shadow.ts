@@ -58,6 +58,23 @@ async function copyLeaseOf(
   });
 }
 
+/** What promote and verify share: the projections named (each declaring its tables), the store and targets, a stop signal, a lease keeper. */
+async function prepare(ctx: Context, names: string[], command: string, flags: WorkFlags) {
+  if (names.length === 0) throw usage(`name the projections to ${command}`);
+  const checked = checkFlags(flags);
+  const projections = await ctx.select(names);
+  shadowable(projections);
+  const { store, targets } = await openAll(ctx, projections);
+  return { projections, store, targets, out: ctx.out, signals: trapStopSignals(), keeper: new LeaseKeeper(store, checked.lock.leaseMs), checked };
+}
+
+/** The command's exit after every projection was reported: the worst failure, else the stop signal. */
+function exitAfter(failures: readonly EsError[], received: NodeJS.Signals | undefined): void {
+  const worst = (['ENVIRONMENT', 'LOCKED', 'INTERRUPTED', 'FAULTED'] as const).find((code) => failures.some((f) => f.code === code));
+  if (worst) throw new EsError(worst, '', { details: { reported: true } });
+  if (received) throw new EsError('INTERRUPTED', '', { details: { reported: true, signal: received } });
+}
+
 /** `es project rebuild <names…>|--all --shadow [--follow]`. */
 export async function rebuildShadows(ctx: Context, projections: Projection<unknown>[], flags: WorkFlags): Promise<void> {
   shadowable(projections);
@@ -116,15 +133,11 @@ export async function rebuildShadows(ctx: Context, projections: Projection<unkno
 
 /** `es project promote <names…> [--max-lag <n>]`. */
 export async function promote(ctx: Context, names: string[], flags: { maxLag?: string; batchSize?: string; lease?: string }): Promise<void> {
-  if (names.length === 0) throw usage('name the projections to promote');
   const maxLag = flags.maxLag === undefined ? DEFAULT_PROMOTE_MAX_LAG : parseWholeNumber(flags.maxLag, '--max-lag');
-  const checked = checkFlags({ batchSize: flags.batchSize, lease: flags.lease });
-  const projections = await ctx.select(names);
-  shadowable(projections);
-  const { store, targets } = await openAll(ctx, projections);
-  const { out } = ctx;
-  const signals = trapStopSignals();
-  const keeper = new LeaseKeeper(store, checked.lock.leaseMs);
+  const { projections, store, targets, out, signals, keeper, checked } = await prepare(ctx, names, 'promote', {
+    batchSize: flags.batchSize,
+    lease: flags.lease,
+  });
   const done: PromoteResult[] = [];
   const failures: EsError[] = [];
   try {
@@ -132,7 +145,6 @@ export async function promote(ctx: Context, names: string[], flags: { maxLag?: s
       if (signals.signal.aborted) break;
       const { name } = projection;
       const batchSize = checked.batchSize ?? ctx.settings.projectionOptions[name]?.batchSize ?? ctx.settings.batchSize;
-      // The shadow's builder (if any) goes on after the promote finds nothing left: its lease is waited for by nobody.
       // The shadow's builder (rebuild --shadow --follow) is stopped first, then the live runner.
       const builder = await takeOverLease(store, keeper, copyLease('shadow', name));
       const lease = await takeOverLease(store, keeper, name);
@@ -168,9 +180,7 @@ export async function promote(ctx: Context, names: string[], flags: { maxLag?: s
     signals.release();
   }
   if (out.json) out.data({ projections: done });
-  const worst = (['ENVIRONMENT', 'LOCKED', 'INTERRUPTED', 'FAULTED'] as const).find((code) => failures.some((f) => f.code === code));
-  if (worst) throw new EsError(worst, '', { details: { reported: true } });
-  if (signals.received()) throw new EsError('INTERRUPTED', '', { details: { reported: true, signal: signals.received() } });
+  exitAfter(failures, signals.received());
 }
 
 /** `es project drop-shadow <names…>`. */
@@ -204,14 +214,7 @@ export async function dropShadows(ctx: Context, names: string[], flags: { wait?:
 
 /** `es project verify <names…> [--keep]`. */
 export async function verify(ctx: Context, names: string[], flags: { keep?: boolean; batchSize?: string; wait?: string; lease?: string }): Promise<void> {
-  if (names.length === 0) throw usage('name the projections to verify');
-  const checked = checkFlags({ batchSize: flags.batchSize, wait: flags.wait, lease: flags.lease });
-  const projections = await ctx.select(names);
-  shadowable(projections);
-  const { store, targets } = await openAll(ctx, projections);
-  const { out } = ctx;
-  const signals = trapStopSignals();
-  const keeper = new LeaseKeeper(store, checked.lock.leaseMs);
+  const { projections, store, targets, out, signals, keeper, checked } = await prepare(ctx, names, 'verify', flags);
   const results: VerifyResult[] = [];
   const failures: EsError[] = [];
   try {
@@ -267,9 +270,7 @@ export async function verify(ctx: Context, names: string[], flags: { keep?: bool
       })),
     });
   }
-  const worst = (['ENVIRONMENT', 'LOCKED', 'INTERRUPTED', 'FAULTED'] as const).find((code) => failures.some((f) => f.code === code));
-  if (worst) throw new EsError(worst, '', { details: { reported: true } });
-  if (signals.received()) throw new EsError('INTERRUPTED', '', { details: { reported: true, signal: signals.received() } });
+  exitAfter(failures, signals.received());
   if (results.some((r) => !r.identical)) throw new EsError('UNHEALTHY', '', { details: { reported: true } });
 }
 
