@@ -112,6 +112,8 @@ export async function rebuildShadows(ctx: Context, projections: Projection<unkno
         out.note(`${name}: the shadow was promoted by another process; nothing more to build`);
         return { result: { ...result, state: 'up-to-date', error: null, interrupted: false } };
       }
+      // Another process took the shadow over (its lease ran out while this one was stopped): exit 75.
+      if (result.state === 'locked') return { result, failure: new EsError('LOCKED', result.error?.message ?? `${name}: lost the lease of its shadow`) };
       return { result: checked.follow && result.interrupted ? { ...result, interrupted: false } : result };
     } finally {
       spinner?.stop();
