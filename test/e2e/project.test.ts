@@ -20,7 +20,7 @@ afterAll(cleanupTempDirs);
 
 const DB = (dir: string) => join(dir, '.es', 'events.db');
 const RUN_KEYS = ['durationMs', 'from', 'name', 'processed', 'state', 'to'];
-const STATUS_KEYS = ['error', 'lag', 'lagSeconds', 'lastCheckpointAt', 'name', 'owner', 'position', 'state', 'version'];
+const STATUS_KEYS = ['error', 'lag', 'lagSeconds', 'lastCheckpointAt', 'name', 'owner', 'position', 'shadow', 'state', 'version'];
 
 function runJson(dir: string, args: string[] = []) {
   const r = es(dir, ['project', 'run', '--json', ...args]);
@@ -178,6 +178,7 @@ describe('es project status', () => {
     expect(typeof head).toBe('number');
     const orders = never.json.projections.find((p: any) => p.name === 'orders');
     expect(Object.keys(orders).sort()).toEqual(STATUS_KEYS);
+    expect(orders.shadow).toBeNull();
     expect(orders).toMatchObject({
       name: 'orders',
       version: 2,
