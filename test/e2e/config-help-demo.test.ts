@@ -81,9 +81,9 @@ describe('help', () => {
 });
 
 describe('es demo: the next commands it suggests', () => {
-  /** Runs a suggested command line through the shell, with `es` standing for this repository's bin. */
+  /** Runs a suggested command line through the shell, with `npx es` standing for this repository's bin. */
   function shell(cwd: string, line: string) {
-    const r = spawnSync('sh', ['-c', `"$ES_NODE" "$ES_BIN" ${line.replace(/^es /, '')}`], {
+    const r = spawnSync('sh', ['-c', `"$ES_NODE" "$ES_BIN" ${line.replace(/^npx es /, '')}`], {
       cwd,
       env: baseEnv({ ES_NODE: process.execPath, ES_BIN }),
       encoding: 'utf8',
@@ -99,9 +99,9 @@ describe('es demo: the next commands it suggests', () => {
     expect(demo.code, demo.stderr).toBe(0);
     const next = /^next: (.*)$/m.exec(demo.stdout)?.[1];
     expect(next).toBe(
-      "es project status --db shop.db --config conf/es.json --projections 'my projections' · " +
-        'es read --db shop.db --config conf/es.json --limit 5 · ' +
-        "es project rebuild --all --db shop.db --config conf/es.json --projections 'my projections'",
+      "npx es project status --db shop.db --config conf/es.json --projections 'my projections' · " +
+        'npx es read --db shop.db --config conf/es.json --limit 5 · ' +
+        "npx es project rebuild --all --db shop.db --config conf/es.json --projections 'my projections'",
     );
     const [status, read, rebuild] = next!.split(' · ');
     const s = shell(dir, `${status!} --json`);
@@ -118,7 +118,7 @@ describe('es demo: the next commands it suggests', () => {
     const demo = es(dir, ['demo', '--db', 'sqlite:demo.db']);
     expect(demo.code, demo.stderr).toBe(0);
     const next = /^next: (.*)$/m.exec(demo.stdout)?.[1] ?? '';
-    expect(next).toMatch(/^es project status --db sqlite:demo\.db --projections \S+ · es read --db sqlite:demo\.db --limit 5 · /);
+    expect(next).toMatch(/^npx es project status --db sqlite:demo\.db --projections \S+ · npx es read --db sqlite:demo\.db --limit 5 · /);
     for (const line of next.split(' · ')) {
       const r = shell(dir, line);
       expect(r.code, `${line}: ${r.stderr}`).toBe(0);

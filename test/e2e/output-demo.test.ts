@@ -59,7 +59,9 @@ describe('es demo', () => {
     const dir = tempDir();
     const demo = es(dir, ['demo']);
     expect(demo.code, demo.stderr).toBe(0);
-    const next = /^next: es (project status --projections (\S+)) · es read --limit 5 · es project rebuild --all --projections (\S+)$/m.exec(demo.stdout);
+    const next = /^next: npx es (project status --projections (\S+)) · npx es read --limit 5 · npx es project rebuild --all --projections (\S+)$/m.exec(
+      demo.stdout,
+    );
     expect(next, demo.stdout).not.toBeNull();
     expect(next![2]).toBe(REPO_PROJECTIONS);
     expect(next![3]).toBe(REPO_PROJECTIONS);

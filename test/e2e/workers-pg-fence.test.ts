@@ -13,7 +13,7 @@ import type { EventStore } from '../../src/ports/event-store.js';
 import { cleanupTempDirs, es, tempDir, writeFile } from './helpers.js';
 import { canSetHostName, spread, startWorker, until, type Worker } from './workers-support.js';
 import { freshPgStore, pgServerUrl } from '../support/pg.js';
-import { pgBin, startCluster, type Cluster } from '../support/pg-clusters.js';
+import { canStartClusters, clustersMissing, startCluster, type Cluster } from '../support/pg-clusters.js';
 
 const LEASE_MS = 5000;
 const workers: Worker[] = [];
@@ -24,7 +24,8 @@ const cleanups: (() => Promise<void>)[] = [];
 let cluster: Cluster | undefined;
 const server = (): string => cluster?.url('postgres') ?? pgServerUrl();
 beforeAll(async () => {
-  if (pgBin) cluster = await startCluster();
+  if (canStartClusters) cluster = await startCluster();
+  else process.stderr.write(`PostgreSQL fencing tests run on the shared test server, not a cluster of their own: ${clustersMissing}\n`);
 }, 60_000);
 afterAll(async () => {
   for (const w of workers) {

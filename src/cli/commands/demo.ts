@@ -66,7 +66,9 @@ function quote(value: string): string {
 /**
  * Commands to try next that work as typed here: they repeat the --db, --projections and --config
  * flags given to demo (the environment stays set in the same shell), and name the shipped
- * projections when there is no projections folder here.
+ * projections when there is no projections folder here. They start with `npx es`, as the README's
+ * do: in a clone or a project that installed the package, `es` is not on PATH, and npx also finds
+ * a global install.
  */
 function nextCommands(ctx: Context, shippedProjections: string | undefined): string {
   const { db, config } = ctx.flags;
@@ -74,5 +76,5 @@ function nextCommands(ctx: Context, shippedProjections: string | undefined): str
   // A password is never printed, not even to make a command copyable: it shows as ***.
   const store = [db === undefined ? '' : ` --db ${quote(redact(db))}`, config === undefined ? '' : ` --config ${quote(config)}`].join('');
   const folder = projections === undefined ? '' : ` --projections ${quote(projections)}`;
-  return `es project status${store}${folder} · es read${store} --limit 5 · es project rebuild --all${store}${folder}`;
+  return `npx es project status${store}${folder} · npx es read${store} --limit 5 · npx es project rebuild --all${store}${folder}`;
 }
