@@ -161,9 +161,13 @@ describe('es project status --format prometheus', () => {
       'es_projection_dead_letters_total',
       'es_projection_owner',
       'es_projection_lease_expires_timestamp_seconds',
+      'es_projection_shadow_position',
+      'es_projection_shadow_lag_events',
       'es_workers',
       'es_projection_state',
     ]);
+    // No shadow is being built: the shadow families have no samples.
+    expect(families.get('es_projection_shadow_position')?.samples).toEqual([]);
     // Nobody holds a projection between cron runs: owner 0 with empty labels, no lease expiry, no workers.
     expect(families.get('es_projection_owner')?.samples.every((s: any) => s.value === 0 && s.labels.host === '' && s.labels.pid === '')).toBe(true);
     expect(families.get('es_projection_lease_expires_timestamp_seconds')?.samples).toEqual([]);

@@ -84,18 +84,21 @@ export function pgShadowSpace(live: LiveSide, name: string, slot: ShadowSlot): S
         throw error;
       }),
     record: async (client, mark, previous) => {
-      // Locked: two writers of one copy take turns, and the second sees what the first recorded.
-      const { rows } = await client.query<{ id: string; position: string }>(`SELECT id, position::text AS position FROM ${q}.${MARK_TABLE} FOR UPDATE`);
-      const row = rows[0];
-      if (previous === null ? row !== undefined : row?.id !== previous.id || Number(row?.position) !== previous.position) return false;
-      await client.query(`DELETE FROM ${q}.${MARK_TABLE}`);
-      await client.query(`INSERT INTO ${q}.${MARK_TABLE} (id, version, position, cursor) VALUES ($1, $2, $3, $4)`, [
-        mark.id,
-        mark.version,
-        mark.position,
-        mark.cursor === undefined ? null : JSON.stringify(mark.cursor),
-      ]);
-      return true;
+      // One statement: moved from where it stood (or made where there was none), else no row.
+      const cursor = mark.cursor === undefined ? null : JSON.stringify(mark.cursor);
+      const values = [mark.id, mark.version, mark.position, cursor];
+      const { rowCount } =
+        previous === null
+          ? await client.query(
+              `INSERT INTO ${q}.${MARK_TABLE} (id, version, position, cursor) SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM ${q}.${MARK_TABLE})`,
+              values,
+            )
+          : await client.query(`UPDATE ${q}.${MARK_TABLE} SET id = $1, version = $2, position = $3, cursor = $4 WHERE id = $5 AND position = $6`, [
+              ...values,
+              previous.id,
+              previous.position,
+            ]);
+      return rowCount === 1;
     },
     mark: async () => {
       if (!(await exists())) return null;

@@ -7,6 +7,7 @@ import { isThenable } from '../../core/maybe.js';
 import type { AppendResult, CommitUnit, ShadowSlot, ShadowSpace, Snapshot, TableComparison } from '../../ports/event-store.js';
 import { compareTables, type Column, type CompareDialect } from '../compare-tables.js';
 import { isBusy } from './errors.js';
+import { withStatementCache } from './statement-cache.js';
 import { SYNC_TARGET } from './target.js';
 
 const BUSY_TIMEOUT_MS = 30_000;
@@ -53,8 +54,9 @@ export function sqliteShadowSpace(live: LiveSide, name: string, slot: ShadowSlot
       const opened = new Sqlite(file, { timeout: BUSY_TIMEOUT_MS });
       opened.pragma('journal_mode = WAL');
       opened.exec(`CREATE TABLE IF NOT EXISTS ${MARK_TABLE} (id TEXT NOT NULL, version INTEGER NOT NULL, position INTEGER NOT NULL, cursor TEXT)`);
-      db = opened;
-      return opened;
+      // As the store's connection: a handler's db.prepare(sql) per event compiles once.
+      db = withStatementCache(opened);
+      return db;
     } catch (error) {
       throw environment(`${file}: cannot open the ${slot} copy of ${name} (${(error as Error).message})`, error);
     }

@@ -7,6 +7,7 @@ import { isThenable } from '../../core/maybe.js';
 import type { Target } from '../../ports/target.js';
 import { sqliteHandledIds, sqliteMarks } from './handled.js';
 import { isBusy } from './errors.js';
+import { withStatementCache } from './statement-cache.js';
 import { sqliteShadowSpace } from './shadow.js';
 
 const BUSY_TIMEOUT_MS = 30_000;
@@ -19,7 +20,8 @@ export function openSqliteTarget(path: string, display: string): Target<Database
   let db: Database;
   try {
     mkdirSync(dirname(path), { recursive: true });
-    db = new Sqlite(path, { timeout: BUSY_TIMEOUT_MS });
+    // As the store's connection: a handler's db.prepare(sql) per event compiles once.
+    db = withStatementCache(new Sqlite(path, { timeout: BUSY_TIMEOUT_MS }));
     db.pragma('journal_mode = WAL');
   } catch (error) {
     throw environment(`${display}: cannot open (${(error as Error).message})`, error);
