@@ -37,4 +37,10 @@ export const SUITES = [
     report: 'bench/reports/workers.md',
     what: 'Many workers on PostgreSQL: spread and settling, 3 workers vs 1 catching up 12 projections, failover after kill -9 and SIGTERM',
   },
+  {
+    name: 'shadow',
+    script: 'bench/shadow.js',
+    report: 'bench/reports/shadow.md',
+    what: "Rebuild beside the live read model (SQLite, PostgreSQL): rebuild --shadow vs rebuild, promote and a reader's longest gap, --follow latency during a shadow build, verify",
+  },
 ];
