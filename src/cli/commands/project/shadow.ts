@@ -70,7 +70,8 @@ async function prepare(ctx: Context, names: string[], command: string, flags: Wo
 
 /** The command's exit after every projection was reported: the worst failure, else the stop signal. */
 function exitAfter(failures: readonly EsError[], received: NodeJS.Signals | undefined): void {
-  const worst = (['ENVIRONMENT', 'LOCKED', 'INTERRUPTED', 'FAULTED'] as const).find((code) => failures.some((f) => f.code === code));
+  // Any other failure (an append conflict) is not a success either.
+  const worst = (['ENVIRONMENT', 'LOCKED', 'INTERRUPTED', 'FAULTED'] as const).find((code) => failures.some((f) => f.code === code)) ?? failures[0]?.code;
   if (worst) throw new EsError(worst, '', { details: { reported: true } });
   if (received) throw new EsError('INTERRUPTED', '', { details: { reported: true, signal: received } });
 }
