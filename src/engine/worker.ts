@@ -5,7 +5,7 @@ import type { Projection } from '../core/projection.js';
 import { sleep } from '../core/sleep.js';
 import type { EventStore, LeaseRow, WorkerRow } from '../ports/event-store.js';
 import { loadCheckpoint } from './checkpoints.js';
-import { LeaseKeeper, RENEWALS_PER_LEASE, ownerHere, processIsDead, type Lease } from './lease.js';
+import { LeaseKeeper, RENEWALS_PER_LEASE, askedFor, ownerHere, processIsDead, type Lease } from './lease.js';
 import { runProjection } from './run/index.js';
 import { isLeaseLoss } from './run/member.js';
 import type { RunOptions, RunResult } from './types.js';
@@ -31,6 +31,7 @@ export type WorkerNews =
   | { kind: 'joined'; worker: WorkerRow | Omit<WorkerRow, 'expiresAt'> }
   | { kind: 'took'; name: string; token: number; share: number; workers: number }
   | { kind: 'handed-over'; name: string; share: number; workers: number }
+  | { kind: 'asked-for'; name: string }
   | { kind: 'lost'; name: string; token: number; reason: string }
   | { kind: 'stopped'; result: RunResult }
   | { kind: 'error'; name: string | null; message: string }
@@ -221,8 +222,8 @@ class Worker {
     return row === undefined || !row.live || (row.owner.id !== this.me.id && processIsDead(row.owner));
   }
 
-  /** The live workers and how many projections each holds; the share of each. */
-  private async census(): Promise<{ share: number; workers: number; others: number[]; byName: Map<string, LeaseRow> }> {
+  /** The live workers and how many projections each holds; the share of each; the projections a takeover asks for. */
+  private async census(): Promise<{ share: number; workers: number; others: number[]; byName: Map<string, LeaseRow>; asked: Set<string> }> {
     const [workers, leases] = await Promise.all([this.store.liveWorkers(), this.store.leases()]);
     // A worker whose process is seen dead here (same host and PID namespace) no longer counts, so
     // its projections are shared out without waiting for its heartbeat to run out.
@@ -235,7 +236,13 @@ class Worker {
       if (!this.isFree(row) && counts.has(row.owner.id)) counts.set(row.owner.id, (counts.get(row.owner.id) ?? 0) + 1);
     }
     const others = [...counts.entries()].filter(([id]) => id !== this.me.id).map(([, n]) => n);
-    return { share: shareOf(this.names.size, ids.size), workers: ids.size, others, byName };
+    const asked = new Set(
+      leases
+        .filter((l) => l.live && l.owner.id !== this.me.id && !processIsDead(l.owner))
+        .map((l) => askedFor(l.name))
+        .filter((name): name is string => name !== null && this.names.has(name)),
+    );
+    return { share: shareOf(this.names.size, ids.size), workers: ids.size, others, byName, asked };
   }
 
   /** Hands over what is above the share, or one when a worker has two fewer (an even spread); returns how many it keeps. */
@@ -265,6 +272,20 @@ class Worker {
   }
 
   /**
+   * Lets go what a takeover (promote, verify) asks for: the run commits the batch under way, with what
+   * it published, and stops; the lease is released for the one asking, which takes it without fencing
+   * anything out, so nothing this worker did is done again after it.
+   */
+  private letAskedGo(asked: Set<string>): void {
+    for (const h of this.working()) {
+      if (!asked.has(h.projection.name)) continue;
+      this.letGo.set(h.projection.name, performance.now());
+      this.tell({ kind: 'asked-for', name: h.projection.name });
+      this.drop(h, 'share');
+    }
+  }
+
+  /**
    * Takes free projections while under the share, the workers with the fewest first; above it, one
    * that nobody else has taken for STARVING_MS.
    */
@@ -279,7 +300,7 @@ class Worker {
       if (this.options.signal.aborted || now - this.joinedAt < this.joinMs) break;
       const freeFor = now - (this.freeSince.get(p.name) ?? now);
       if (mine >= share && freeFor < STARVING_MS) continue;
-      if (now - (this.letGo.get(p.name) ?? -Infinity) < this.graceMs * 4) continue;
+      if (now - (this.letGo.get(p.name) ?? -Infinity) < this.graceMs * 4 || census.asked.has(p.name)) continue;
       if (mine > fewest && freeFor < this.graceMs) continue;
       if (!(await this.mayRunAgain(p, now))) continue;
       const owner = ownerHere(this.me.id);
@@ -314,6 +335,7 @@ class Worker {
     if (performance.now() - this.lastHeartbeat >= this.heartbeatEvery || this.joinedAt === Infinity) await this.heartbeat();
     if (this.options.signal.aborted) return;
     const census = await this.census();
+    this.letAskedGo(census.asked);
     await this.take(this.handOver(census.share, census.workers, census.others), census);
   }
 

@@ -1,7 +1,7 @@
 import { EsError, isEsError, usage } from '../../../core/errors.js';
 import { parseWholeNumber } from '../../../core/duration.js';
 import type { Projection } from '../../../core/projection.js';
-import { acquireLease, LeaseKeeper, takeOverLease, type Lease } from '../../../engine/lease.js';
+import { acquireLease, HANDOVER_WAIT_MS, LeaseKeeper, takeOverLease, type Lease } from '../../../engine/lease.js';
 import { idleResult } from '../../../engine/results.js';
 import { buildCopy } from '../../../engine/shadow/build.js';
 import { DEFAULT_PROMOTE_MAX_LAG, dropShadow, promoteShadow, requireTables, type PromoteResult } from '../../../engine/shadow/promote.js';
@@ -148,9 +148,10 @@ export async function promote(ctx: Context, names: string[], flags: { maxLag?: s
       if (signals.signal.aborted) break;
       const { name } = projection;
       const batchSize = checked.batchSize ?? ctx.settings.projectionOptions[name]?.batchSize ?? ctx.settings.batchSize;
-      // The shadow's builder (rebuild --shadow --follow) is stopped first, then the live runner.
+      // The shadow's builder (rebuild --shadow --follow) is stopped first, then the live runner (a
+      // worker is asked to let it go at its batch boundary: what it published is then before P).
       const builder = await takeOverLease(store, keeper, copyLease('shadow', name));
-      const lease = await takeOverLease(store, keeper, name);
+      const lease = await takeOverLease(store, keeper, name, HANDOVER_WAIT_MS);
       try {
         const target = targets.get(name);
         const space = spaceOf(store, targets, name, 'shadow');
