@@ -285,6 +285,10 @@ interface Handover {
   /** Checkpoint positions after the V=1 workers had the projections back (nothing for them to do). */
   standDown: { before: Map<string, number>; after: Map<string, number>; pendingAdded: number };
   finalRun: ReturnType<typeof es>;
+  /** The data of the last event of each `$checkpoint-<name>`, at the end. */
+  lastCheckpoint: Map<string, Record<string, unknown> | undefined>;
+  /** `status --json` (V=2) at the end. */
+  finalStatus: { projections: Record<string, unknown>[] };
   exits: Map<string, { code: number | null; signal: NodeJS.Signals | null }>;
   /** Rows of a projection's table, by event id. */
   table(name: string): Promise<Map<string, { position: number; version: number; pid: number; amount?: number }>>;
@@ -375,7 +379,7 @@ async function handover(kind: StoreKind, spec: Spec): Promise<Handover> {
         30_000,
       );
     }
-    await sleep(2500);
+    await sleep(1500);
     exits.set('appender', await stop(appender));
     const head = await store.head();
     for (const name of names) {
@@ -404,6 +408,9 @@ async function handover(kind: StoreKind, spec: Spec): Promise<Handover> {
     // The new version finishes what was left (a cron run).
     const finalRun = es(dir, ['project', 'run', '--json'], { env: { ...env(2), ROLE: 'final-run' } });
     const events = readAll(dir);
+    const lastCheckpoint = new Map<string, Record<string, unknown> | undefined>();
+    for (const name of names) lastCheckpoint.set(name, (await store.lastEvent(`$checkpoint-${name}`))?.data);
+    const finalStatus = parseJson(es(dir, ['project', 'status', '--json'], { env: env(2) }).stdout);
     return {
       dir,
       place,
@@ -418,6 +425,8 @@ async function handover(kind: StoreKind, spec: Spec): Promise<Handover> {
       shadowStatus,
       standDown: { before, after, pendingAdded },
       finalRun,
+      lastCheckpoint,
+      finalStatus,
       exits,
       effectsFile,
       async table(name) {
@@ -463,7 +472,7 @@ async function checkHandover(h: Handover): Promise<void> {
     expect(row).toMatchObject({ name, version: 2, position: P });
     // Promoted while events streamed in: some before P, some after.
     expect(added.filter((e) => e.position <= P).length).toBeGreaterThan(BACKLOG);
-    expect(added.filter((e) => e.position > P).length).toBeGreaterThan(50);
+    expect(added.filter((e) => e.position > P).length).toBeGreaterThan(30);
 
     // The read model: exactly one row per event (a second application would hit the primary key and
     // fault), every one the new version's (the shadow's up to P, the V=2 runner's after).
@@ -497,11 +506,8 @@ async function checkHandover(h: Handover): Promise<void> {
     // The shadow showed in status before the promote, at version 2, and the live stream ends at version 2.
     const shadowRow = h.shadowStatus.projections.find((p: { name: string }) => p.name === name);
     expect(shadowRow?.shadow).toMatchObject({ version: 2 });
-    const checkpoint = es(h.dir, ['read', '--stream', `$checkpoint-${name}`, '--json']);
-    const last = checkpoint.stdout.trim().split('\n').pop() as string;
-    expect(parseJson(last).data).toMatchObject({ version: 2, position: h.events[h.events.length - 1]?.position });
-    const status = parseJson(es(h.dir, ['project', 'status', name, '--json'], { env: { V: '2' } }).stdout);
-    expect(status.projections[0]).toMatchObject({ version: 2, state: 'up-to-date', lag: 0, shadow: null });
+    expect(h.lastCheckpoint.get(name)).toMatchObject({ version: 2, position: h.events[h.events.length - 1]?.position });
+    expect(h.finalStatus.projections.find((p) => p.name === name)).toMatchObject({ version: 2, state: 'up-to-date', lag: 0, shadow: null });
   }
 }
 
@@ -562,7 +568,11 @@ describe.each(storeKinds())('a promote with old and new workers side by side on 
   });
 
   const available = brokers.filter((b) => b.url);
-  describe.skipIf(available.length === 0)(`publishing projections with tables (${available.map((b) => b.label).join(', ') || 'no broker'})`, () => {
+  const brokersTitle =
+    available.length > 0
+      ? available.map((b) => b.label).join(', ')
+      : `did not run: ${brokers.map((b) => b.variable).join(' and ')} are not set (.ci/run sets them when the brokers answer)`;
+  describe.skipIf(available.length === 0)(`publishing projections with tables (${brokersTitle})`, () => {
     let h: Handover;
     const rigs: { name: string; label: string; messages(): Promise<Received[]>; drop(): Promise<void> }[] = [];
     beforeAll(async () => {
