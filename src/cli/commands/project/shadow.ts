@@ -1,5 +1,6 @@
 import { EsError, isEsError, usage } from '../../../core/errors.js';
 import { parseWholeNumber } from '../../../core/duration.js';
+import { sleep } from '../../../core/sleep.js';
 import type { Projection } from '../../../core/projection.js';
 import { acquireLease, HANDOVER_WAIT_MS, LeaseKeeper, takeOverLease, type Lease } from '../../../engine/lease.js';
 import { idleResult } from '../../../engine/results.js';
@@ -76,6 +77,22 @@ function exitAfter(failures: readonly EsError[], received: NodeJS.Signals | unde
   if (received) throw new EsError('INTERRUPTED', '', { details: { reported: true, signal: received } });
 }
 
+/**
+ * After a builder's lease was taken over: whether it was a promote of its shadow. A promote takes the
+ * builder's lease before it catches the shadow up and swaps it in, and holds it until then, so the
+ * builder (which may see its lease lost at once, at its next commit) waits while another process
+ * holds the shadow's lease, at most a lease's length, for the stream to say the shadow was promoted.
+ */
+async function promotedMeanwhile(store: EventStore, name: string, leaseMs: number, signal: AbortSignal): Promise<boolean> {
+  const deadline = Date.now() + leaseMs;
+  for (;;) {
+    if ((await store.lastEvent(copyStream('shadow', name)))?.type === SHADOW_EVENTS.promoted) return true;
+    const held = (await store.leases()).some((l) => l.name === copyLease('shadow', name) && l.live);
+    if (!held || Date.now() >= deadline || signal.aborted) return false;
+    await sleep(100, signal);
+  }
+}
+
 /** `es project rebuild <names…>|--all --shadow [--follow]`. */
 export async function rebuildShadows(ctx: Context, projections: Projection<unknown>[], flags: WorkFlags): Promise<void> {
   shadowable(projections);
@@ -108,7 +125,7 @@ export async function rebuildShadows(ctx: Context, projections: Projection<unkno
           if (spinner) spinner.text = `${progressText(out, p, startedAt)} (shadow)`;
         },
       });
-      if (result.state === 'locked' && (await store.lastEvent(copyStream('shadow', name)))?.type === SHADOW_EVENTS.promoted) {
+      if (result.state === 'locked' && (await promotedMeanwhile(store, name, checked.lock.leaseMs, signals.signal))) {
         // Its work is done: another process promoted the shadow this one was building.
         out.note(`${name}: the shadow was promoted by another process; nothing more to build`);
         return { result: { ...result, state: 'up-to-date', error: null, interrupted: false } };
