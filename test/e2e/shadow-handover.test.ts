@@ -293,6 +293,8 @@ interface Handover {
   /** Rows of a projection's table, by event id. */
   table(name: string): Promise<Map<string, { position: number; version: number; pid: number; amount?: number }>>;
   effectsFile: string;
+  /** What a process of this hand-over said, by role. */
+  said(role: string): string;
 }
 
 const positionOf = async (store: EventStore<unknown>, stream: string): Promise<{ position: number; version: number | null }> => {
@@ -429,6 +431,11 @@ async function handover(kind: StoreKind, spec: Spec): Promise<Handover> {
       finalStatus,
       exits,
       effectsFile,
+      said: (role) =>
+        running
+          .slice(firstProc)
+          .find((p) => p.role === role)
+          ?.text() ?? '',
       async table(name) {
         const rows = await place.rows<{ event_id: string; position: number; version: number; pid: number; amount?: number }>(
           `SELECT * FROM ${spec.tables[name]}`,
@@ -462,7 +469,7 @@ async function handover(kind: StoreKind, spec: Spec): Promise<Handover> {
 async function checkHandover(h: Handover): Promise<void> {
   const added = h.events.filter((e) => e.type === 'Added');
   expect(added.length).toBeGreaterThan(BACKLOG + 100);
-  for (const [role, exit] of h.exits) expect({ role, ...exit }).toEqual({ role, code: 0, signal: null });
+  for (const [role, exit] of h.exits) expect({ role, ...exit }, h.said(role)).toEqual({ role, code: 0, signal: null });
   expect(h.finalRun.code, h.finalRun.stderr).toBe(0);
   for (const row of parseJson(h.finalRun.stdout).projections) expect(row).toMatchObject({ state: 'up-to-date', processed: h.standDown.pendingAdded });
 
@@ -503,6 +510,8 @@ async function checkHandover(h: Handover): Promise<void> {
     // Each V=1 worker stood down, saying so, and moved nothing while it held the projection again.
     for (const w of h.w1) expect(w.text(), w.role).toMatch(new RegExp(`${name}\\s+superseded: version 2 was promoted`));
     expect(h.standDown.after.get(name)).toBe(h.standDown.before.get(name));
+    // The shadow's builder (--follow) stopped by itself (exit 0, checked above), saying why.
+    if (h.shadow) expect(h.said('shadow')).toMatch(new RegExp(`${name}: the shadow was promoted by another process; nothing more to build`));
     // The shadow showed in status before the promote, at version 2, and the live stream ends at version 2.
     const shadowRow = h.shadowStatus.projections.find((p: { name: string }) => p.name === name);
     expect(shadowRow?.shadow).toMatchObject({ version: 2 });
