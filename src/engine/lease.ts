@@ -200,19 +200,53 @@ export async function acquireLease(store: LeaseStore, keeper: LeaseKeeper, name:
 /** How long a takeover keeps trying while the lease row is busy (another taker, a commit's fence). */
 const TAKEOVER_TRIES_MS = 10_000;
 
+/** How long a takeover waits for the holder to let the projection go when asked, before it takes the lease anyway. */
+export const HANDOVER_WAIT_MS = 5_000;
+
 /**
- * Takes a projection's lease whoever holds it (promote, verify): the holder's next commit is fenced
- * out and its run stops (`locked`); a worker takes the projection back once this lease is let go.
+ * The lease by which a takeover asks for a projection: while it is held, a `run --follow` worker that
+ * holds the projection lets it go at its next batch boundary, and no worker takes it.
  */
-export async function takeOverLease(store: LeaseStore, keeper: LeaseKeeper, name: string): Promise<Lease> {
+export function handoverLease(name: string): string {
+  return `handover:${name}`;
+}
+
+/** The projection a handover lease asks for; null for any other lease. */
+export function askedFor(leaseName: string): string | null {
+  return leaseName.startsWith('handover:') ? leaseName.slice('handover:'.length) : null;
+}
+
+/**
+ * Takes a lease whoever holds it (promote, verify): the holder's next commit is fenced out and its
+ * run stops (`locked`); a worker takes the projection back once this lease is let go.
+ *
+ * With `askMs`, for a projection's own lease, it asks first (handoverLease): a `run --follow` worker
+ * that holds it commits the batch under way, with what that batch published and its handlers' side
+ * effects, and lets it go, so that nothing it did is done again after the takeover. A holder that
+ * does not let go within `askMs` (a cron run, a process paused or cut off) is taken over anyway, and
+ * what its batch under way published before the fence is published again.
+ */
+export async function takeOverLease(store: LeaseStore, keeper: LeaseKeeper, name: string, askMs = 0): Promise<Lease> {
   const owner = ownerHere();
-  const deadline = Date.now() + TAKEOVER_TRIES_MS;
-  for (;;) {
-    const attempt = await store.tryLease(name, owner, keeper.leaseMs, () => true);
-    if (attempt.taken) return keeper.keep(name, owner, attempt.token);
-    if (Date.now() >= deadline) {
-      throw new EsError('LOCKED', `${name}: could not take its lease over from ${describeHolder(attempt.holder)} within ${TAKEOVER_TRIES_MS / 1000}s`);
+  const ask = askMs > 0 ? await store.tryLease(handoverLease(name), owner, keeper.leaseMs, processIsDead) : null;
+  const asking = ask?.taken ? keeper.keep(handoverLease(name), owner, ask.token) : null;
+  try {
+    const politeUntil = Date.now() + (asking ? askMs : 0);
+    while (Date.now() < politeUntil) {
+      const attempt = await store.tryLease(name, owner, keeper.leaseMs, processIsDead);
+      if (attempt.taken) return keeper.keep(name, owner, attempt.token);
+      await sleep(50);
     }
-    await sleep(100);
+    const deadline = Date.now() + TAKEOVER_TRIES_MS;
+    for (;;) {
+      const attempt = await store.tryLease(name, owner, keeper.leaseMs, () => true);
+      if (attempt.taken) return keeper.keep(name, owner, attempt.token);
+      if (Date.now() >= deadline) {
+        throw new EsError('LOCKED', `${name}: could not take its lease over from ${describeHolder(attempt.holder)} within ${TAKEOVER_TRIES_MS / 1000}s`);
+      }
+      await sleep(100);
+    }
+  } finally {
+    await asking?.release();
   }
 }

@@ -4,7 +4,8 @@ import { errorMessage } from '../core/errors.js';
 import type { Projection } from '../core/projection.js';
 import { sleep } from '../core/sleep.js';
 import type { EventStore, LeaseRow, WorkerRow } from '../ports/event-store.js';
-import { LeaseKeeper, RENEWALS_PER_LEASE, ownerHere, processIsDead, type Lease } from './lease.js';
+import { loadCheckpoint } from './checkpoints.js';
+import { LeaseKeeper, RENEWALS_PER_LEASE, askedFor, ownerHere, processIsDead, type Lease } from './lease.js';
 import { runProjection } from './run/index.js';
 import { isLeaseLoss } from './run/member.js';
 import type { RunOptions, RunResult } from './types.js';
@@ -30,6 +31,7 @@ export type WorkerNews =
   | { kind: 'joined'; worker: WorkerRow | Omit<WorkerRow, 'expiresAt'> }
   | { kind: 'took'; name: string; token: number; share: number; workers: number }
   | { kind: 'handed-over'; name: string; share: number; workers: number }
+  | { kind: 'asked-for'; name: string }
   | { kind: 'lost'; name: string; token: number; reason: string }
   | { kind: 'stopped'; result: RunResult }
   | { kind: 'error'; name: string | null; message: string }
@@ -48,16 +50,27 @@ interface Holding {
   parked: boolean;
   /** Null while it is worked on. */
   leaving: Leaving | null;
+  /** Taken above the share because nobody else ran it (see STARVING_MS): not counted, not handed over, until the share has room. */
+  extra: boolean;
 }
 
 const TAKEN_OVER = 'another worker took it over; nothing more was committed';
 
 /**
  * A projection whose live version is not this file's (awaiting a promotion, or superseded by one) is
- * let go and looked at again this often: another worker with the live version runs it meanwhile, and
- * once the file's version is promoted this worker takes it up without a restart.
+ * let go and its live version looked at again this often, without taking its lease: another worker
+ * with the live version runs it meanwhile, and once the file's version is promoted this worker takes
+ * it up without a restart.
  */
 const STAND_BY_MS = 2000;
+
+/**
+ * A projection left free this long is taken even by a worker at its share: the workers under their
+ * share cannot run it (they stand by for it, their version is not the live one), yet count in the
+ * share. Without this, the version promoted would wait for the old workers to stop, and the live
+ * one for the new workers to start running it, whenever those outnumber what they can run.
+ */
+const STARVING_MS = 3000;
 
 const standsBy = (state: RunResult['state']): boolean => state === 'awaiting-promotion' || state === 'superseded';
 
@@ -141,9 +154,9 @@ class Worker {
     this.drop(h, 'lost');
   }
 
-  private start(projection: Projection<unknown>, lease: Lease): void {
+  private start(projection: Projection<unknown>, lease: Lease, extra: boolean): void {
     const controller = new AbortController();
-    const h: Holding = { projection, lease, controller, done: Promise.resolve(), parked: false, leaving: null };
+    const h: Holding = { projection, lease, controller, done: Promise.resolve(), parked: false, leaving: null, extra };
     this.held.set(projection.name, h);
     lease.signal.addEventListener('abort', () =>
       this.lose(h, lease.ranOut() ? 'its lease ran out before it could be renewed' : 'its lease was taken over while it could not renew it'),
@@ -209,8 +222,8 @@ class Worker {
     return row === undefined || !row.live || (row.owner.id !== this.me.id && processIsDead(row.owner));
   }
 
-  /** The live workers and how many projections each holds; the share of each. */
-  private async census(): Promise<{ share: number; workers: number; others: number[]; byName: Map<string, LeaseRow> }> {
+  /** The live workers and how many projections each holds; the share of each; the projections a takeover asks for. */
+  private async census(): Promise<{ share: number; workers: number; others: number[]; byName: Map<string, LeaseRow>; asked: Set<string> }> {
     const [workers, leases] = await Promise.all([this.store.liveWorkers(), this.store.leases()]);
     // A worker whose process is seen dead here (same host and PID namespace) no longer counts, so
     // its projections are shared out without waiting for its heartbeat to run out.
@@ -223,15 +236,30 @@ class Worker {
       if (!this.isFree(row) && counts.has(row.owner.id)) counts.set(row.owner.id, (counts.get(row.owner.id) ?? 0) + 1);
     }
     const others = [...counts.entries()].filter(([id]) => id !== this.me.id).map(([, n]) => n);
-    return { share: shareOf(this.names.size, ids.size), workers: ids.size, others, byName };
+    const asked = new Set(
+      leases
+        .filter((l) => l.live && l.owner.id !== this.me.id && !processIsDead(l.owner))
+        .map((l) => askedFor(l.name))
+        .filter((name): name is string => name !== null && this.names.has(name)),
+    );
+    return { share: shareOf(this.names.size, ids.size), workers: ids.size, others, byName, asked };
   }
 
   /** Hands over what is above the share, or one when a worker has two fewer (an even spread); returns how many it keeps. */
   private handOver(share: number, workers: number, others: number[]): number {
-    let mine = this.working().length;
+    // One taken above the share (nobody else ran it) counts once the share has room for it.
+    let mine = this.working().filter((h) => !h.extra).length;
+    for (const h of this.working()) {
+      if (h.extra && mine < share) {
+        h.extra = false;
+        mine += 1;
+      }
+    }
     let extra = Math.max(mine - share, others.length > 0 && mine >= Math.min(...others) + 2 ? 1 : 0);
     // The running ones go first (popped from the end); a parked (faulted) one only when nothing else is left.
-    const candidates = this.working().sort((a, b) => Number(b.parked) - Number(a.parked));
+    const candidates = this.working()
+      .filter((h) => !h.extra)
+      .sort((a, b) => Number(b.parked) - Number(a.parked));
     while (extra > 0 && candidates.length > 0) {
       const h = candidates.pop() as Holding;
       this.letGo.set(h.projection.name, performance.now());
@@ -243,7 +271,24 @@ class Worker {
     return mine;
   }
 
-  /** Takes free projections while under the share; the workers with the fewest first. */
+  /**
+   * Lets go what a takeover (promote, verify) asks for: the run commits the batch under way, with what
+   * it published, and stops; the lease is released for the one asking, which takes it without fencing
+   * anything out, so nothing this worker did is done again after it.
+   */
+  private letAskedGo(asked: Set<string>): void {
+    for (const h of this.working()) {
+      if (!asked.has(h.projection.name)) continue;
+      this.letGo.set(h.projection.name, performance.now());
+      this.tell({ kind: 'asked-for', name: h.projection.name });
+      this.drop(h, 'share');
+    }
+  }
+
+  /**
+   * Takes free projections while under the share, the workers with the fewest first; above it, one
+   * that nobody else has taken for STARVING_MS.
+   */
   private async take(mine: number, census: Awaited<ReturnType<Worker['census']>>): Promise<void> {
     const { share, workers, others, byName } = census;
     const fewest = Math.min(mine, ...others);
@@ -252,23 +297,45 @@ class Worker {
     for (const name of this.names) if (!free.some((p) => p.name === name)) this.freeSince.delete(name);
     for (const p of free) if (!this.freeSince.has(p.name)) this.freeSince.set(p.name, now);
     for (const p of shuffle(free)) {
-      if (mine >= share || this.options.signal.aborted || now - this.joinedAt < this.joinMs) break;
-      if (now - (this.letGo.get(p.name) ?? -Infinity) < this.graceMs * 4) continue;
-      if (now - (this.standingBy.get(p.name)?.since ?? -Infinity) < STAND_BY_MS) continue;
-      if (mine > fewest && now - (this.freeSince.get(p.name) ?? now) < this.graceMs) continue;
+      if (this.options.signal.aborted || now - this.joinedAt < this.joinMs) break;
+      const freeFor = now - (this.freeSince.get(p.name) ?? now);
+      if (mine >= share && freeFor < STARVING_MS) continue;
+      if (now - (this.letGo.get(p.name) ?? -Infinity) < this.graceMs * 4 || census.asked.has(p.name)) continue;
+      if (mine > fewest && freeFor < this.graceMs) continue;
+      if (!(await this.mayRunAgain(p, now))) continue;
       const owner = ownerHere(this.me.id);
       const attempt = await this.store.tryLease(p.name, owner, this.options.leaseMs, processIsDead);
       if (!attempt.taken) continue;
-      mine += 1;
+      const extra = mine >= share;
+      if (!extra) mine += 1;
       this.tell({ kind: 'took', name: p.name, token: attempt.token, share, workers });
-      this.start(p, this.keeper.keep(p.name, owner, attempt.token));
+      this.start(p, this.keeper.keep(p.name, owner, attempt.token), extra);
     }
+  }
+
+  /**
+   * A projection let go because its live version was not this file's is looked at again every
+   * STAND_BY_MS, through its checkpoint and not its lease (taking the lease to look would keep it
+   * from the workers that run it, and make it look taken): true once the live version is the file's.
+   */
+  private async mayRunAgain(projection: Projection<unknown>, now: number): Promise<boolean> {
+    const standing = this.standingBy.get(projection.name);
+    if (standing === undefined) return true;
+    if (now - standing.since < STAND_BY_MS) return false;
+    const { version } = await loadCheckpoint(this.store, projection.name);
+    if (version !== null && version !== projection.version) {
+      standing.since = now;
+      return false;
+    }
+    this.standingBy.delete(projection.name);
+    return true;
   }
 
   async tick(): Promise<void> {
     if (performance.now() - this.lastHeartbeat >= this.heartbeatEvery || this.joinedAt === Infinity) await this.heartbeat();
     if (this.options.signal.aborted) return;
     const census = await this.census();
+    this.letAskedGo(census.asked);
     await this.take(this.handOver(census.share, census.workers, census.others), census);
   }
 

@@ -535,7 +535,7 @@ export interface Received {
 }
 
 /** A JetStream stream of its own for one test, deleted by `drop`. */
-export async function jetStreamFor(url: string, subjects: string[], extra: { max_msg_size?: number } = {}) {
+export async function jetStreamFor(url: string, subjects: string[], extra: { max_msg_size?: number; duplicate_window?: number } = {}) {
   const name = uniqueName('ESTEST');
   const nc: NatsConnection = await natsConnect({ servers: new URL(url).host });
   const jsm = await jetstreamManager(nc);

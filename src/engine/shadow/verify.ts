@@ -2,7 +2,7 @@ import { EsError } from '../../core/errors.js';
 import type { Projection } from '../../core/projection.js';
 import type { EventStore, ShadowSpace, TableComparison } from '../../ports/event-store.js';
 import { CheckpointStream } from '../checkpoints.js';
-import { takeOverLease, type Lease, type LeaseKeeper } from '../lease.js';
+import { HANDOVER_WAIT_MS, takeOverLease, type Lease, type LeaseKeeper } from '../lease.js';
 import type { RunOptions, RunResult } from '../types.js';
 import { buildCopy } from './build.js';
 import { requireTables } from './promote.js';
@@ -59,7 +59,7 @@ export async function verifyProjection(store: EventStore, projection: Projection
   const first = await buildCopy(store, projection, space, 'verify', { ...run, leases: new Map([[name, options.lease]]) });
   if (first.state !== 'up-to-date' || first.interrupted) throw incomplete(name, first);
   const pauseStarted = performance.now();
-  const live: Lease = await takeOverLease(store, options.keeper, name);
+  const live: Lease = await takeOverLease(store, options.keeper, name, HANDOVER_WAIT_MS);
   let snapshot;
   let position: number;
   try {

@@ -1,7 +1,8 @@
 import { EsError, isEsError, usage } from '../../../core/errors.js';
 import { parseWholeNumber } from '../../../core/duration.js';
+import { sleep } from '../../../core/sleep.js';
 import type { Projection } from '../../../core/projection.js';
-import { acquireLease, LeaseKeeper, takeOverLease, type Lease } from '../../../engine/lease.js';
+import { acquireLease, HANDOVER_WAIT_MS, LeaseKeeper, takeOverLease, type Lease } from '../../../engine/lease.js';
 import { idleResult } from '../../../engine/results.js';
 import { buildCopy } from '../../../engine/shadow/build.js';
 import { DEFAULT_PROMOTE_MAX_LAG, dropShadow, promoteShadow, requireTables, type PromoteResult } from '../../../engine/shadow/promote.js';
@@ -70,9 +71,26 @@ async function prepare(ctx: Context, names: string[], command: string, flags: Wo
 
 /** The command's exit after every projection was reported: the worst failure, else the stop signal. */
 function exitAfter(failures: readonly EsError[], received: NodeJS.Signals | undefined): void {
-  const worst = (['ENVIRONMENT', 'LOCKED', 'INTERRUPTED', 'FAULTED'] as const).find((code) => failures.some((f) => f.code === code));
+  // Any other failure (an append conflict) is not a success either.
+  const worst = (['ENVIRONMENT', 'LOCKED', 'INTERRUPTED', 'FAULTED'] as const).find((code) => failures.some((f) => f.code === code)) ?? failures[0]?.code;
   if (worst) throw new EsError(worst, '', { details: { reported: true } });
   if (received) throw new EsError('INTERRUPTED', '', { details: { reported: true, signal: received } });
+}
+
+/**
+ * After a builder's lease was taken over: whether it was a promote of its shadow. A promote takes the
+ * builder's lease before it catches the shadow up and swaps it in, and holds it until then, so the
+ * builder (which may see its lease lost at once, at its next commit) waits while another process
+ * holds the shadow's lease, at most a lease's length, for the stream to say the shadow was promoted.
+ */
+async function promotedMeanwhile(store: EventStore, name: string, leaseMs: number, signal: AbortSignal): Promise<boolean> {
+  const deadline = Date.now() + leaseMs;
+  for (;;) {
+    if ((await store.lastEvent(copyStream('shadow', name)))?.type === SHADOW_EVENTS.promoted) return true;
+    const held = (await store.leases()).some((l) => l.name === copyLease('shadow', name) && l.live);
+    if (!held || Date.now() >= deadline || signal.aborted) return false;
+    await sleep(100, signal);
+  }
 }
 
 /** `es project rebuild <names…>|--all --shadow [--follow]`. */
@@ -107,7 +125,7 @@ export async function rebuildShadows(ctx: Context, projections: Projection<unkno
           if (spinner) spinner.text = `${progressText(out, p, startedAt)} (shadow)`;
         },
       });
-      if (result.state === 'locked' && (await store.lastEvent(copyStream('shadow', name)))?.type === SHADOW_EVENTS.promoted) {
+      if (result.state === 'locked' && (await promotedMeanwhile(store, name, checked.lock.leaseMs, signals.signal))) {
         // Its work is done: another process promoted the shadow this one was building.
         out.note(`${name}: the shadow was promoted by another process; nothing more to build`);
         return { result: { ...result, state: 'up-to-date', error: null, interrupted: false } };
@@ -147,9 +165,10 @@ export async function promote(ctx: Context, names: string[], flags: { maxLag?: s
       if (signals.signal.aborted) break;
       const { name } = projection;
       const batchSize = checked.batchSize ?? ctx.settings.projectionOptions[name]?.batchSize ?? ctx.settings.batchSize;
-      // The shadow's builder (rebuild --shadow --follow) is stopped first, then the live runner.
+      // The shadow's builder (rebuild --shadow --follow) is stopped first, then the live runner (a
+      // worker is asked to let it go at its batch boundary: what it published is then before P).
       const builder = await takeOverLease(store, keeper, copyLease('shadow', name));
-      const lease = await takeOverLease(store, keeper, name);
+      const lease = await takeOverLease(store, keeper, name, HANDOVER_WAIT_MS);
       try {
         const target = targets.get(name);
         const space = spaceOf(store, targets, name, 'shadow');

@@ -32,6 +32,9 @@ export function logWorkerNews(out: Output, news: WorkerNews): void {
         workers: news.workers,
       });
       return;
+    case 'asked-for':
+      say('info', `${news.name}: handed over to a promote or verify that asked for it`, { projection: news.name, lease: 'asked-for' });
+      return;
     case 'lost':
       say('warn', `${news.name}: lost the lease (token ${news.token}): ${news.reason}; standing by`, {
         projection: news.name,
