@@ -38,7 +38,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /**
  * `totals`, version V: per stream the sum of the `Added` events' n (`n`), how many it handled (`c`)
  * and the version that last wrote the row (`v`); `totals_seen` has one row per handled event under a
- * primary key (a second application faults), with the version and `context.replaying` (always 0 with
+ * unique key (a second application faults) and a generated key `seq` (AUTOINCREMENT, BIGSERIAL: its
+ * sequence must come along with a promoted table), with the version and `context.replaying` (always 0 with
  * TRACK=0: then the read model is a function of the events alone, as `verify` wants).
  */
 function totalsSource(kind: StoreKind): string {
@@ -51,7 +52,7 @@ export default {
   setup(db) {
     db.exec('CREATE TABLE IF NOT EXISTS totals (stream TEXT PRIMARY KEY, n INTEGER NOT NULL, c INTEGER NOT NULL, v INTEGER NOT NULL)');
     db.exec('CREATE INDEX IF NOT EXISTS totals_n ON totals (n)');
-    db.exec('CREATE TABLE IF NOT EXISTS totals_seen (event_id TEXT PRIMARY KEY, position INTEGER NOT NULL, replaying INTEGER NOT NULL, v INTEGER NOT NULL)');
+    db.exec('CREATE TABLE IF NOT EXISTS totals_seen (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, position INTEGER NOT NULL, replaying INTEGER NOT NULL, v INTEGER NOT NULL)');
   },
   reset(db) { db.exec('DELETE FROM totals; DELETE FROM totals_seen'); },
   handlers: {
@@ -70,7 +71,7 @@ export default {
   async setup(db) {
     await db.query('CREATE TABLE IF NOT EXISTS totals (stream TEXT PRIMARY KEY, n INTEGER NOT NULL, c INTEGER NOT NULL, v INTEGER NOT NULL)');
     await db.query('CREATE INDEX IF NOT EXISTS totals_n ON totals (n)');
-    await db.query('CREATE TABLE IF NOT EXISTS totals_seen (event_id TEXT PRIMARY KEY, position BIGINT NOT NULL, replaying INTEGER NOT NULL, v INTEGER NOT NULL)');
+    await db.query('CREATE TABLE IF NOT EXISTS totals_seen (seq BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, position BIGINT NOT NULL, replaying INTEGER NOT NULL, v INTEGER NOT NULL)');
   },
   async reset(db) { await db.query('DELETE FROM totals'); await db.query('DELETE FROM totals_seen'); },
   handlers: {
@@ -367,7 +368,7 @@ async function runToHead(ws: Workspace, version: number): Promise<void> {
 
 interface Model {
   totals: { stream: string; n: number; c: number; v: number }[];
-  seen: { event_id: string; position: number; replaying: number; v: number }[];
+  seen: { seq: number; event_id: string; position: number; replaying: number; v: number }[];
 }
 
 async function model(ws: Workspace): Promise<Model> {
@@ -377,7 +378,8 @@ async function model(ws: Workspace): Promise<Model> {
     c: Number(r.c),
     v: Number(r.v),
   }));
-  const seen = (await ws.rows('SELECT event_id, position, replaying, v FROM totals_seen')).map((r) => ({
+  const seen = (await ws.rows('SELECT seq, event_id, position, replaying, v FROM totals_seen')).map((r) => ({
+    seq: Number(r.seq),
     event_id: String(r.event_id),
     position: Number(r.position),
     replaying: Number(r.replaying),
@@ -390,7 +392,7 @@ async function model(ws: Workspace): Promise<Model> {
 
 /**
  * The read model is exactly what one uninterrupted run of `version` over the live checkpoint's
- * events leaves: computed here from the events in the store (`es read`).
+ * events leaves: computed here from the events in the store's table.
  */
 async function expectExact(ws: Workspace, version: number, label: string): Promise<Model> {
   const upTo = (await liveCheckpoint(ws)).position;
@@ -409,6 +411,9 @@ async function expectExact(ws: Workspace, version: number, label: string): Promi
     got.seen.map((s) => ({ event_id: s.event_id, position: s.position, v: s.v })),
     `${label}: every event handled once, by version ${version}`,
   ).toEqual(added.map((e) => ({ event_id: e.id, position: e.position, v: version })));
+  // The generated keys went on from the promoted table's (its sequence came with it): in handling order.
+  const outOfOrder = got.seen.filter((s, i) => i > 0 && s.seq <= (got.seen[i - 1]?.seq ?? 0));
+  expect(outOfOrder, `${label}: generated keys in the order the events were handled`).toEqual([]);
   return got;
 }
 
@@ -475,6 +480,8 @@ async function shadowMark(ws: Workspace): Promise<number> {
   if (!existsSync(file)) return 0;
   const db = new Database(file, { readonly: true, timeout: 10_000 });
   try {
+    // A build that is only starting may not have made its mark's table yet.
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'es_shadow_mark'").get()) return 0;
     const mark = db.prepare('SELECT position FROM es_shadow_mark').get() as { position: number } | undefined;
     return mark?.position ?? 0;
   } finally {
@@ -857,16 +864,36 @@ describe.concurrent.each(storeKinds())('rebuild beside the live read model on %s
       expect(noShadow.stderr).toMatch(/totals has no shadow/);
       expect((await statusOf(ws, 'totals', 1)).shadow).toBeNull();
 
-      ok(await ws.es(['project', 'rebuild', 'totals', '--shadow'], 2), 'rebuild --shadow');
-      const P = (await liveCheckpoint(ws)).position;
-      expect(await ws.copyExists('shadow', 'totals')).toBe(true);
+      // --follow: the shadow keeps up with the live projection, and never goes past it.
+      let P = (await liveCheckpoint(ws)).position;
+      const follower = esBackground(ws.dir, ['project', 'rebuild', 'totals', '--shadow', '--follow'], { V: '2' });
+      try {
+        const reaches = async (position: number) => {
+          const deadline = Date.now() + 30_000;
+          while ((await shadowMark(ws)) !== position) {
+            if (Date.now() > deadline || follower.child.exitCode !== null) throw new Error(`the shadow did not reach ${position}: ${follower.output().stderr}`);
+            await sleep(50);
+          }
+        };
+        await reaches(P);
+        expect(await ws.copyExists('shadow', 'totals')).toBe(true);
+        expect((await statusOf(ws, 'totals', 2)).shadow).toEqual({ version: 2, position: P, lag: 0, state: 'up-to-date' });
+        // Events the live projection has not handled yet: the shadow waits for it.
+        await appendEvents(ws, 20, 500);
+        await sleep(1500);
+        expect(await shadowMark(ws)).toBe(P);
+        ok(await ws.es(['project', 'run', 'totals'], 1), 'run V=1');
+        P = (await liveCheckpoint(ws)).position;
+        await reaches(P);
+      } finally {
+        stopChild(follower.child);
+      }
+      const followed = await follower.exited;
+      expect(followed.code, follower.output().stderr).toBe(0);
       expect((await statusOf(ws, 'totals', 2)).shadow).toEqual({ version: 2, position: P, lag: 0, state: 'up-to-date' });
 
-      // Events the live projection has not handled yet: the shadow does not go past it.
-      await appendEvents(ws, 20, 500);
-      const held = parseJson(ok(await ws.es(['project', 'rebuild', 'totals', '--shadow', '--json'], 2), 'rebuild --shadow, resumed').stdout).projections[0];
-      expect(held).toMatchObject({ from: P, to: P, processed: 0, shadow: true });
       // The live projection moves on: the shadow is 18 `Added` events behind it.
+      await appendEvents(ws, 20, 520);
       ok(await ws.es(['project', 'run', 'totals'], 1), 'run V=1');
       const row = await statusOf(ws, 'totals', 2);
       expect(row.shadow).toEqual({ version: 2, position: P, lag: 18, state: 'behind' });
@@ -907,7 +934,7 @@ describe.concurrent.each(storeKinds())('rebuild beside the live read model on %s
       await expectExact(ws, 2, 'after the promote');
 
       // A runner of the old version after the promote stands down: not a fault, and it changes nothing.
-      await appendEvents(ws, 10, 520);
+      await appendEvents(ws, 10, 540);
       const old = await ws.es(['project', 'run', 'totals', '--json'], 1);
       expect(old.code, old.stderr).toBe(0);
       expect(parseJson(old.stdout).projections[0]).toMatchObject({ name: 'totals', state: 'superseded', processed: 0 });
