@@ -53,6 +53,10 @@ export function sqliteShadowSpace(live: LiveSide, name: string, slot: ShadowSlot
     try {
       const opened = new Sqlite(file, { timeout: BUSY_TIMEOUT_MS });
       opened.pragma('journal_mode = WAL');
+      // No fsync per batch (as the store's own batches): a power loss may take the copy's last
+      // commits, its mark with them, so the copy stays whole and resumes from its mark (its stream
+      // in the store is brought back to it). What a promote copies in commits durably in the store.
+      opened.pragma('synchronous = NORMAL');
       opened.exec(`CREATE TABLE IF NOT EXISTS ${MARK_TABLE} (id TEXT NOT NULL, version INTEGER NOT NULL, position INTEGER NOT NULL, cursor TEXT)`);
       // As the store's connection: a handler's db.prepare(sql) per event compiles once.
       db = withStatementCache(opened);
