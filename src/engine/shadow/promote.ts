@@ -1,12 +1,13 @@
-import { EsError, usage } from '../../core/errors.js';
+import { randomUUID } from 'node:crypto';
+import { EsError, errorMessage, isEsError, usage } from '../../core/errors.js';
 import type { Projection } from '../../core/projection.js';
 import { chain } from '../../core/maybe.js';
 import { sleep } from '../../core/sleep.js';
-import type { Fence, ProjectionStore, ResumeToken, ShadowSpace } from '../../ports/event-store.js';
+import type { AppendResult, CommitUnit, Fence, ProjectionStore, ResumeToken, ShadowSpace } from '../../ports/event-store.js';
 import type { Target } from '../../ports/target.js';
 import { CheckpointStream, LIFECYCLE, type CheckpointData } from '../checkpoints.js';
 import { crashPoint } from '../crash-point.js';
-import { commitWithRetry } from '../retry.js';
+import { commitWithRetry, retryTransient } from '../retry.js';
 import type { RunLease, RunOptions } from '../types.js';
 import { buildCopy } from './build.js';
 import { SHADOW_EVENTS, copyStream, liveMark } from './stream.js';
@@ -82,6 +83,29 @@ export async function completePromote(store: ProjectionStore, projection: { name
   return true;
 }
 
+/**
+ * The swap in the event store's database, tried again while it fails for a transient reason (on
+ * PostgreSQL its lock timeout: a reader of the live tables still under way; SQLite's busy). The
+ * event keeps one id over every attempt: a connection lost during COMMIT leaves the outcome unknown,
+ * and the live stream ending with it then means the swap committed. Given up after the retry
+ * window: LOCKED (nothing was promoted; try again later).
+ */
+async function swapIn(store: ProjectionStore, space: ShadowSpace, tables: string[], unit: CommitUnit, name: string): Promise<AppendResult> {
+  const id = unit.event.id ?? randomUUID();
+  try {
+    return await retryTransient(space, () => space.promote(tables, { ...unit, event: { ...unit.event, id } }));
+  } catch (error) {
+    const last = await store.lastEvent(unit.streamId).catch(() => undefined);
+    if (last?.id === id) return { position: last.position, version: last.version };
+    if (isEsError(error) || !space.isTransient(error)) throw error;
+    throw new EsError(
+      'LOCKED',
+      `${name}: could not make its shadow's tables the live ones: the live tables stayed in use (${errorMessage(error)}); nothing was promoted, try again`,
+      { cause: error },
+    );
+  }
+}
+
 /** A projection without `tables` cannot be built beside the live one: exit 2, naming it and the field. */
 export function requireTables(projection: Projection): string[] {
   if (projection.tables === null) {
@@ -142,7 +166,7 @@ export async function promoteShadow(store: ProjectionStore, projection: Projecti
   const data = { position: at.position, ...resume, promoted: { from: live.state.version, shadow: at.id } };
   const also = [{ streamId: copyStream('shadow', name), event: { type: SHADOW_EVENTS.promoted, data: { position: at.position, version, id: at.id } } }];
   if (space.inStore) {
-    live.committed(data, await space.promote(tables, live.unit(PROMOTED, data, { also })));
+    live.committed(data, await swapIn(store, space, tables, live.unit(PROMOTED, data, { also }), name));
   } else {
     if (!options.target) throw new Error(`${name}: a copy outside the event store needs its target to be promoted`);
     // Two databases: the intent first, so that a promote killed after it is finished, not lost.
