@@ -604,6 +604,32 @@ describe.concurrent.each(storeKinds())('rebuild beside the live read model on %s
   );
 
   it.sequential(
+    'promote while rebuild --shadow --follow is still building: it waits for that builder, and swaps in the whole shadow',
+    async () => {
+      const ws = await workspace(kind, EVENTS / 2);
+      ok(await ws.es(['project', 'run', 'totals'], 1), 'run V=1');
+      const P = (await liveCheckpoint(ws)).position;
+      const builder = esBackground(ws.dir, ['project', 'rebuild', 'totals', '--shadow', '--follow', '--batch-size', '10'], { V: '2' });
+      try {
+        await until(async () => (await shadowMark(ws)) > 0, 'the builder commits');
+        const promoted = await ws.es(['project', 'promote', 'totals', '--batch-size', '10', '--json'], 2);
+        expect(promoted.code, `${promoted.stderr}\nthe builder: ${builder.output().stderr}`).toBe(0);
+        expect(parseJson(promoted.stdout).projections[0]).toMatchObject({ name: 'totals', version: 2, position: P });
+      } finally {
+        stopChild(builder.child);
+      }
+      expect((await builder.exited).code, builder.output().stderr).toBe(0);
+      const after = await expectExact(ws, 2, 'after the promote');
+      expect(after.seen.every((s) => s.replaying === 1)).toBe(true);
+      // The builder wrote nothing after the promote.
+      const [last] = await ws.rows(`SELECT type FROM ${ws.events} WHERE stream_id = '$shadow-totals' ORDER BY version DESC LIMIT 1`);
+      expect(last?.type).toBe('ShadowPromoted');
+      expect((await statusOf(ws, 'totals', 2)).shadow).toBeNull();
+    },
+    60_000,
+  );
+
+  it.sequential(
     'events appended while promote runs are applied exactly once, and replaying is true up to the promoted position only',
     async () => {
       const ws = await workspace(kind, EVENTS / 2);
@@ -688,7 +714,7 @@ describe.concurrent.each(storeKinds())('rebuild beside the live read model on %s
         .projections[0];
       log.push(`built from ${resumed.from}`);
       expect(resumed.from, replay()).toBe(mark);
-      expect(resumed.to, replay()).toBe((await liveCheckpoint(ws)).position);
+      expect(resumed, replay()).toMatchObject({ to: (await liveCheckpoint(ws)).position, state: 'up-to-date', shadow: true });
       // The live projection moves on: the promote catches the shadow up first. This one, not killed, says how long a promote takes.
       const catchUp = CATCH_UP;
       await appendEvents(ws, catchUp, next);
