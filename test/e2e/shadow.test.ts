@@ -109,12 +109,12 @@ function clockedSource(kind: StoreKind): string {
 function plainSource(kind: StoreKind): string {
   const ddl = 'CREATE TABLE IF NOT EXISTS plain_rows (event_id TEXT PRIMARY KEY)';
   return kind.synchronous
-    ? `export default { name: 'plain', events: ['Added'],
+    ? `export default { name: 'plain', version: Number(process.env.V ?? 1), events: ['Added'],
   setup(db) { db.exec('${ddl}'); },
   reset(db) { db.exec('DELETE FROM plain_rows'); },
   handlers: { Added(e, db) { db.prepare('INSERT INTO plain_rows VALUES (?)').run(e.id); } } };
 `
-    : `export default { name: 'plain', events: ['Added'],
+    : `export default { name: 'plain', version: Number(process.env.V ?? 1), events: ['Added'],
   async setup(db) { await db.query('${ddl}'); },
   async reset(db) { await db.query('DELETE FROM plain_rows'); },
   handlers: { async Added(e, db) { await db.query('INSERT INTO plain_rows VALUES ($1)', [e.id]); } } };
@@ -1009,6 +1009,10 @@ describe.concurrent.each(storeKinds())('rebuild beside the live read model on %s
       expect(waiting.code, waiting.stderr).toBe(0);
       expect(parseJson(waiting.stdout).projections[0]).toMatchObject({ name: 'totals', state: 'awaiting-promotion', processed: 0 });
       await expectExact(ws, 1, 'after a run of the new version');
+      // Without tables a new version is stale, as before: exit 1, a rebuild is what it needs.
+      const stale = await ws.es(['project', 'run', 'plain', '--json'], 2);
+      expect(stale.code, stale.stderr).toBe(1);
+      expect(parseJson(stale.stdout).projections[0]).toMatchObject({ name: 'plain', state: 'stale-version', processed: 0 });
 
       const dropped = await ws.es(['project', 'drop-shadow', 'totals'], 2);
       expect(dropped.code, dropped.stderr).toBe(0);
