@@ -8,6 +8,9 @@
  * database of its own: on PostgreSQL a fresh database (the read model's unqualified tables live in
  * its `public` schema, the shadow in `es_shadow_<name>`, so two workspaces in one database would
  * share them).
+ *
+ * The kill schedule is drawn from a seed printed on stderr (ES_SHADOW_KILL_SEED=<n> replays it);
+ * ES_SHADOW_TRACE=1 prints each es command with its time.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
