@@ -607,21 +607,24 @@ describe.concurrent.each(storeKinds())('rebuild beside the live read model on %s
   );
 
   it.sequential(
-    'promote while rebuild --shadow --follow is still building: it waits for that builder, and swaps in the whole shadow',
+    'promote while rebuild --shadow --follow is still building: it swaps in the whole shadow, and the builder stops by itself (exit 0)',
     async () => {
       const ws = await workspace(kind, EVENTS / 2);
       ok(await ws.es(['project', 'run', 'totals'], 1), 'run V=1');
       const P = (await liveCheckpoint(ws)).position;
-      const builder = esBackground(ws.dir, ['project', 'rebuild', 'totals', '--shadow', '--follow', '--batch-size', '10'], { V: '2' });
+      const builder = esBackground(ws.dir, ['project', 'rebuild', 'totals', '--shadow', '--follow', '--batch-size', '10', '--lease', '5s'], { V: '2' });
       try {
         await until(async () => (await shadowMark(ws)) > 0, 'the builder commits');
         const promoted = await ws.es(['project', 'promote', 'totals', '--batch-size', '10', '--json'], 2);
         expect(promoted.code, `${promoted.stderr}\nthe builder: ${builder.output().stderr}`).toBe(0);
         expect(parseJson(promoted.stdout).projections[0]).toMatchObject({ name: 'totals', version: 2, position: P });
+        // The builder finds its shadow promoted, and stops by itself.
+        await until(async () => builder.child.exitCode !== null, 'the builder stops', 30_000);
       } finally {
         stopChild(builder.child);
       }
       expect((await builder.exited).code, builder.output().stderr).toBe(0);
+      expect(builder.output().stderr).toMatch(/the shadow was promoted by another process/);
       const after = await expectExact(ws, 2, 'after the promote');
       expect(after.seen.every((s) => s.replaying === 1)).toBe(true);
       // The builder wrote nothing after the promote.
