@@ -645,8 +645,11 @@ describe.concurrent.each(storeKinds())('rebuild beside the live read model on %s
       const next = esBackground(ws.dir, ['project', 'run', 'totals', '--follow'], { V: '2' });
       const said = (run: typeof live) => `${run.output().stdout}${run.output().stderr}`;
       const appender = startAppender(ws);
+      const before = (await liveCheckpoint(ws)).position;
       try {
         await appender.until(20);
+        // The old version runs the live projection (once the new one has let it go, should it have taken it first).
+        await until(async () => (await liveCheckpoint(ws)).position > before, 'the old version handles appended events');
         ok(await ws.es(['project', 'rebuild', 'totals', '--shadow'], 2), 'rebuild --shadow');
         await sleep(200);
         // Nothing of version 2 is live before the promote.
