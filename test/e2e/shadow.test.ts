@@ -562,6 +562,8 @@ describe.concurrent.each(storeKinds())('rebuild beside the live read model on %s
   // The kill test builds a shadow from the first event once per version: a smaller log.
   const KILL_EVENTS = kind.name === 'postgres' ? 400 : 1500;
   const CATCH_UP = kind.name === 'postgres' ? 80 : 150;
+  // Batches small enough that a build, and a promote's catch-up, last well beyond the process's start.
+  const KILL_BATCH = kind.name === 'postgres' ? '20' : '5';
 
   it.sequential(
     'readers never see a partial or empty read model during rebuild --shadow and promote, but do during a plain rebuild',
@@ -702,12 +704,12 @@ describe.concurrent.each(storeKinds())('rebuild beside the live read model on %s
 
       // How long an uninterrupted build takes, then a dropped shadow.
       let started = performance.now();
-      ok(await ws.es(['project', 'rebuild', 'totals', '--shadow', '--batch-size', BATCH], 2), 'rebuild --shadow');
+      ok(await ws.es(['project', 'rebuild', 'totals', '--shadow', '--batch-size', KILL_BATCH], 2), 'rebuild --shadow');
       const buildMs = performance.now() - started;
       ok(await ws.es(['project', 'drop-shadow', 'totals'], 2), 'drop-shadow');
       for (let i = 0; i < 3; i++) {
         const ms = Math.round(random.build() * buildMs * 1.1);
-        const end = await killAfter(ws, ['project', 'rebuild', 'totals', '--shadow', '--batch-size', BATCH], 2, ms);
+        const end = await killAfter(ws, ['project', 'rebuild', 'totals', '--shadow', '--batch-size', KILL_BATCH], 2, ms);
         log.push(`build killed after ${ms} ms: ${end.killed ? 'killed' : `exit ${end.code}`}`);
         expect(end.killed || end.code === 0, `${replay()}\n${end.stderr}`).toBe(true);
         if (i === 1) {
@@ -719,7 +721,7 @@ describe.concurrent.each(storeKinds())('rebuild beside the live read model on %s
       }
       // A killed build resumes from the mark its last commit left in the shadow's database.
       const mark = await shadowMark(ws);
-      const resumed = parseJson(ok(await ws.es(['project', 'rebuild', 'totals', '--shadow', '--batch-size', BATCH, '--json'], 2), replay()).stdout)
+      const resumed = parseJson(ok(await ws.es(['project', 'rebuild', 'totals', '--shadow', '--batch-size', KILL_BATCH, '--json'], 2), replay()).stdout)
         .projections[0];
       log.push(`built from ${resumed.from}`);
       expect(resumed.from, replay()).toBe(mark);
@@ -730,7 +732,7 @@ describe.concurrent.each(storeKinds())('rebuild beside the live read model on %s
       next += catchUp;
       ok(await ws.es(['project', 'run', 'totals'], 1), replay());
       started = performance.now();
-      const first = parseJson(ok(await ws.es(['project', 'promote', 'totals', '--json'], 2), replay()).stdout).projections[0];
+      const first = parseJson(ok(await ws.es(['project', 'promote', 'totals', '--batch-size', KILL_BATCH, '--json'], 2), replay()).stdout).projections[0];
       const promoteMs = performance.now() - started;
       log.push(`promote took ${Math.round(promoteMs)} ms`);
       expect(first.caughtUp, replay()).toBe(catchUp - catchUp / 10);
@@ -750,7 +752,7 @@ describe.concurrent.each(storeKinds())('rebuild beside the live read model on %s
         ok(await ws.es(['project', 'run', 'totals'], version), replay());
         const reader = startReader(ws);
         const ms = Math.round((0.3 + random.promote() * 0.8) * promoteMs);
-        const end = await killAfter(ws, ['project', 'promote', 'totals'], target, ms);
+        const end = await killAfter(ws, ['project', 'promote', 'totals', '--batch-size', KILL_BATCH], target, ms);
         let outcome = `promote to ${target} killed after ${ms} ms: ${end.killed ? 'killed' : `exit ${end.code}`}`;
         expect(end.killed || end.code === 0, `${replay()} | ${outcome}\n${end.stderr}`).toBe(true);
         await sleep(30);
