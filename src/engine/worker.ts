@@ -279,7 +279,8 @@ class Worker {
   private letAskedGo(asked: Set<string>): void {
     for (const h of this.working()) {
       if (!asked.has(h.projection.name)) continue;
-      this.letGo.set(h.projection.name, performance.now());
+      // No grace before taking it back: while the asking lease is held nobody takes it, and once the
+      // promote or verify lets it go the live runner should be back at once (its pause is theirs).
       this.tell({ kind: 'asked-for', name: h.projection.name });
       this.drop(h, 'share');
     }
