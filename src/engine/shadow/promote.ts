@@ -61,11 +61,14 @@ export async function completePromote(store: ProjectionStore, projection: { name
   const { position, resume } = live.state;
   const space = target.shadowSpace(name, 'shadow');
   try {
-    await space.swap(intent.tables, (db) => {
-      const ids = target.handled(db);
-      const marks = target.marks(db);
-      return chain(ids.ensure(), () => chain(ids.clear(name), () => chain(marks.ensure(), () => chain(marks.clear(name), () => marks.mark(name, position)))));
-    });
+    // Done before is not done again: a swap that failed for a transient reason (a lock wait, busy) is tried again.
+    await retryTransient(space, () =>
+      space.swap(intent.tables, (db) => {
+        const ids = target.handled(db);
+        const marks = target.marks(db);
+        return chain(ids.ensure(), () => chain(ids.clear(name), () => chain(marks.ensure(), () => chain(marks.clear(name), () => marks.mark(name, position)))));
+      }),
+    );
   } finally {
     await space.close();
   }
