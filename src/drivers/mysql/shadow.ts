@@ -1,6 +1,7 @@
 import type { PoolConnection } from 'mysql2/promise';
 import type { ShadowSlot, ShadowSpace, Snapshot, TableComparison } from '../../ports/event-store.js';
 import { compareTables, type Column, type CompareDialect } from '../compare-tables.js';
+import { inTransaction } from './tx.js';
 
 const MARK_TABLE = 'es_shadow_mark';
 const ident = (name: string): string => `\`${name.replace(/`/g, '``')}\``;
@@ -56,17 +57,7 @@ export function mysqlShadowSpace(live: LiveSide, name: string, slot: ShadowSlot)
         await conn.query(
           `CREATE TABLE IF NOT EXISTS ${d}.${MARK_TABLE} (id VARCHAR(64) NOT NULL, version INT NOT NULL, position BIGINT NOT NULL, cursor_json TEXT)`,
         );
-        return inCopy(conn, async () => {
-          await conn.beginTransaction();
-          try {
-            const result = await work(conn);
-            await conn.commit();
-            return result;
-          } catch (error) {
-            await conn.rollback().catch(() => {});
-            throw error;
-          }
-        });
+        return inCopy(conn, () => inTransaction(conn, work));
       }),
     record: async (conn, mark, previous) => {
       const [rows] = await conn.query(`SELECT id, position FROM ${d}.${MARK_TABLE} FOR UPDATE`);
@@ -118,14 +109,7 @@ export function mysqlShadowSpace(live: LiveSide, name: string, slot: ShadowSlot)
         }
         await conn.query(`DROP DATABASE IF EXISTS ${ident(retired)}`);
         await conn.query(`DROP DATABASE IF EXISTS ${d}`);
-        await conn.beginTransaction();
-        try {
-          await after(conn);
-          await conn.commit();
-        } catch (error) {
-          await conn.rollback().catch(() => {});
-          throw error;
-        }
+        await inTransaction(conn, after);
       }),
     keepAsShadow: () =>
       live.withConn(async (conn) => {

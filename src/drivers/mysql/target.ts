@@ -9,6 +9,7 @@ import { MAX_ID_BYTES } from './handled.js';
 import { KEEPALIVE_DELAY_MS, STATEMENT_TIMEOUT_MS } from '../limits.js';
 import { mysqlHandledIds, mysqlMarks } from './handled.js';
 import { mysqlShadowSpace } from './shadow.js';
+import { inTransaction } from './tx.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const TRANSIENT = new Set([
@@ -71,19 +72,7 @@ export async function openMysqlTarget(url: string, display: string): Promise<Tar
     marks: (conn) => mysqlMarks(conn),
     maxIdBytes: MAX_ID_BYTES,
     isTransient,
-    transaction: (work) =>
-      withConn(async (conn) => {
-        await conn.beginTransaction();
-        try {
-          const result = await work(conn);
-          await conn.commit();
-          return result;
-        } catch (error) {
-          // A connection that is gone or silent cannot roll back (it is destroyed, which does).
-          if ((error as { code?: unknown }).code !== 'ETIMEDOUT') await conn.rollback().catch(() => {});
-          throw error;
-        }
-      }),
+    transaction: (work) => withConn((conn) => inTransaction(conn, work)),
     withConnection: (work) => withConn(async (conn) => work(conn)),
     shadowSpace: (name, slot) => mysqlShadowSpace({ database: decodeURIComponent(parsed.pathname.slice(1)), display, isTransient, withConn }, name, slot),
     close: () => pool.end(),
